@@ -1,0 +1,16 @@
+PYTHON ?= python3
+
+.PHONY: setup test lint weights
+
+setup:
+	bash scripts/setup.sh
+
+test:
+	$(PYTHON) -m pytest -q
+
+lint:
+	ruff check .
+
+weights:
+	$(PYTHON) tools/convert_dlib_resnet.py
+	$(PYTHON) tools/convert_tfjs.py

@@ -1,0 +1,29 @@
+"""Errors are values with a code and a message, the same in Python, the CLI and REST."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorCode(str, Enum):
+    EMPTY_INPUT = "empty_input"
+    NOT_AN_IMAGE = "not_an_image"
+    TRUNCATED_IMAGE = "truncated_image"
+    TOO_LARGE = "too_large"
+    BAD_ARRAY = "bad_array"
+    NO_FACE = "no_face"
+    FACE_INDEX = "face_index"
+    RETAKE = "retake"
+    BAD_ARGUMENT = "bad_argument"
+
+
+class FaceLensError(Exception):
+    """Raised for bad input; `code` is stable, `message` is for people."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code.value, "message": self.message}

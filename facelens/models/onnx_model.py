@@ -1,0 +1,60 @@
+"""A thin ONNX Runtime wrapper shared by every shipped network."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def weight_path(file_name: str) -> Path:
+    """Path of a weight file shipped inside the package (never downloaded)."""
+    path = WEIGHTS_DIR / file_name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"shipped weight file {file_name!r} is missing from {WEIGHTS_DIR}; "
+            "reinstall facelens or regenerate it with the scripts in tools/"
+        )
+    return path
+
+
+class OnnxModel:
+    """One ONNX network, loaded once, run on the CPU with ONNX Runtime.
+
+    Sessions are thread-safe for `run`, so one instance serves every thread.
+    """
+
+    file_name: str = ""
+
+    def __init__(self, file_name: str | None = None, threads: int | None = None) -> None:
+        name = file_name or self.file_name
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads or int(os.environ.get("FACELENS_THREADS", "0"))
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(weight_path(name)), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run the network on one batch; returns every output in graph order."""
+        return self.session.run(self.output_names, {self.input_name: np.ascontiguousarray(batch)})
+
+
+_shared: dict[type, OnnxModel] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(model_class: type[OnnxModel]) -> OnnxModel:
+    """The process-wide instance of a model class: each network loads once."""
+    with _shared_lock:
+        if model_class not in _shared:
+            _shared[model_class] = model_class()
+        return _shared[model_class]

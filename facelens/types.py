@@ -1,0 +1,105 @@
+"""Result types: one shape for the Python API, the CLI's --json and the REST API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+LANDMARK_NAMES = ("left_eye", "right_eye", "nose_tip", "mouth_left", "mouth_right")
+
+
+class Box(BaseModel):
+    """Face box in original image pixels (x1, y1 top-left; x2, y2 bottom-right)."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @classmethod
+    def from_array(cls, xyxy: np.ndarray) -> Box:
+        x1, y1, x2, y2 = (round(float(v), 2) for v in xyxy)
+        return cls(x1=x1, y1=y1, x2=x2, y2=y2)
+
+
+class Landmarks(BaseModel):
+    """The five alignment points, (x, y) in image pixels.
+
+    `left_eye` is the subject's left eye (on the right side of a frontal photo).
+    """
+
+    left_eye: tuple[float, float]
+    right_eye: tuple[float, float]
+    nose_tip: tuple[float, float]
+    mouth_left: tuple[float, float]
+    mouth_right: tuple[float, float]
+
+    @classmethod
+    def from_array(cls, points: np.ndarray) -> Landmarks:
+        values = {
+            name: (round(float(x), 2), round(float(y), 2))
+            for name, (x, y) in zip(LANDMARK_NAMES, points, strict=True)
+        }
+        return cls(**values)
+
+    def to_array(self) -> np.ndarray:
+        return np.array([getattr(self, n) for n in LANDMARK_NAMES], dtype=np.float32)
+
+
+class Face(BaseModel):
+    """One detected face and everything computed for it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: int = Field(description="position of the face in the image's result, largest first")
+    box: Box
+    detection_score: float = Field(ge=0.0, le=1.0)
+    landmarks: Landmarks
+    embedding: list[float] | None = Field(
+        default=None, description="L2-normalised recognition embedding (128-d)"
+    )
+
+    # Arrays kept for later stages (alignment, explanations); never serialised.
+    _mesh: np.ndarray | None = PrivateAttr(default=None)
+    _embedding: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def mesh(self) -> np.ndarray | None:
+        """The 468 face-mesh points (x, y, z) in image pixels, when computed."""
+        return self._mesh
+
+    @property
+    def embedding_array(self) -> np.ndarray:
+        if self._embedding is None:
+            raise ValueError("this face has no embedding; call FaceLens.embed or analyze")
+        return self._embedding
+
+
+class ImageResult(BaseModel):
+    """All faces of one image."""
+
+    width: int
+    height: int
+    faces: list[Face]
+
+
+class Verification(BaseModel):
+    """The answer to "are these two faces the same person?"."""
+
+    similarity: float = Field(description="cosine similarity of the two embeddings, in [-1, 1]")
+    threshold: float
+    operating_point: str
+    same_person: bool
+    status: Literal["ok", "low", "retake"] = "ok"
+    face_a: Face
+    face_b: Face
