@@ -44,7 +44,9 @@ def load_image(
     return decode_bytes(data, max_bytes, max_pixels)
 
 
-def decode_bytes(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_bytes(
+    data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     if not data:
         raise FaceLensError(ErrorCode.EMPTY_INPUT, "the image is empty (0 bytes)")
     if len(data) > max_bytes:

@@ -56,6 +56,50 @@ class Landmarks(BaseModel):
         return np.array([getattr(self, n) for n in LANDMARK_NAMES], dtype=np.float32)
 
 
+class QualityComponent(BaseModel):
+    """One ISO/IEC 29794-5 style measure: its raw value and a 0-100 score (100 = best)."""
+
+    raw: float
+    score: float = Field(ge=0.0, le=100.0)
+
+
+class Quality(BaseModel):
+    """Can this face be trusted? Score in [0, 1], band, verdict and the reasons."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    score: float = Field(ge=0.0, le=1.0)
+    band: Literal["green", "yellow", "orange", "red"]
+    verdict: Literal["ok", "low", "retake"]
+    reasons: list[str] = Field(default_factory=list)
+    components: dict[str, QualityComponent] = Field(default_factory=dict)
+    roi: Box | None = Field(default=None, description="region whose pixels are trustworthy")
+
+    _heatmap: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def heatmap(self) -> np.ndarray | None:
+        """Per-region effect on the score (computed on request), in [-1, 1]."""
+        return self._heatmap
+
+
+class Age(BaseModel):
+    years: float
+    interval: tuple[float, float] = Field(description="90% interval, years")
+    bucket: str = Field(description="Adience-style bucket such as (25-32)")
+
+
+class Gender(BaseModel):
+    label: Literal["female", "male"]
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class Expression(BaseModel):
+    label: str
+    probability: float = Field(ge=0.0, le=1.0)
+    probabilities: dict[str, float]
+
+
 class Face(BaseModel):
     """One detected face and everything computed for it."""
 
@@ -69,9 +113,26 @@ class Face(BaseModel):
         default=None, description="L2-normalised recognition embedding (128-d)"
     )
 
+    quality: Quality | None = None
+    age: Age | None = None
+    gender: Gender | None = None
+    expression: Expression | None = None
+
     # Arrays kept for later stages (alignment, explanations); never serialised.
     _mesh: np.ndarray | None = PrivateAttr(default=None)
     _embedding: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def label(self) -> str:
+        """One line in the form older tools print, e.g. `Female, (25-32), 92%`."""
+        parts = []
+        if self.gender is not None:
+            parts.append(self.gender.label.capitalize())
+        if self.age is not None:
+            parts.append(self.age.bucket)
+        if self.gender is not None:
+            parts.append(f"{self.gender.probability * 100:.0f}%")
+        return ", ".join(parts)
 
     @property
     def mesh(self) -> np.ndarray | None:
@@ -100,6 +161,10 @@ class Verification(BaseModel):
     threshold: float
     operating_point: str
     same_person: bool
-    status: Literal["ok", "low", "retake"] = "ok"
+    status: Literal["ok", "low", "retake"] = Field(
+        default="ok",
+        description="ok; low: for reference only (a face is of low quality); retake: refused",
+    )
+    reasons: list[str] = Field(default_factory=list, description="why the status is not ok")
     face_a: Face
     face_b: Face

@@ -21,8 +21,11 @@ def estimate_transform(points: np.ndarray, template: CropTemplate) -> np.ndarray
     # A huge reprojection threshold keeps all five points as inliers, so OpenCV's final
     # Levenberg-Marquardt refinement yields the least-squares similarity over all of them.
     matrix, _ = cv2.estimateAffinePartial2D(
-        points.astype(np.float32), template.points.astype(np.float32),
-        method=cv2.RANSAC, ransacReprojThreshold=1e6, refineIters=50,
+        points.astype(np.float32),
+        template.points.astype(np.float32),
+        method=cv2.RANSAC,
+        ransacReprojThreshold=1e6,
+        refineIters=50,
     )
     if matrix is None:  # degenerate points (all equal): fall back to plain least squares
         matrix, _ = cv2.estimateAffinePartial2D(
@@ -35,14 +38,20 @@ def estimate_transform(points: np.ndarray, template: CropTemplate) -> np.ndarray
 def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Cut the size×size crop that `matrix` maps the image onto.
 
-    When the crop is much smaller than the face, the face region is first shrunk with
-    area averaging: a bilinear warp alone would alias, and the networks were trained on
-    smooth, downsampled chips.
+    When the crop is over 2× smaller than the face, the face region is first shrunk with
+    area averaging, as dlib's chip extractor does with its image pyramid: a bilinear warp
+    alone would alias.
     """
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    if scale >= 0.75:
-        return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    if scale >= 0.5:
+        return cv2.warpAffine(
+            image,
+            matrix,
+            (size, size),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
     inverse = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
     mapped = corners @ inverse.T
@@ -53,14 +62,21 @@ def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     if x1 <= x0 or y1 <= y0:
         return np.zeros((size, size, 3), np.uint8)
     shrink = scale / 0.9  # leave a little upsampling for the warp's own interpolation
-    region = cv2.resize(image[y0:y1, x0:x1], None, fx=shrink, fy=shrink,
-                        interpolation=cv2.INTER_AREA)
+    region = cv2.resize(
+        image[y0:y1, x0:x1], None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA
+    )
     # chip = A·(x_region / shrink + origin) + t
     adjusted = matrix.copy()
     adjusted[:, :2] = matrix[:, :2] / shrink
     adjusted[:, 2] = matrix[:, :2] @ np.array([x0, y0], np.float64) + matrix[:, 2]
-    return cv2.warpAffine(region, adjusted, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        region,
+        adjusted,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def align_faces(

@@ -39,7 +39,9 @@ def _image(name: str, number: str) -> str:
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     """The threshold with the highest accuracy (ties: the middle of the best run)."""
     order = np.sort(scores)
-    candidates = np.concatenate([[order[0] - 1e-6], (order[1:] + order[:-1]) / 2, [order[-1] + 1e-6]])
+    candidates = np.concatenate(
+        [[order[0] - 1e-6], (order[1:] + order[:-1]) / 2, [order[-1] + 1e-6]]
+    )
     # accuracy(t) = (#same with score > t + #different with score <= t) / n, vectorised
     same_scores = np.sort(scores[same])
     diff_scores = np.sort(scores[~same])
@@ -50,7 +52,9 @@ def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     return float(candidates[best[len(best) // 2]])
 
 
-def ten_fold_accuracy(scores: np.ndarray, same: np.ndarray, folds: np.ndarray) -> tuple[float, float]:
+def ten_fold_accuracy(
+    scores: np.ndarray, same: np.ndarray, folds: np.ndarray
+) -> tuple[float, float]:
     """Mean and std of the held-out accuracy, each fold's threshold fitted on the other nine."""
     accuracies = []
     for fold in np.unique(folds):

@@ -1,0 +1,3 @@
+from facelens.cli import main
+
+main()

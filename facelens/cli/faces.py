@@ -1,0 +1,92 @@
+"""detect, embed and verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.lens import FaceLens
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
+from facelens.types import ImageResult
+
+
+def _faces_table(result: ImageResult, title: str) -> Table:
+    table = Table(title=title)
+    for column in ("face", "box (x1, y1, x2, y2)", "score", "left eye", "right eye"):
+        table.add_column(column)
+    for face in result.faces:
+        b = face.box
+        table.add_row(
+            str(face.index),
+            f"{b.x1:.0f}, {b.y1:.0f}, {b.x2:.0f}, {b.y2:.0f}",
+            f"{face.detection_score:.3f}",
+            str(face.landmarks.left_eye),
+            str(face.landmarks.right_eye),
+        )
+    return table
+
+
+def detect(image: Path, as_json: bool = JsonOption) -> None:
+    """Find every face with its box, confidence and five landmarks."""
+    with reporting_errors(as_json):
+        result = FaceLens().detect(image)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(_faces_table(result, f"{image.name}: {len(result.faces)} face(s)"))
+
+
+def embed(
+    image: Path,
+    flip: bool = typer.Option(False, help="Fuse each embedding with its mirror image's."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Compute the 128-d recognition embedding of every face."""
+    with reporting_errors(as_json):
+        result = FaceLens(flip=flip).embed(image)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(_faces_table(result, f"{image.name}: {len(result.faces)} face(s)"))
+    for face in result.faces:
+        head = ", ".join(f"{v:+.3f}" for v in (face.embedding or [])[:6])
+        console.print(f"face {face.index}: [{head}, …] (128 values; --json prints all)")
+
+
+def verify(
+    image_a: Path,
+    image_b: Path,
+    operating_point: str = typer.Option(
+        DEFAULT_OPERATING_POINT,
+        "--operating-point",
+        "-p",
+        help="Named threshold: accuracy or fmr_1e-3.",
+    ),
+    flip: bool = typer.Option(False, help="Use flip-fused embeddings."),
+    face_a: int = typer.Option(0, help="Which face of image A (0 = largest)."),
+    face_b: int = typer.Option(0, help="Which face of image B (0 = largest)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Decide whether two photos show the same person."""
+    with reporting_errors(as_json):
+        result = FaceLens(flip=flip).verify(image_a, image_b, operating_point, face_a, face_b)
+    if as_json:
+        emit_json(
+            result.model_dump(
+                mode="json", exclude={"face_a": {"embedding"}, "face_b": {"embedding"}}
+            )
+        )
+        return
+    verdict = "[green]same person[/green]" if result.same_person else "[red]different people[/red]"
+    console.print(
+        f"{verdict}: similarity {result.similarity:.3f} "
+        f"(threshold {result.threshold:.3f}, operating point {result.operating_point})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    for command in (detect, embed, verify):
+        app.command()(command)

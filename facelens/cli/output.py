@@ -1,0 +1,52 @@
+"""Shared CLI output: JSON in the same shape as the Python objects, or a readable table."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from facelens.errors import FaceLensError
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def emit_json(value: BaseModel | dict | list) -> None:
+    if isinstance(value, BaseModel):
+        sys.stdout.write(value.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(json.dumps(_plain(value), indent=2) + "\n")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@contextmanager
+def reporting_errors(as_json: bool) -> Iterator[None]:
+    """Turn a FaceLensError into a clear message (or JSON error) and exit code 2."""
+    try:
+        yield
+    except FaceLensError as error:
+        if as_json:
+            sys.stdout.write(json.dumps({"error": error.to_dict()}) + "\n")
+        else:
+            errors.print(f"[red]error[/red] ({error.code.value}): {error.message}")
+        raise typer.Exit(2) from None
+
+
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+Command = Callable[..., None]

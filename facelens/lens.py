@@ -1,0 +1,138 @@
+"""FaceLens: the entry object. Models load once per process and are shared."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facelens.detection.align import align_faces
+from facelens.detection.detector import FaceDetector, FoundFaces
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import ImageInput, load_image
+from facelens.models.onnx_model import shared
+from facelens.recognition.embedder import DlibEmbedder
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.types import Box, Face, ImageResult, Landmarks, Verification
+
+
+class FaceLens:
+    """Detect, embed and verify faces.
+
+    Cheap to create and safe to share between threads: the networks behind it are loaded
+    lazily, once per process.
+
+    flip: fuse each embedding with that of the mirrored chip (slower, see README figures).
+    """
+
+    def __init__(self, flip: bool = False) -> None:
+        self.flip = flip
+
+    @property
+    def detector(self) -> FaceDetector:
+        return FaceDetector.shared()
+
+    @property
+    def embedder(self) -> DlibEmbedder:
+        return shared(DlibEmbedder)  # type: ignore[return-value]
+
+    def detect(self, image: ImageInput) -> ImageResult:
+        """Every face in the image, largest first, with box, score and five landmarks."""
+        rgb = load_image(image)
+        detections = self.detector.detect(rgb)
+        return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
+
+    def embed(self, image: ImageInput) -> ImageResult:
+        """`detect`, plus an L2-normalised embedding for every face (one batched call)."""
+        rgb = load_image(image)
+        detections = self.detector.detect(rgb)
+        faces = _faces(detections)
+        embeddings = self.embed_landmarks(rgb, detections.points)
+        for face, vector in zip(faces, embeddings, strict=True):
+            face._embedding = vector
+            face.embedding = [round(float(v), 6) for v in vector]
+        return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
+
+    def analyze(
+        self,
+        image: ImageInput,
+        quality: bool = True,
+        attributes: bool = True,
+        embedding: bool = False,
+    ) -> ImageResult:
+        """Everything about every face: detection, quality, age, gender, expression and
+        (on request) the embedding. One decode, one detection, every head batched."""
+        rgb = load_image(image)
+        detections = self.detector.detect(rgb)
+        faces = _faces(detections)
+        if embedding:
+            for face, vector in zip(
+                faces, self.embed_landmarks(rgb, detections.points), strict=True
+            ):
+                face._embedding = vector
+                face.embedding = [round(float(v), 6) for v in vector]
+        if quality and faces:
+            from facelens.quality import assess_quality
+
+            for face, assessed in zip(
+                faces, assess_quality(rgb, detections, self.embedder), strict=True
+            ):
+                face.quality = assessed
+        if attributes and faces:
+            from facelens.attributes import predict_attributes
+
+            for face, (age, gender, expression) in zip(
+                faces, predict_attributes(rgb, detections), strict=True
+            ):
+                face.age, face.gender, face.expression = age, gender, expression
+        return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
+
+    def embed_landmarks(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Embeddings for faces given by their five landmarks (N, 5, 2) in an RGB image."""
+        chips, _ = align_faces(rgb, points, self.embedder.template)
+        return self.embedder.embed(chips, flip=self.flip)
+
+    def verify(
+        self,
+        image_a: ImageInput,
+        image_b: ImageInput,
+        operating_point: str = DEFAULT_OPERATING_POINT,
+        face_a: int = 0,
+        face_b: int = 0,
+    ) -> Verification:
+        """Are the chosen faces (default: the largest of each image) the same person?"""
+        threshold = threshold_for(operating_point, self.flip)
+        first = _pick(self.embed(image_a), face_a, "image_a")
+        second = _pick(self.embed(image_b), face_b, "image_b")
+        similarity = float(np.dot(first.embedding_array, second.embedding_array))
+        return Verification(
+            similarity=round(similarity, 6),
+            threshold=threshold,
+            operating_point=operating_point,
+            same_person=similarity > threshold,
+            face_a=first,
+            face_b=second,
+        )
+
+
+def _faces(detections: FoundFaces) -> list[Face]:
+    faces = []
+    for index in range(len(detections.boxes)):
+        face = Face(
+            index=index,
+            box=Box.from_array(detections.boxes[index]),
+            detection_score=round(float(detections.scores[index]), 4),
+            landmarks=Landmarks.from_array(detections.points[index]),
+        )
+        face._mesh = detections.mesh[index]
+        faces.append(face)
+    return faces
+
+
+def _pick(result: ImageResult, index: int, which: str) -> Face:
+    if not result.faces:
+        raise FaceLensError(ErrorCode.NO_FACE, f"no face was found in {which}")
+    if not 0 <= index < len(result.faces):
+        raise FaceLensError(
+            ErrorCode.FACE_INDEX,
+            f"{which} has {len(result.faces)} face(s); face index {index} does not exist",
+        )
+    return result.faces[index]
