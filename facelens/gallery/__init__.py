@@ -1,0 +1,31 @@
+"""Face gallery storage (1:N identification), independent of the face models.
+
+`open_store` picks the backend from one string:
+
+* ``milvus:<file>.db`` -> Milvus over milvus-lite (a local file)
+* ``http://host:19530`` / ``https://...`` -> Milvus over a server
+* any other path -> the default SQLite + FAISS store in that directory
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from facelens.gallery.store import GalleryStore, Hit, PersonSummary, Template
+
+__all__ = ["GalleryStore", "Hit", "PersonSummary", "Template", "open_store"]
+
+
+def open_store(path_or_uri: str | os.PathLike[str], dim: int = 128, **options: Any) -> GalleryStore:
+    """Open (creating if needed) a gallery; `options` go to the backend's constructor."""
+    target = os.fspath(path_or_uri)
+    if target.startswith(("milvus:", "http://", "https://")):
+        # Imported here so the SQLite store works without pymilvus installed.
+        from facelens.gallery.milvus_store import MilvusGalleryStore
+
+        uri = target.removeprefix("milvus:")
+        return MilvusGalleryStore(uri, dim, **options)
+    from facelens.gallery.sqlite_store import SqliteGalleryStore
+
+    return SqliteGalleryStore(target, dim, **options)

@@ -1,0 +1,243 @@
+"""Gallery backend over Milvus (a server at http://..., or milvus-lite on a local .db file).
+
+One collection holds every template: primary key ``template_id``, ``person``,
+the vector, and the rest of the template in fields. Milvus is the only source
+of truth (no side files); the collection uses Strong consistency, so a search
+sees every write committed before it, from any client. milvus-lite itself is
+single-process: share a gallery between processes through a Milvus server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+from pymilvus import DataType, MilvusClient
+
+from facelens.gallery.store import (
+    Fuse,
+    Hit,
+    PersonSummary,
+    Template,
+    as_queries,
+    prepare,
+    read_export,
+    search_people,
+    write_export,
+)
+
+# milvus-lite has no server session timestamps: pymilvus warns on every
+# iterator, then falls back safely to client time.
+logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+FIELDS = ["template_id", "person", "embedding", "quality", "content_hash", "created_at", "extra"]
+MAX_LIMIT = 16_384  # Milvus caps topk
+
+
+def _lit(value: Any) -> str:
+    """A Milvus filter literal (milvus-lite has no filter templating); keep UTF-8 as is."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _row(t: Template) -> dict[str, Any]:
+    return {
+        "template_id": t.template_id,
+        "person": t.person,
+        "embedding": t.embedding,
+        "quality": float(t.quality),
+        "content_hash": t.content_hash,
+        "created_at": float(t.created_at),
+        "extra": {"box": list(t.box) if t.box else None, "metadata": t.metadata},
+    }
+
+
+def _template(r: dict[str, Any]) -> Template:
+    box = r["extra"].get("box")
+    return Template(
+        template_id=r["template_id"],
+        person=r["person"],
+        embedding=np.asarray(r["embedding"], np.float32),
+        quality=r["quality"],
+        box=tuple(box) if box else None,
+        content_hash=r["content_hash"],
+        created_at=r["created_at"],
+        metadata=r["extra"].get("metadata", {}),
+    )
+
+
+class MilvusGalleryStore:
+    def __init__(
+        self,
+        uri: str,
+        dim: int = 128,
+        *,
+        collection: str = "facelens_gallery",
+        token: str = "",
+        connectivity: int = 32,
+        expansion_add: int = 200,
+        expansion_search: int = 512,
+    ) -> None:
+        self.dim, self.name, self.expansion_search = dim, collection, expansion_search
+        self._c = MilvusClient(uri=uri, token=token)
+        if not self._c.has_collection(collection):
+            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            schema.add_field("template_id", DataType.VARCHAR, is_primary=True, max_length=64)
+            schema.add_field("person", DataType.VARCHAR, max_length=1024)
+            schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
+            schema.add_field("quality", DataType.FLOAT)
+            schema.add_field("content_hash", DataType.VARCHAR, max_length=256)
+            schema.add_field("created_at", DataType.DOUBLE)
+            schema.add_field("extra", DataType.JSON)  # box + free-form metadata
+            index = self._c.prepare_index_params()
+            index.add_index(
+                field_name="embedding",
+                index_type="HNSW",
+                metric_type="IP",
+                params={"M": connectivity, "efConstruction": expansion_add},
+            )
+            self._c.create_collection(
+                collection, schema=schema, index_params=index, consistency_level="Strong"
+            )
+        field = next(
+            f for f in self._c.describe_collection(collection)["fields"] if f["name"] == "embedding"
+        )
+        if int(field["params"]["dim"]) != dim:
+            raise ValueError(f"{uri} holds {field['params']['dim']}-d embeddings, not {dim}-d")
+        self._c.load_collection(collection)
+
+    def _query(self, flt: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
+        kw = {"limit": limit} if limit else {}
+        return list(self._c.query(self.name, filter=flt, output_fields=fields, **kw))
+
+    def _iter(self, flt: str, fields: list[str]) -> Iterator[dict[str, Any]]:
+        it = self._c.query_iterator(self.name, batch_size=1000, filter=flt, output_fields=fields)
+        try:
+            while batch := it.next():
+                yield from batch
+        finally:
+            it.close()
+
+    # -- writes --------------------------------------------------------------------------------
+    def add(self, person: str, templates: Sequence[Template]) -> list[str]:
+        return self.add_many([(person, templates)])
+
+    def add_many(self, entries: Iterable[tuple[str, Sequence[Template]]]) -> list[str]:
+        batch = [t for person, temps in entries for t in prepare(person, temps, self.dim)]
+        rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, str]] = set()
+        for s in range(0, len(batch), 1000):  # one dedupe query per 1000 templates, not per person
+            part = batch[s : s + 1000]
+            seen |= {
+                (r["person"], r["content_hash"])
+                for r in self._query(
+                    f"content_hash in {_lit([t.content_hash for t in part])}",
+                    ["person", "content_hash"],
+                )
+            }
+            ids = {
+                r["template_id"]
+                for r in self._query(
+                    f"template_id in {_lit([t.template_id for t in part])}", ["template_id"]
+                )
+            }
+            for t in part:
+                if (t.person, t.content_hash) not in seen and t.template_id not in ids:
+                    seen.add((t.person, t.content_hash))
+                    rows.append(_row(t))
+        for s in range(0, len(rows), 5000):  # keep each gRPC message well under its size cap
+            self._c.insert(self.name, rows[s : s + 5000])
+        return [r["template_id"] for r in rows]
+
+    def rename(self, old: str, new: str) -> None:
+        if self._query(f"person == {_lit(new)}", ["template_id"], limit=1):
+            raise ValueError(f"person {new!r} already exists")
+        rows = list(self._iter(f"person == {_lit(old)}", FIELDS))
+        if not rows:
+            raise KeyError(old)
+        # Upsert replaces whole rows by primary key: same templates, new person.
+        for s in range(0, len(rows), 5000):
+            self._c.upsert(self.name, [{**r, "person": new} for r in rows[s : s + 5000]])
+
+    def remove(self, person: str) -> int:
+        n = len(self._query(f"person == {_lit(person)}", ["template_id"]))
+        if not n:
+            raise KeyError(person)
+        self._c.delete(self.name, filter=f"person == {_lit(person)}")
+        return n
+
+    def import_(self, path: str | os.PathLike[str]) -> int:
+        dim, items = read_export(path)
+        if dim != self.dim:
+            raise ValueError(f"{path} holds {dim}-d embeddings, not {self.dim}-d")
+        by_person: dict[str, list[Template]] = {}
+        for t in items:
+            by_person.setdefault(t.person, []).append(t)
+        return len(self.add_many(by_person.items()))
+
+    def flush(self) -> None:
+        """Seal pending inserts so Milvus builds their HNSW index (else they are brute-forced)."""
+        self._c.flush(self.name)
+
+    # -- reads ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Nothing to do: Strong consistency already shows every committed write."""
+
+    def search(self, queries: np.ndarray, k: int = 5, fuse: Fuse = "max") -> list[list[Hit]]:
+        q = as_queries(queries, self.dim)
+        # total = the topk cap: widening stops anyway once a search comes back short
+        return search_people(q, k, fuse, MAX_LIMIT, self._ann, self._embeddings_of)
+
+    def _ann(self, q: np.ndarray, n: int) -> list[list[tuple[str, float, str]]]:
+        res = self._c.search(
+            self.name,
+            data=list(q),
+            limit=n,
+            output_fields=["person"],
+            search_params={"metric_type": "IP", "params": {"ef": max(self.expansion_search, n)}},
+        )
+        return [
+            [(h["entity"]["person"], float(h["distance"]), h["template_id"]) for h in hits]
+            for hits in res
+        ]
+
+    def _embeddings_of(self, people: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, list[Any]] = {}
+        for r in self._iter(f"person in {_lit(people)}", ["person", "embedding"]):
+            out.setdefault(r["person"], []).append(r["embedding"])
+        return {p: np.asarray(e, np.float32) for p, e in out.items()}
+
+    def people(self) -> list[PersonSummary]:
+        counts = Counter(r["person"] for r in self._iter("", ["person"]))
+        return [PersonSummary(n, c) for n, c in sorted(counts.items())]
+
+    def templates(self, person: str) -> list[Template]:
+        rows = sorted(
+            self._iter(f"person == {_lit(person)}", FIELDS), key=lambda r: r["created_at"]
+        )
+        return [_template(r) for r in rows]
+
+    def has_hash(self, content_hash: str, person: str | None = None) -> bool:
+        flt = f"content_hash == {_lit(content_hash)}" + (
+            f" and person == {_lit(person)}" if person else ""
+        )
+        return bool(self._query(flt, ["template_id"], limit=1))
+
+    def count(self) -> int:
+        return int(self._query("", ["count(*)"])[0]["count(*)"])
+
+    def export(self, path: str | os.PathLike[str]) -> int:
+        rows = sorted(self._iter("", FIELDS), key=lambda r: (r["created_at"], r["template_id"]))
+        return write_export(path, self.dim, (_template(r) for r in rows))
+
+    def close(self) -> None:
+        self._c.close()
+
+    def __enter__(self) -> MilvusGalleryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
