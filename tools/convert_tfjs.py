@@ -40,12 +40,8 @@ MODELS: dict[str, tuple[str, tuple[float, float], str, str]] = {
     "facemesh": ("facemesh", (0, 1), *MP),
     "iris": ("iris", (0, 1), *MP),
     "emotion": ("emotion", (-1, 1), "oarriaga/face_classification", "MIT"),
-    "gear": ("gear", (0, 1), "Udolf15/GEAR-Predictor", "licence not verified"),
-    "age": ("age", (0, 255), "shamangary/SSR-Net", NO_LICENSE),
-    # human's `gender.json` is oarriaga's mini-Xception (what human's ssrnet-gender.ts loads);
-    # the real SSR-Net gender net ships as gender-ssrnet-imdb, so both are converted
-    "gender": ("gender", (-1, 1), "oarriaga/face_classification", "MIT"),
-    "gender-ssrnet-imdb": ("gender-ssrnet-imdb", (0, 255), "shamangary/SSR-Net", NO_LICENSE),
+    # gear, SSR-Net age/gender and mini-Xception gender were measured and not shipped
+    # (README, "Attributes": measured worse than age-v1 / gender-v1 / emotion).
     "faceres": ("faceres", (0, 255), "HSE-asavchenko/HSE_FaceRec_tf", NO_LICENSE),
 }
 SAFE_FUSED = {b"BiasAdd", b"Relu", b"Relu6"}  # fused ops TF's CPU kernels execute as they are

@@ -1,0 +1,125 @@
+"""`facelens analyze IMAGE` and `facelens eval attributes`: age, gender and expression."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.lens import FaceLens
+from facelens.types import ImageResult
+
+
+def _table(result: ImageResult, title: str) -> Table:
+    with_quality = any(face.quality is not None for face in result.faces)
+    table = Table(title=title)
+    columns = ["face", "box (x1, y1, x2, y2)", "label", "age (90%)", "gender", "expression"]
+    for column in columns + (["quality"] if with_quality else []):
+        table.add_column(column)
+    for face in result.faces:
+        b, age, gender, expression = face.box, face.age, face.gender, face.expression
+        row = [
+            str(face.index),
+            f"{b.x1:.0f}, {b.y1:.0f}, {b.x2:.0f}, {b.y2:.0f}",
+            face.label,
+            f"{age.years:.1f} ({age.interval[0]:.0f}-{age.interval[1]:.0f}) {age.bucket}"
+            if age
+            else "",
+            f"{gender.label} {gender.probability:.0%}" if gender else "",
+            f"{expression.label} {expression.probability:.0%}" if expression else "",
+        ]
+        if with_quality:
+            q = face.quality
+            row.append(f"{q.score:.2f} {q.band} ({q.verdict})" if q else "")
+        table.add_row(*row)
+    return table
+
+
+def analyze(
+    image: Path,
+    quality: bool = typer.Option(
+        False, "--quality/--no-quality", help="Also assess quality (needs facelens.quality)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Every face with box, age, gender and expression (and quality on request)."""
+    with reporting_errors(as_json):
+        result = FaceLens().analyze(image, quality=quality)
+    if as_json:
+        emit_json(result)
+        return
+    console.print(_table(result, f"{image.name}: {len(result.faces)} face(s)"))
+    for face in result.faces:
+        if face.expression:
+            shares = ", ".join(
+                f"{label} {p:.0%}" for label, p in face.expression.probabilities.items()
+            )
+            console.print(f"face {face.index} expression probabilities: {shares}")
+
+
+def attributes(
+    utkface: Path = typer.Option(
+        Path("../shared/data/utkface-dev"), help="UTKFace folder (AGE_GENDER_RACE_*.jpg)."
+    ),
+    fer: Path = typer.Option(
+        Path("../shared/data/fer2013-dev"), help="FER2013 folder with one folder per class."
+    ),
+    limit: int | None = typer.Option(None, min=1, help="Evenly spaced images per set."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Age MAE (by decade), gender accuracy (by race) and expression accuracy."""
+    from facelens.eval.attributes import evaluate_attributes
+
+    for folder, hint in ((utkface, "--utkface"), (fer, "--fer")):
+        if not folder.is_dir():
+            raise typer.BadParameter(f"{folder} is not a folder", param_hint=hint)
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("analysing", total=None)
+        report = evaluate_attributes(utkface, fer, limit, lambda: progress.advance(task))
+    if as_json:
+        emit_json(report)
+        return
+    _print_report(report)
+
+
+def _print_report(report: dict) -> None:
+    console.print(
+        f"age: MAE {report['age_mae']:.2f} years (bias {report['age_bias']:+.2f}), "
+        f"90% interval coverage {report['age_interval_coverage']:.1%}, "
+        f"bucket accuracy {report['age_bucket_accuracy']:.1%}"
+    )
+    console.print(
+        "  by decade: "
+        + ", ".join(
+            f"{d} {v['mae']:.1f} (n={v['faces']})" for d, v in report["age_mae_by_decade"].items()
+        )
+    )
+    by_race = ", ".join(f"{k} {v:.1%}" for k, v in report["gender_accuracy_by_race"].items())
+    by_age = ", ".join(f"{k} {v:.1%}" for k, v in report["gender_accuracy_by_age"].items())
+    console.print(f"gender: accuracy {report['gender_accuracy']:.2%}; by race: {by_race}")
+    console.print(f"  by age: {by_age}")
+    recall = ", ".join(f"{k} {v:.0%}" for k, v in report["expression_recall"].items())
+    console.print(f"expression: accuracy {report['expression_accuracy']:.2%}; recall: {recall}")
+    confusion = Table(title="expression confusion (rows: true, columns: predicted)")
+    confusion.add_column("")
+    for label in report["expression_labels"]:
+        confusion.add_column(label[:4])
+    for label, row in zip(report["expression_labels"], report["expression_confusion"], strict=True):
+        confusion.add_row(label, *(str(v) for v in row))
+    console.print(confusion)
+    console.print(
+        f"{report['utkface_images']} UTKFace and {report['fer2013_images']} FER2013 images; "
+        f"{report['undetected']} faces not detected (fallback layout used: "
+        f"{report['undetected_utkface']} UTKFace, {report['undetected_fer2013']} FER2013)"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(analyze)
+
+
+def register_eval(eval_app: typer.Typer) -> None:
+    eval_app.command(name="attributes")(attributes)

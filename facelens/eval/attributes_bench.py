@@ -1,0 +1,58 @@
+"""Speed of age + gender + expression for the faces of one photo, detection excluded."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facelens.attributes import _shared, predict_attributes
+from facelens.attributes.age import DlibAge
+from facelens.attributes.expression import MiniXceptionEmotion
+from facelens.attributes.gender import DlibGender
+from facelens.detection.detector import FaceDetector
+from facelens.io import load_image
+
+DEFAULT_IMAGE = Path("../shared/data/face_recognition/examples/obama-480p.jpg")
+
+
+def _median_ms(work: object, repeat: int) -> float:
+    assert callable(work)
+    work()  # warm-up: lazy loading and first-call allocations are not the steady state
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        work()
+        times.append((time.perf_counter() - start) * 1000)
+    return round(float(np.median(times)), 2)
+
+
+def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
+    """Median ms of `predict_attributes` on the largest face (and per network), all faces."""
+    rgb = load_image(image)
+    faces = FaceDetector.shared().detect(rgb)
+    if not len(faces):
+        raise ValueError(f"no face found in {image}")
+    one = faces.points[:1]
+    first = type(faces)(
+        faces.boxes[:1], faces.scores[:1], one, faces.mesh[:1], faces.mesh_scores[:1]
+    )
+    age, gender, emotion = _shared(DlibAge), _shared(DlibGender), _shared(MiniXceptionEmotion)
+    return {
+        "image": str(image),
+        "faces": len(faces),
+        "one_face_ms": _median_ms(lambda: predict_attributes(rgb, first), repeat),
+        "age_ms": _median_ms(lambda: age.distribution(rgb, one), repeat),
+        "gender_ms": _median_ms(lambda: gender.female(rgb, one), repeat),
+        "expression_ms": _median_ms(lambda: emotion.probabilities(rgb, one), repeat),
+        "all_faces_ms": _median_ms(lambda: predict_attributes(rgb, faces), repeat),
+        "repeat": repeat,
+    }
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run_attributes_bench(*(Path(a) for a in sys.argv[1:2])), indent=2))
