@@ -1,8 +1,8 @@
 """facelens: explainable face analysis.
 
-    from facelens import FaceLens
-    lens = FaceLens()
-    lens.verify("a.jpg", "b.jpg").same_person
+from facelens import FaceLens
+lens = FaceLens()
+lens.verify("a.jpg", "b.jpg").same_person
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ __all__ = [
     "Face",
     "FaceLens",
     "FaceLensError",
+    "Gallery",
     "ImageResult",
     "Landmarks",
     "Verification",
 ]
 
 if TYPE_CHECKING:
+    from facelens.gallery.gallery import Gallery
     from facelens.lens import FaceLens
 
 
@@ -34,4 +36,8 @@ def __getattr__(name: str) -> Any:
         from facelens.lens import FaceLens
 
         return FaceLens
+    if name == "Gallery":
+        from facelens.gallery.gallery import Gallery
+
+        return Gallery
     raise AttributeError(name)

@@ -57,6 +57,8 @@ def decode_bytes(
         raise FaceLensError(
             ErrorCode.NOT_AN_IMAGE, "the data is not an image in a supported format"
         ) from None
+    except Image.DecompressionBombError as bomb:  # Pillow's own, stricter, header check
+        raise FaceLensError(ErrorCode.TOO_LARGE, str(bomb)) from None
     # The header gives the size before any pixel is decoded: refuse decompression bombs here.
     width, height = image.size
     if width * height > max_pixels:

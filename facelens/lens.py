@@ -6,6 +6,7 @@ import numpy as np
 
 from facelens.detection.align import align_faces
 from facelens.detection.detector import FaceDetector, FoundFaces
+from facelens.detection.dlib_points import dlib_points
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import ImageInput, load_image
 from facelens.models.onnx_model import shared
@@ -45,7 +46,7 @@ class FaceLens:
         rgb = load_image(image)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
-        embeddings = self.embed_landmarks(rgb, detections.points)
+        embeddings = self.embed_mesh(rgb, detections.mesh)
         for face, vector in zip(faces, embeddings, strict=True):
             face._embedding = vector
             face.embedding = [round(float(v), 6) for v in vector]
@@ -64,9 +65,7 @@ class FaceLens:
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
         if embedding:
-            for face, vector in zip(
-                faces, self.embed_landmarks(rgb, detections.points), strict=True
-            ):
+            for face, vector in zip(faces, self.embed_mesh(rgb, detections.mesh), strict=True):
                 face._embedding = vector
                 face.embedding = [round(float(v), 6) for v in vector]
         if quality and faces:
@@ -85,9 +84,9 @@ class FaceLens:
                 face.age, face.gender, face.expression = age, gender, expression
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
 
-    def embed_landmarks(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """Embeddings for faces given by their five landmarks (N, 5, 2) in an RGB image."""
-        chips, _ = align_faces(rgb, points, self.embedder.template)
+    def embed_mesh(self, rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        """Embeddings for faces given by their face meshes (N, 468, 3) in an RGB image."""
+        chips, _ = align_faces(rgb, dlib_points(mesh), self.embedder.template)
         return self.embedder.embed(chips, flip=self.flip)
 
     def verify(
@@ -97,17 +96,60 @@ class FaceLens:
         operating_point: str = DEFAULT_OPERATING_POINT,
         face_a: int = 0,
         face_b: int = 0,
+        policy: str | None = None,
+        retake_below: float | None = None,
     ) -> Verification:
-        """Are the chosen faces (default: the largest of each image) the same person?"""
-        threshold = threshold_for(operating_point, self.flip)
-        first = _pick(self.embed(image_a), face_a, "image_a")
-        second = _pick(self.embed(image_b), face_b, "image_b")
+        """Are the chosen faces (default: the largest of each image) the same person?
+
+        Both faces' quality is assessed first. A `retake` face is refused (status "retake",
+        the reasons, no decision: same_person is None); a `low` face gives a decision "for
+        reference only" (status "low"). `policy` (strict, lenient, identity_check; see
+        facelens.quality.policies) replaces the operating point's threshold and gates with
+        its own measured threshold and quality floor. `retake_below` overrides the default
+        retake threshold of the quality score.
+        """
+        from facelens.quality import QualityConfig, assess_quality
+        from facelens.quality.policies import get_policy
+
+        config = (
+            QualityConfig() if retake_below is None else QualityConfig(retake_below=retake_below)
+        )
+        chosen = get_policy(policy, self.flip) if policy else None
+        threshold = chosen.threshold if chosen else threshold_for(operating_point, self.flip)
+        picked = []
+        for image, index, which in ((image_a, face_a, "image_a"), (image_b, face_b, "image_b")):
+            rgb = load_image(image)
+            detections = self.detector.detect(rgb)
+            found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
+            face = _pick(found, index, which)
+            face._embedding = self.embed_mesh(rgb, detections.mesh[index : index + 1])[0]
+            face.embedding = [round(float(v), 6) for v in face._embedding]
+            face.quality = assess_quality(rgb, detections, self.embedder, config=config)[index]
+            picked.append(face)
+        first, second = picked
         similarity = float(np.dot(first.embedding_array, second.embedding_array))
+        status, reasons = "ok", []
+        for label, face in (("photo A", first), ("photo B", second)):
+            quality = face.quality
+            assert quality is not None
+            refused = quality.verdict == "retake" or (
+                chosen is not None and quality.score < chosen.min_quality
+            )
+            if refused:
+                status = "retake"
+                why = ", ".join(quality.reasons) or f"quality {quality.score:.2f} too low"
+                reasons.append(f"{label}: please retake ({why})")
+            elif quality.verdict == "low":
+                status = "low" if status == "ok" else status
+                why = ", ".join(quality.reasons) or f"quality {quality.score:.2f}"
+                reasons.append(f"{label}: low quality, for reference only ({why})")
         return Verification(
             similarity=round(similarity, 6),
             threshold=threshold,
-            operating_point=operating_point,
-            same_person=similarity > threshold,
+            operating_point=chosen.name if chosen else operating_point,
+            same_person=None if status == "retake" else similarity > threshold,
+            status=status,  # type: ignore[arg-type]
+            reasons=reasons,
             face_a=first,
             face_b=second,
         )

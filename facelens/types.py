@@ -160,7 +160,7 @@ class Verification(BaseModel):
     similarity: float = Field(description="cosine similarity of the two embeddings, in [-1, 1]")
     threshold: float
     operating_point: str
-    same_person: bool
+    same_person: bool | None = Field(description="None when a photo was refused (retake)")
     status: Literal["ok", "low", "retake"] = Field(
         default="ok",
         description="ok; low: for reference only (a face is of low quality); retake: refused",
@@ -168,3 +168,45 @@ class Verification(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="why the status is not ok")
     face_a: Face
     face_b: Face
+
+
+class EnrolledImage(BaseModel):
+    """What happened to one photo offered for enrolment."""
+
+    source: str
+    status: Literal["enrolled", "duplicate", "refused", "no_face"]
+    template_id: str | None = None
+    quality: Quality | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Enrollment(BaseModel):
+    person: str
+    images: list[EnrolledImage]
+
+    @property
+    def enrolled(self) -> int:
+        return sum(item.status == "enrolled" for item in self.images)
+
+
+class GalleryMatch(BaseModel):
+    person: str
+    similarity: float
+    template_id: str
+
+
+class Identification(BaseModel):
+    """1:N search: the best people, and who it is (None = unknown, open set)."""
+
+    identity: str | None
+    threshold: float
+    operating_point: str
+    matches: list[GalleryMatch]
+    face: Face
+    status: Literal["ok", "low", "retake"] = "ok"
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Person(BaseModel):
+    name: str
+    templates: int

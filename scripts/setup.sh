@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything facelens needs on a fresh machine: Debian packages, torch (CPU), the
-# package itself with its test tools, and the reference dlib models used by the tests.
+# Installs everything facelens needs on a fresh machine: Debian packages (chromium for the
+# browser tests: Playwright drives it, no browser is downloaded), torch (CPU), the package
+# with its test tools, and the reference dlib models used by the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -8,7 +9,7 @@ PYTHON=${PYTHON:-python3}
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    libgl1 libglib2.0-0 >/dev/null
+    libgl1 libglib2.0-0 chromium >/dev/null
 fi
 
 # The pinned CPU build first: any other torch requirement would pull several GB of CUDA.

@@ -8,18 +8,17 @@ still failing on any semantic error (a wrong pad or skip shifts elements by >1e-
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import dlib
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
-dlib = pytest.importorskip("dlib")
-ort = pytest.importorskip("onnxruntime")
-
-from facelens.models.dlib_resnet import load_dlib_resnet  # noqa: E402
-from facelens.models.onnx_model import weight_path  # noqa: E402
+from facelens.eval.dlib_reference import models_dir
+from facelens.models.dlib_resnet import load_dlib_resnet
+from facelens.models.onnx_model import weight_path
 
 IMAGES = (
     Path(__file__).resolve().parent.parent.parent / "shared/data/face_recognition/tests/test_images"
@@ -28,17 +27,9 @@ NAMES = ("obama.jpg", "obama2.jpg", "biden.jpg")
 TOL = 1e-4
 
 
-def _dlib_models_dir() -> Path:
-    # `import face_recognition_models` fails (pkg_resources), so locate it without importing.
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("face_recognition_models is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
 @pytest.fixture(scope="module")
 def chips_and_reference() -> tuple[np.ndarray, np.ndarray]:
-    models = _dlib_models_dir()
+    models = models_dir()
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
     face_rec = dlib.face_recognition_model_v1(

@@ -100,6 +100,13 @@ def test_pixel_bomb_is_refused_before_decoding():
     assert "4000x3000" in caught.value.message
 
 
+def test_huge_header_is_refused_by_default():
+    bomb = encode(Image.new("1", (20000, 10000)))  # 200 megapixels, a few kB on disk
+    with pytest.raises(FaceLensError) as caught:
+        decode_bytes(bomb)
+    assert caught.value.code == ErrorCode.TOO_LARGE
+
+
 def test_byte_limit():
     with pytest.raises(FaceLensError) as caught:
         decode_bytes(encode(Image.fromarray(gradient())), max_bytes=100)

@@ -31,7 +31,6 @@ OPSET = 17
 
 # name -> (source json stem, random-input range used for the check, upstream project, licence)
 MP = ("google/mediapipe", "Apache-2.0")
-NO_LICENSE = "no licence file found upstream"  # checked: SSR-Net, HSE_FaceRec_tf have none
 MODELS: dict[str, tuple[str, tuple[float, float], str, str]] = {
     "blazeface-front": ("blazeface-front", (-1, 1), *MP),
     "blazeface-back": ("blazeface-back", (-1, 1), *MP),
@@ -41,8 +40,8 @@ MODELS: dict[str, tuple[str, tuple[float, float], str, str]] = {
     "iris": ("iris", (0, 1), *MP),
     "emotion": ("emotion", (-1, 1), "oarriaga/face_classification", "MIT"),
     # gear, SSR-Net age/gender and mini-Xception gender were measured and not shipped
-    # (README, "Attributes": measured worse than age-v1 / gender-v1 / emotion).
-    "faceres": ("faceres", (0, 255), "HSE-asavchenko/HSE_FaceRec_tf", NO_LICENSE),
+    # (README, "Attributes": measured worse than age-v1 / gender-v1 / emotion); faceres
+    # (HSE_FaceRec_tf) is unused and has no upstream licence, so it is not shipped either.
 }
 SAFE_FUSED = {b"BiasAdd", b"Relu", b"Relu6"}  # fused ops TF's CPU kernels execute as they are
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from facelens.cli import bench, evaluate, faces
+from facelens.cli import attributes, bench, evaluate, explain, faces, gallery, quality, serve
 
 app = typer.Typer(
     add_completion=False,
@@ -13,7 +13,15 @@ app = typer.Typer(
 )
 faces.register(app)
 bench.register(app)
+serve.register(app)
+attributes.register(app)
+attributes.register_eval(evaluate.app)
+explain.register(app)
+explain.register_eval(evaluate.app)
+quality.register(app)
+quality.register_eval(evaluate.app)
 app.add_typer(evaluate.app, name="eval")
+app.add_typer(gallery.app, name="gallery")
 
 
 def main() -> None:

@@ -43,3 +43,28 @@ def lfw(
         f"{report['images']} images, {report['pairs']} pairs, "
         f"{report['undetected']} faces not detected (fallback crop used)"
     )
+
+
+@app.command()
+def identify(
+    data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder (images/NAME/*.jpg)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """LFW 1:N identification: rank-1, rank-5 and DIR at FPIR 1% through the gallery."""
+    from facelens.eval.identify import evaluate_identification
+
+    if not (data / "images").is_dir():
+        raise typer.BadParameter(f"{data} has no images/ folder", param_hint="--data")
+    total = sum(1 for _ in (data / "images").glob("*/*.jpg"))
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("embedding", total=total)
+        report = evaluate_identification(data, lambda: progress.advance(task))
+    if as_json:
+        emit_json(report)
+        return
+    console.print(
+        f"rank-1 {report['rank1'] * 100:.2f}%, rank-5 {report['rank5'] * 100:.2f}%, "
+        f"DIR@FPIR1% {report['dir_at_fpir_0.01'] * 100:.2f}% "
+        f"({report['gallery_people']} enrolled, {report['mated_probes']} mated and "
+        f"{report['non_mated_probes']} non-mated probes)"
+    )

@@ -65,14 +65,21 @@ def verify(
         "-p",
         help="Named threshold: accuracy or fmr_1e-3.",
     ),
+    policy: str | None = typer.Option(
+        None,
+        "--policy",
+        help="Decision policy (replaces --operating-point): strict, lenient or identity_check.",
+    ),
     flip: bool = typer.Option(False, help="Use flip-fused embeddings."),
     face_a: int = typer.Option(0, help="Which face of image A (0 = largest)."),
     face_b: int = typer.Option(0, help="Which face of image B (0 = largest)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Decide whether two photos show the same person."""
+    """Decide whether two photos show the same person (refusing photos that need a retake)."""
     with reporting_errors(as_json):
-        result = FaceLens(flip=flip).verify(image_a, image_b, operating_point, face_a, face_b)
+        result = FaceLens(flip=flip).verify(
+            image_a, image_b, operating_point, face_a, face_b, policy=policy
+        )
     if as_json:
         emit_json(
             result.model_dump(
@@ -80,11 +87,22 @@ def verify(
             )
         )
         return
-    verdict = "[green]same person[/green]" if result.same_person else "[red]different people[/red]"
-    console.print(
-        f"{verdict}: similarity {result.similarity:.3f} "
-        f"(threshold {result.threshold:.3f}, operating point {result.operating_point})"
-    )
+    if result.status == "retake":
+        console.print("[red]refused[/red]: no decision, please retake")
+    else:
+        same = result.same_person
+        verdict = "[green]same person[/green]" if same else "[red]different people[/red]"
+        note = " [yellow](for reference only)[/yellow]" if result.status == "low" else ""
+        console.print(
+            f"{verdict}{note}: similarity {result.similarity:.3f} "
+            f"(threshold {result.threshold:.3f}, {result.operating_point})"
+        )
+    for label, face in (("A", result.face_a), ("B", result.face_b)):
+        if face.quality is not None:
+            q = face.quality
+            console.print(f"photo {label}: quality {q.score:.2f} {q.band} ({q.verdict})")
+    for reason in result.reasons:
+        console.print(f"  {reason}")
 
 
 def register(app: typer.Typer) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelens.detection.facemesh import MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP
+
 # Face-mesh indices. "Left" is the subject's left (the right side of a frontal photo).
 LEFT_EYE_CONTOUR = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 RIGHT_EYE_CONTOUR = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-NOSE_TIP = 1
-MOUTH_LEFT = 291
-MOUTH_RIGHT = 61
 
 
 def five_points(mesh: np.ndarray) -> np.ndarray:

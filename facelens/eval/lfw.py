@@ -1,7 +1,7 @@
 """LFW View 2 verification: 10-fold accuracy, TAR at FMR 1e-3, undetected faces.
 
 Every image is embedded once, plain and flip-fused from the same batch. A face the detector
-misses is not dropped: it is aligned with the mean landmark layout of the detected LFW faces
+misses is not dropped: it is aligned with the mean face mesh of the detected LFW faces
 (the deep-funnelled images are centred), and counted in `undetected`.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from facelens.detection.align import align_faces
+from facelens.detection.dlib_points import dlib_points
 from facelens.eval.lfw_pairs import best_threshold, read_pairs, tar_at_fmr, ten_fold_accuracy
 from facelens.io import load_image
 from facelens.lens import FaceLens
@@ -34,19 +35,22 @@ def embed_images(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(raw plain, raw mirrored) embeddings per image, and the images with no face found."""
     lens = FaceLens()
-    points: list[np.ndarray | None] = []
+    meshes: list[np.ndarray | None] = []
     for name in names:
         rgb = load_image(data_dir / "images" / name)
         found = lens.detector.detect(rgb)
         if len(found.boxes):
-            points.append(found.points[central_face(found.boxes, rgb.shape[1], rgb.shape[0])])
+            meshes.append(found.mesh[central_face(found.boxes, rgb.shape[1], rgb.shape[0])])
         else:
-            points.append(None)
+            meshes.append(None)
         if tick:
             tick()
-    detected = [p for p in points if p is not None]
-    fallback = np.mean(detected, axis=0) if detected else _default_layout()
-    undetected = [n for n, p in zip(names, points, strict=True) if p is None]
+    detected = [m for m in meshes if m is not None]
+    if not detected:
+        raise RuntimeError("no face was detected in any image")
+    fallback = np.mean(detected, axis=0)
+    undetected = [n for n, m in zip(names, meshes, strict=True) if m is None]
+    points = dlib_points(np.stack([fallback if m is None else m for m in meshes]))
     plain, mirrored = [], []
     template = lens.embedder.template
     for start in range(0, len(names), BATCH):
@@ -54,19 +58,12 @@ def embed_images(
         chips = []
         for offset, name in enumerate(chunk):
             rgb = load_image(data_dir / "images" / name)
-            face_points = points[start + offset]
-            face_points = fallback if face_points is None else face_points
-            chips.append(align_faces(rgb, face_points[None], template)[0][0])
+            chips.append(align_faces(rgb, points[start + offset][None], template)[0][0])
         batch = np.stack(chips).transpose(0, 3, 1, 2).astype(np.float32)
         raw = lens.embedder.run(np.concatenate([batch, batch[:, :, :, ::-1]]))[0]
         plain.append(raw[: len(chunk)])
         mirrored.append(raw[len(chunk) :])
     return np.concatenate(plain), np.concatenate(mirrored), undetected
-
-
-def _default_layout() -> np.ndarray:
-    # Typical landmark layout of a 250×250 deep-funnelled LFW image.
-    return np.array([[143, 113], [107, 113], [125, 135], [141, 158], [110, 158]], np.float32)
 
 
 def evaluate_lfw(

@@ -14,7 +14,7 @@ from typing import Any
 
 from facelens.gallery.store import GalleryStore, Hit, PersonSummary, Template
 
-__all__ = ["GalleryStore", "Hit", "PersonSummary", "Template", "open_store"]
+__all__ = ["Gallery", "GalleryStore", "Hit", "PersonSummary", "Template", "open_store"]
 
 
 def open_store(path_or_uri: str | os.PathLike[str], dim: int = 128, **options: Any) -> GalleryStore:
@@ -29,3 +29,12 @@ def open_store(path_or_uri: str | os.PathLike[str], dim: int = 128, **options: A
     from facelens.gallery.sqlite_store import SqliteGalleryStore
 
     return SqliteGalleryStore(target, dim, **options)
+
+
+def __getattr__(name: str) -> Any:
+    # Gallery pulls in the face models; the storage layer stays importable without them.
+    if name == "Gallery":
+        from facelens.gallery.gallery import Gallery
+
+        return Gallery
+    raise AttributeError(name)

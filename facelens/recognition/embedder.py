@@ -7,27 +7,28 @@ import numpy as np
 from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel
 
-# dlib's 150×150 chip (padding 0.25), expressed in facelens's five landmarks (eye centres,
-# nose tip, mouth corners). Fitted by tools/fit_alignment_template.py so that our landmarks
-# reproduce the chips dlib's own 5-point aligner cuts (581 UTKFace faces; spread per
-# point 1.8 px for the eyes, 5.6-6.2 px for nose and mouth, which move with pose).
-DLIB_CHIP = CropTemplate(
-    size=150,
-    points=np.array(
-        [
-            [101.157, 46.307],
-            [46.978, 46.294],
-            [73.716, 79.835],
-            [96.095, 99.239],
-            [51.900, 99.308],
-        ],
-        dtype=np.float32,
-    ),
+# dlib's 5-point template on the unit face square (get_face_chip_details in dlib's
+# interpolation.h): subject's left eye outer and inner corner, right eye outer and inner
+# corner, base of the nose. The chip is 150 px with padding 0.25; dlib's pixel grid sits half
+# a pixel off OpenCV's (with the shift our warp of dlib's points matches dlib.get_face_chip
+# to 2.1 grey levels on average, 4.0 without).
+_UNIT = np.array(
+    [
+        [0.8595674595992, 0.2134981538014],
+        [0.6460604764104, 0.2289674387677],
+        [0.1205750620789, 0.2137274526848],
+        [0.3340850613712, 0.2290642403242],
+        [0.4901123135679, 0.6277975316475],
+    ]
 )
+DLIB_CHIP = CropTemplate(size=150, points=((_UNIT + 0.25) / 1.5 * 150 - 0.5).astype(np.float32))
 
 
 class DlibEmbedder(OnnxModel):
-    """N×150×150×3 RGB uint8 chips in, N×128 L2-normalised embeddings out."""
+    """N×150×150×3 RGB uint8 chips in, N×128 L2-normalised embeddings out.
+
+    Chips are cut at dlib's 5 points predicted from the face mesh (detection.dlib_points).
+    """
 
     file_name = "dlib_resnet_v1.onnx"
     template = DLIB_CHIP

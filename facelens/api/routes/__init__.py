@@ -1,0 +1,1 @@
+"""One router per area; `ALL` is what the app includes."""

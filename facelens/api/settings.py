@@ -1,0 +1,28 @@
+"""Service settings: one object, built by `facelens serve` or by tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from facelens.io import MAX_PIXELS
+
+
+class Settings(BaseModel):
+    """What the app needs to know; every field has a safe default (loopback, no CORS)."""
+
+    gallery_dir: Path | None = Field(default=None, description="gallery folder; None: off")
+    api_key: str | None = Field(default=None, description="required in X-API-Key if set")
+    cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="per image")
+    max_pixels: int = Field(default=MAX_PIXELS, gt=0)
+    # Inference threads at once: more than the cores only adds queueing inside ONNX Runtime.
+    workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), gt=0)
+    warm_up: bool = Field(default=True, description="load the networks at start-up")
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body: two images, base64-inflated, plus form overhead."""
+        return 2 * (self.max_upload_bytes * 4 // 3 + 4) + 64 * 1024

@@ -1,0 +1,177 @@
+"""`facelens explain`, `facelens explain-pair` and `facelens eval explain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+
+from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+
+TARGETS = ("expression", "age", "gender", "embedding")
+METHODS = ("gradcam", "gradcam++", "occlusion")
+PAIR_METHODS = ("corrrise", "gradient")
+
+
+def _check(value: str, allowed: tuple[str, ...], hint: str) -> None:
+    if value not in allowed:
+        raise typer.BadParameter(f"choose one of {', '.join(allowed)}", param_hint=hint)
+
+
+def _faithfulness_line(result: object) -> str:
+    faith = getattr(result, "faithfulness", None)
+    if faith is None:
+        return "faithfulness: not computed"
+    return (
+        f"deletion AUC {faith.deletion_auc:.3f} (random {faith.random_deletion_auc:.3f}, "
+        f"centre {faith.centre_deletion_auc:.3f}), insertion AUC {faith.insertion_auc:.3f}"
+        + ("" if faith.reliable else "  [unreliable: blur barely changes the score]")
+    )
+
+
+def explain(
+    image: Path,
+    target: str = typer.Option("expression", help="age, gender, expression or embedding."),
+    method: str = typer.Option("gradcam", help="gradcam, gradcam++ or occlusion."),
+    class_name: str | None = typer.Option(
+        None, "--class", help="Class to explain (default: the predicted one)."
+    ),
+    reference: Path | None = typer.Option(
+        None, help="embedding target: explain the similarity to this photo's face."
+    ),
+    layer: str | None = typer.Option(None, help="Grad-CAM layer (default: see targets.py)."),
+    patch: int | None = typer.Option(None, help="occlusion patch size, crop pixels."),
+    stride: float | None = typer.Option(None, help="occlusion stride, crop pixels."),
+    face: int = typer.Option(0, help="Which face (0 = largest)."),
+    out: Path | None = typer.Option(None, help="Write the overlay PNG here."),
+    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers."),
+    device: str = typer.Option("cpu", help="torch device for gradients (cpu, cuda, ...)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show which regions of a face drive an attribute or the embedding."""
+    from facelens import explain as api
+    from facelens.explain import render
+
+    _check(target, TARGETS, "--target")
+    _check(method, METHODS, "--method")
+    with reporting_errors(as_json):
+        if method == "occlusion":
+            result = api.occlusion(
+                image, target, class_name, patch, stride, reference=reference, face=face,
+                device=device, faithfulness=faithfulness,
+            )  # fmt: skip
+        else:
+            result = api.gradcam(
+                image, target, class_name, method == "gradcam++", layer, reference, face,
+                device, faithfulness,
+            )  # fmt: skip
+    if out is not None:
+        render.save_png(render.overlay(result), out)
+    if as_json:
+        emit_json(result)
+        return
+    summary = result.crop_summary
+    console.print(
+        f"{result.method} for {result.target} (score {result.score:.3f}): "
+        f"peak at crop ({summary.peak[0]}, {summary.peak[1]}), {result.seconds * 1000:.0f} ms"
+    )
+    console.print(_faithfulness_line(result))
+    if out is not None:
+        console.print(f"overlay written to {out}")
+
+
+def explain_pair(
+    image_a: Path,
+    image_b: Path,
+    method: str = typer.Option("corrrise", help="corrrise or gradient."),
+    masks: int = typer.Option(1000, help="CorrRISE masks per image."),
+    operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),
+    out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),
+    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers."),
+    device: str = typer.Option("cpu", help="torch device (cuda runs CorrRISE on the GPU)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Similar (green) and dissimilar (red) regions of both faces of a pair."""
+    from facelens import explain as api
+    from facelens.explain import render
+
+    _check(method, PAIR_METHODS, "--method")
+    with reporting_errors(as_json):
+        result = api.pair(
+            image_a, image_b, method, masks, operating_point, device=device,
+            faithfulness=faithfulness,
+        )  # fmt: skip
+    if out is not None:
+        render.save_png(render.pair_panel(result), out)
+    if as_json:
+        emit_json(result)
+        return
+    verdict = "[green]same person[/green]" if result.same_person else "[red]different people[/red]"
+    console.print(f"{verdict}: similarity {result.similarity:.3f} (threshold {result.threshold})")
+    for name, side in (("A", result.a), ("B", result.b)):
+        s = side.crop_summary
+        console.print(
+            f"{name}: most similar at {s.peak}, most dissimilar at {s.trough} (crop pixels); "
+            + _faithfulness_line(side)
+        )
+    if out is not None:
+        console.print(f"panel written to {out}")
+
+
+def eval_explain(
+    data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder with pairs.txt."),
+    pairs: int = typer.Option(200, help="Held-out pairs (half genuine, half impostor)."),
+    masks: int = typer.Option(1000, help="CorrRISE masks per image."),
+    methods: str = typer.Option("corrrise,gradient", help="Comma-separated pair methods."),
+    faces: int = typer.Option(
+        20, help="Also score the single-face methods (Grad-CAM, ...) on this many faces."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Pair maps on LFW fold 9: deletion/insertion vs baselines and the region game."""
+    from facelens.explain.lfw_eval import evaluate_explain, evaluate_single_face
+
+    if not (data / "pairs.txt").is_file():
+        raise typer.BadParameter(f"{data} has no pairs.txt", param_hint="--data")
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    for method in chosen:
+        _check(method, PAIR_METHODS, "--methods")
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("explaining pairs", total=pairs)
+        report = evaluate_explain(data, pairs, chosen, masks, lambda: progress.advance(task))
+        if faces > 0:
+            task = progress.add_task("single-face methods", total=faces)
+            report["single_face"] = evaluate_single_face(
+                data, faces, lambda: progress.advance(task)
+            )
+    if as_json:
+        emit_json(report)
+        return
+    console.print(f"{report['pairs']} pairs of fold {report['fold']} ({report['skipped']} skipped)")
+    for method, r in report["methods"].items():
+        hits = r["region_game_hit_rate"]
+        console.print(
+            f"{method:>9}: deletion {r['deletion_auc']:.3f} (random {r['random_deletion_auc']:.3f},"
+            f" centre {r['centre_deletion_auc']:.3f}), insertion {r['insertion_auc']:.3f} "
+            f"(random {r['random_insertion_auc']:.3f}, centre {r['centre_insertion_auc']:.3f}), "
+            f"region game {'n/a' if hits is None else f'{hits:.0%}'} of "
+            f"{r['region_game_trials']}, "
+            f"{r['seconds_per_pair']:.1f} s/pair"
+        )
+    for name, r in report.get("single_face", {}).items():
+        if isinstance(r, dict):
+            console.print(
+                f"{name:>30}: deletion {r['deletion_auc']:.3f} (random "
+                f"{r['random_deletion_auc']:.3f}, centre {r['centre_deletion_auc']:.3f}), "
+                f"insertion {r['insertion_auc']:.3f}"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("explain")(explain)
+    app.command("explain-pair")(explain_pair)
+
+
+def register_eval(eval_app: typer.Typer) -> None:
+    eval_app.command("explain")(eval_explain)

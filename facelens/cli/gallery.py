@@ -1,0 +1,142 @@
+"""`facelens gallery ...`: enrol people and identify faces (1:N)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
+
+app = typer.Typer(no_args_is_help=True, help="Enrol people and identify faces (1:N).")
+DEFAULT_GALLERY = Path(os.environ.get("FACELENS_GALLERY", "~/.facelens/gallery")).expanduser()
+GalleryOption = typer.Option(
+    DEFAULT_GALLERY,
+    "--gallery",
+    "-g",
+    help="Gallery directory, or milvus:FILE.db / http://host:19530 for Milvus "
+    "(default $FACELENS_GALLERY or ~/.facelens/gallery).",
+)
+
+
+def _open(gallery: Path | str):
+    from facelens.gallery.gallery import Gallery
+
+    return Gallery(gallery)
+
+
+@app.command()
+def enroll(
+    name: str, images: list[Path], gallery: str = GalleryOption, as_json: bool = JsonOption
+) -> None:
+    """Enrol NAME from one or more photos (each quality-checked first)."""
+    with reporting_errors(as_json):
+        result = _open(gallery).enroll(name, images)
+    if as_json:
+        emit_json(result)
+        return
+    for item in result.images:
+        console.print(f"{item.source}: {item.status} {'; '.join(item.reasons)}")
+
+
+@app.command("enroll-dir")
+def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
+    """Enrol a folder laid out as PERSON/*.jpg; re-running resumes where it stopped."""
+    if not folder.is_dir():
+        raise typer.BadParameter(f"{folder} is not a directory", param_hint="FOLDER")
+    total = sum(1 for p in folder.glob("*/*") if p.is_file())
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("enrolling", total=total)
+        results = _open(gallery).enroll_dir(folder, lambda *_: progress.advance(task))
+    counts: dict[str, int] = {}
+    refused: list[dict] = []
+    for enrollment in results:
+        for item in enrollment.images:
+            counts[item.status] = counts.get(item.status, 0) + 1
+            if item.status in ("refused", "no_face"):
+                refused.append(
+                    {
+                        "person": enrollment.person,
+                        "source": item.source,
+                        "status": item.status,
+                        "reasons": item.reasons,
+                    }
+                )
+    summary = {"people": len(results), "counts": counts, "not_enrolled": refused}
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(f"{len(results)} people: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    for row in refused:
+        console.print(f"  {row['source']}: {row['status']} ({'; '.join(row['reasons'])})")
+
+
+@app.command()
+def search(
+    image: Path,
+    k: int = typer.Option(5, "--k", min=1),
+    operating_point: str = typer.Option(DEFAULT_OPERATING_POINT, "--operating-point"),
+    gallery: str = GalleryOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Who is this? Top-k people, or unknown when nobody clears the threshold."""
+    with reporting_errors(as_json):
+        result = _open(gallery).search(image, k, operating_point)
+    if as_json:
+        emit_json(result.model_dump(mode="json", exclude={"face": {"embedding"}}))
+        return
+    console.print(
+        f"identity: {result.identity or 'unknown'} (threshold {result.threshold:.3f},"
+        f" status {result.status})"
+    )
+    table = Table("rank", "person", "similarity")
+    for rank, match in enumerate(result.matches, 1):
+        table.add_row(str(rank), match.person, f"{match.similarity:.3f}")
+    console.print(table)
+
+
+@app.command("list")
+def list_people(gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
+    """Everyone enrolled, with their number of templates."""
+    people = _open(gallery).people()
+    if as_json:
+        emit_json(people)
+        return
+    table = Table("person", "templates")
+    for person in people:
+        table.add_row(person.name, str(person.templates))
+    console.print(table)
+
+
+@app.command()
+def remove(name: str, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
+    """Delete a person and all their templates."""
+    with reporting_errors(as_json):
+        removed = _open(gallery).remove(name)
+    emit_json({"removed": removed}) if as_json else console.print(f"removed {removed} templates")
+
+
+@app.command()
+def rename(old: str, new: str, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
+    """Rename a person."""
+    with reporting_errors(as_json):
+        _open(gallery).rename(old, new)
+    emit_json({"renamed": [old, new]}) if as_json else console.print(f"{old} → {new}")
+
+
+@app.command("export")
+def export_gallery(path: Path, gallery: str = GalleryOption) -> None:
+    """Write the gallery (embeddings and metadata, no images) to one .npz file."""
+    console.print(f"exported {_open(gallery).export(path)} templates to {path}")
+
+
+@app.command("import")
+def import_gallery(path: Path, gallery: str = GalleryOption) -> None:
+    """Add the templates of an exported .npz file."""
+    if not path.is_file():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
+    console.print(f"imported {_open(gallery).import_(path)} templates from {path}")

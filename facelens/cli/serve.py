@@ -1,0 +1,46 @@
+"""`facelens serve`: the REST API and web page (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),
+    port: int = typer.Option(7860, min=1, max=65535, help="TCP port."),
+    gallery: Path | None = typer.Option(None, help="Gallery folder (created if missing)."),
+    api_key: str | None = typer.Option(
+        None, envvar="FACELENS_API_KEY", help="Require this X-API-Key (except on health)."
+    ),
+    cors_origin: list[str] = typer.Option(
+        [], help="Allow browser calls from this origin (repeatable); CORS is off by default."
+    ),
+    max_upload_mb: float = typer.Option(20.0, min=0.01, help="Largest image accepted, MiB."),
+    workers: int | None = typer.Option(None, min=1, help="Inference threads at once."),
+    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+) -> None:
+    """Serve the REST API under /v1, the web page at /, and OpenAPI docs at /docs."""
+    import logging
+
+    import uvicorn
+
+    from facelens.api import Settings, create_app
+    from facelens.api.logs import configure_logging
+
+    configure_logging(getattr(logging, log_level.upper(), logging.INFO))
+    options = {"workers": workers} if workers else {}
+    settings = Settings(
+        gallery_dir=gallery,
+        api_key=api_key or None,
+        cors_origins=cors_origin,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        **options,
+    )
+    # Our middleware writes one JSON line per request: uvicorn's access log would repeat it.
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level=log_level)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

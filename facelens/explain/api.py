@@ -1,0 +1,200 @@
+"""The Python entry points: detect with FaceLens, align to the target's crop, explain."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import torch
+
+from facelens.detection.align import CropTemplate, align_faces
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.explain import targets
+from facelens.explain.base import AlignedFace, Explainer
+from facelens.explain.corrrise import CorrRISE
+from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
+from facelens.explain.gradient_pair import GradientPair
+from facelens.explain.occlusion import Occlusion
+from facelens.explain.result import Explanation, PairExplanation
+from facelens.explain.scores import (
+    ClassTarget,
+    SimilarityTarget,
+    Target,
+    embed_crops,
+    nchw,
+)
+from facelens.io import ImageInput, load_image
+from facelens.lens import FaceLens
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.types import Face
+
+TargetName = Literal["expression", "age", "gender", "embedding"]
+Device = str | torch.device
+
+
+def locate(image: ImageInput, face: int = 0) -> tuple[np.ndarray, Face]:
+    """The decoded RGB image and its `face`-th face (largest first)."""
+    rgb = load_image(image)
+    faces = FaceLens().detect(rgb).faces
+    if not faces:
+        raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the image")
+    if not 0 <= face < len(faces):
+        raise FaceLensError(
+            ErrorCode.FACE_INDEX, f"the image has {len(faces)} face(s); no face {face}"
+        )
+    return rgb, faces[face]
+
+
+def align(
+    rgb: np.ndarray,
+    face: Face,
+    template: CropTemplate,
+    points: targets.Points = targets.five_landmarks,
+) -> AlignedFace:
+    """The face cut at `template`, from the landmarks `points` picks (as its model expects)."""
+    landmarks = points(face.landmarks.to_array(), face.mesh)
+    crops, matrices = align_faces(rgb, landmarks[None], template)
+    return AlignedFace(crop=crops[0], image=rgb, matrix=matrices[0], box=face.box)
+
+
+def align_embedding(rgb: np.ndarray, face: Face) -> AlignedFace:
+    """The recognition chip, cut exactly as `FaceLens.embed` cuts it."""
+    return align(rgb, face, targets.EMBEDDING_TEMPLATE, targets.EMBEDDING_POINTS)
+
+
+def embedding_of(crop: np.ndarray) -> np.ndarray:
+    return embed_crops(crop[None].astype(np.float32))[0]
+
+
+def class_target(attribute: str, crop: np.ndarray, class_name: str | None) -> ClassTarget:
+    """The asked-for class, or the class the model predicts for this crop."""
+    spec = targets.ATTRIBUTE_MODELS[attribute]
+    if class_name is not None:
+        if class_name not in spec.labels:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT, f"{attribute} has no class {class_name!r}: {spec.labels}"
+            )
+        return ClassTarget(attribute, spec.labels.index(class_name))
+    session = targets.onnx_model(spec.file)
+    with torch.no_grad():
+        batch = spec.preprocess(nchw(crop[None])).numpy()
+    probabilities = session.run(batch)[session.output_names.index(spec.output)][0]
+    return ClassTarget(attribute, int(np.argmax(probabilities)))
+
+
+def _resolve(
+    rgb: np.ndarray,
+    face: Face,
+    target: TargetName | Target,
+    class_name: str | None,
+    reference: ImageInput | None,
+) -> tuple[AlignedFace, Target]:
+    if isinstance(target, Target):
+        return align(rgb, face, target.template, target.points), target
+    if target == "embedding":
+        aligned = align_embedding(rgb, face)
+        other = None
+        if reference is not None:
+            ref_rgb, ref_face = locate(reference)
+            other = embedding_of(align_embedding(ref_rgb, ref_face).crop)
+        return aligned, EmbeddingGradCAM.target_for(embedding_of(aligned.crop), other)
+    if target not in targets.ATTRIBUTE_MODELS:
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown explanation target {target!r}")
+    spec = targets.ATTRIBUTE_MODELS[target]
+    aligned = align(rgb, face, spec.template, spec.points)
+    return aligned, class_target(target, aligned.crop, class_name)
+
+
+def gradcam(
+    image: ImageInput,
+    target: TargetName = "expression",
+    class_name: str | None = None,
+    plus_plus: bool = False,
+    layer: str | None = None,
+    reference: ImageInput | None = None,
+    face: int = 0,
+    device: Device = "cpu",
+    faithfulness: bool = True,
+) -> Explanation:
+    """Grad-CAM (or Grad-CAM++) for an attribute class (default: the predicted one) or the
+    embedding (largest component, or the cosine similarity to the face in `reference`)."""
+    rgb, found = locate(image, face)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference)
+    explainer: Explainer
+    if target == "embedding":
+        explainer = EmbeddingGradCAM(layer, device, faithfulness)
+    else:
+        kind = GradCAMPlusPlus if plus_plus else GradCAM
+        explainer = kind(layer, device, faithfulness)
+    return explainer.explain(aligned, chosen)
+
+
+def occlusion(
+    image: ImageInput,
+    target: TargetName | Target = "expression",
+    class_name: str | None = None,
+    patch: int | None = None,
+    stride: float | None = None,
+    fill: Literal["blur", "mean"] = "blur",
+    reference: ImageInput | None = None,
+    face: int = 0,
+    device: Device = "cpu",
+    faithfulness: bool = True,
+) -> Explanation:
+    """Occlusion map for any scalar target: a name as in `gradcam`, or any `Target`
+    (e.g. `FunctionTarget` over a quality score)."""
+    rgb, found = locate(image, face)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference)
+    return Occlusion(patch, stride, fill, device, faithfulness).explain(aligned, chosen)
+
+
+def pair_explainer(
+    method: Literal["corrrise", "gradient"],
+    masks: int = 1000,
+    device: Device = "cpu",
+    faithfulness: bool = True,
+    threshold: float | None = None,
+) -> Explainer:
+    """masks: CorrRISE's masks per image (the gradient method needs one backward pass)."""
+    if method == "corrrise":
+        return CorrRISE(masks=masks, device=device, faithfulness=faithfulness)
+    if method == "gradient":
+        return GradientPair(threshold, device=device, faithfulness=faithfulness)
+    raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown pair method {method!r}")
+
+
+def explain_pair(
+    face_a: AlignedFace, face_b: AlignedFace, explainer: Explainer, threshold: float
+) -> PairExplanation:
+    """Both maps of a pair of aligned crops: each face against the other's embedding."""
+    emb_a, emb_b = embedding_of(face_a.crop), embedding_of(face_b.crop)
+    similarity = float(emb_a @ emb_b)
+    return PairExplanation(
+        method=explainer.method,
+        similarity=round(similarity, 6),
+        threshold=threshold,
+        same_person=similarity > threshold,
+        a=explainer.explain(face_a, SimilarityTarget(emb_b)),
+        b=explainer.explain(face_b, SimilarityTarget(emb_a)),
+    )
+
+
+def pair(
+    image_a: ImageInput,
+    image_b: ImageInput,
+    method: Literal["corrrise", "gradient"] = "corrrise",
+    masks: int = 1000,
+    operating_point: str = DEFAULT_OPERATING_POINT,
+    face_a: int = 0,
+    face_b: int = 0,
+    device: Device = "cpu",
+    faithfulness: bool = True,
+) -> PairExplanation:
+    """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair."""
+    threshold = threshold_for(operating_point, flip=False)
+    aligned = [
+        align_embedding(*locate(image, index))
+        for image, index in ((image_a, face_a), (image_b, face_b))
+    ]
+    explainer = pair_explainer(method, masks, device, faithfulness, threshold)
+    return explain_pair(aligned[0], aligned[1], explainer, threshold)

@@ -1,0 +1,250 @@
+"""`facelens eval explain`: pair maps on held-out LFW pairs, faithfulness and a region game.
+
+Faithfulness: for every pair (genuine and impostor, fold 9) and both of its images, the
+deletion/insertion areas of each method's map, of a smooth random map and of a centre
+Gaussian on the same face. Region game: in a genuine pair, one eye, the nose or the mouth
+region of B's aligned crop is replaced (feathered edge) by the same region of another
+person's crop; a hit is when the dissimilar map's maximum (the map's minimum) falls inside
+the replaced region. Chance level is the region's share of the crop (4-7%).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facelens.detection.align import CropTemplate, align_faces
+from facelens.eval.lfw import central_face
+from facelens.eval.lfw_pairs import Pair, read_pairs
+from facelens.explain.api import embedding_of, explain_pair, pair_explainer
+from facelens.explain.base import AlignedFace, Explainer
+from facelens.explain.scores import SimilarityTarget, Target
+from facelens.explain.targets import EMBEDDING_POINTS, EMBEDDING_TEMPLATE, Points
+from facelens.io import load_image
+from facelens.lens import FaceLens
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+
+HELD_OUT_FOLD = 9
+
+
+def _box(cx: float, cy: float, half_w: float, half_h: float) -> tuple[int, int, int, int]:
+    return round(cx - half_w), round(cy - half_h), round(cx + half_w), round(cy + half_h)
+
+
+# Replaced regions (x1, y1, x2, y2) in dlib's 150 px chip (padding 0.25), around where its
+# eye centres, nose and mouth sit (subject's left eye on the image's right).
+REGIONS: dict[str, tuple[int, int, int, int]] = {
+    "left_eye": _box(100.5, 46.5, 18, 12),
+    "right_eye": _box(47.0, 46.5, 18, 12),
+    "nose": _box(73.7, 74.0, 14, 16),
+    "mouth": _box(74.0, 99.3, 30, 13),
+}
+
+
+def swap_region(crop: np.ndarray, donor: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """`crop` with `box` taken from `donor`, blended over a 3 px feathered edge."""
+    x1, y1, x2, y2 = box
+    mask = np.zeros(crop.shape[:2], np.float32)
+    mask[y1:y2, x1:x2] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), 1.5)[..., None] * (mask[..., None] > 0)
+    mixed = crop.astype(np.float32) * (1 - mask) + donor.astype(np.float32) * mask
+    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+
+def region_hit(crop_map: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    y, x = np.unravel_index(int(np.argmin(crop_map)), crop_map.shape)
+    x1, y1, x2, y2 = box
+    return bool(x1 <= x < x2 and y1 <= y < y2)
+
+
+class _Crops:
+    """Aligned crops of LFW images; each image is detected once (its central face)."""
+
+    def __init__(self, data: Path) -> None:
+        self.data, self.lens = data, FaceLens()
+        self.found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
+
+    def __call__(
+        self,
+        name: str,
+        template: CropTemplate = EMBEDDING_TEMPLATE,
+        points: Points = EMBEDDING_POINTS,
+    ) -> AlignedFace | None:
+        if name not in self.found:
+            rgb = load_image(self.data / "images" / name)
+            found = self.lens.detector.detect(rgb)
+            self.found[name] = None
+            if len(found.boxes):
+                i = central_face(found.boxes, rgb.shape[1], rgb.shape[0])
+                self.found[name] = (rgb, found.points[i], found.mesh[i])
+        entry = self.found[name]
+        if entry is None:
+            return None
+        rgb, five, mesh = entry
+        crops, _ = align_faces(rgb, points(five, mesh)[None], template)
+        return AlignedFace(crop=crops[0])
+
+
+def held_out_pairs(data: Path, count: int) -> list[Pair]:
+    """`count` pairs of the held-out fold, half genuine and half impostor, interleaved."""
+    fold = [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD]
+    genuine = [p for p in fold if p.same][: (count + 1) // 2]
+    impostor = [p for p in fold if not p.same][: count // 2]
+    mixed = [p for both in zip(genuine, impostor, strict=False) for p in both]
+    return mixed + genuine[len(impostor) :]
+
+
+def _region_game(
+    explainer: Explainer,
+    pair_faces: tuple[AlignedFace, AlignedFace],
+    donor: AlignedFace,
+    region: str,
+) -> bool:
+    face_a, face_b = pair_faces
+    box = REGIONS[region]
+    swapped = swap_region(face_b.crop, donor.crop, box)
+    crop_map = explainer.compute(swapped, SimilarityTarget(embedding_of(face_a.crop)))
+    return region_hit(crop_map, box)
+
+
+def evaluate_explain(
+    data: Path,
+    pairs: int = 200,
+    methods: tuple[str, ...] = ("corrrise", "gradient"),
+    masks: int = 1000,
+    tick: Callable[[], None] | None = None,
+) -> dict:
+    """Mean faithfulness areas and region-game hit rate per pair method."""
+    threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)
+    explainers = {m: pair_explainer(m, masks, threshold=threshold) for m in methods}
+    crops = _Crops(data)
+    chosen = held_out_pairs(data, pairs)
+    donors = [p.image_a for p in chosen if not p.same] or [p.image_a for p in chosen]
+    areas: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
+    hits: dict[str, list[bool]] = {m: [] for m in methods}
+    seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
+    skipped = 0
+    for n, pair in enumerate(chosen):
+        face_a, face_b = crops(pair.image_a), crops(pair.image_b)
+        if face_a is None or face_b is None:
+            skipped += 1
+            continue
+        kind = "genuine" if pair.same else "impostor"
+        for method, explainer in explainers.items():
+            start = time.perf_counter()
+            result = explain_pair(face_a, face_b, explainer, threshold)
+            for side in (result.a, result.b):
+                faith = side.faithfulness
+                assert faith is not None
+                for key, value in faith.model_dump().items():
+                    if key.endswith("_auc"):
+                        areas[method].setdefault(key, []).append(value)
+                        areas[method].setdefault(f"{kind}_{key}", []).append(value)
+            if pair.same:
+                donor = _donor(crops, donors, pair, n)
+                if donor is not None:
+                    region = list(REGIONS)[len(hits[method]) % len(REGIONS)]
+                    hits[method].append(_region_game(explainer, (face_a, face_b), donor, region))
+            seconds[method] += time.perf_counter() - start
+        if tick:
+            tick()
+    evaluated = len(chosen) - skipped
+    report: dict = {
+        "pairs": evaluated,
+        "skipped": skipped,
+        "fold": HELD_OUT_FOLD,
+        "masks": masks,
+        "methods": {},
+    }
+    for method in methods:
+        means = {k: round(float(np.mean(v)), 4) for k, v in areas[method].items()}
+        summary = {
+            "deletion_auc": means.get("deletion_auc"),
+            "insertion_auc": means.get("insertion_auc"),
+            "random_deletion_auc": means.get("random_deletion_auc"),
+            "random_insertion_auc": means.get("random_insertion_auc"),
+            "centre_deletion_auc": means.get("centre_deletion_auc"),
+            "centre_insertion_auc": means.get("centre_insertion_auc"),
+            "region_game_hit_rate": round(float(np.mean(hits[method])), 4)
+            if hits[method]
+            else None,
+            "region_game_trials": len(hits[method]),
+            "seconds_per_pair": round(seconds[method] / max(evaluated, 1), 2),
+            "by_pair_type": {k: v for k, v in means.items() if k.startswith(("genuine", "imp"))},
+        }
+        deletion, random, centre = (
+            summary["deletion_auc"],
+            summary["random_deletion_auc"],
+            summary["centre_deletion_auc"],
+        )
+        if deletion is not None and random is not None and centre is not None:
+            summary["deletion_target_met"] = deletion <= 0.7 * random and deletion < centre
+        report["methods"][method] = summary
+    return report
+
+
+def _donor(crops: _Crops, donors: list[str], pair: Pair, n: int) -> AlignedFace | None:
+    """Another person's face (from the impostor pairs' images), rotating through them."""
+    person = pair.image_b.split("/")[0]
+    for offset in range(len(donors)):
+        name = donors[(n + offset) % len(donors)]
+        if name.split("/")[0] != person:
+            face = crops(name)
+            if face is not None:
+                return face
+    return None
+
+
+def evaluate_single_face(
+    data: Path, faces: int = 20, tick: Callable[[], None] | None = None
+) -> dict:
+    """Faithfulness of the single-face methods on the first images of held-out genuine
+    pairs: Grad-CAM, Grad-CAM++ and occlusion for each attribute's predicted class, and
+    embedding Grad-CAM and occlusion for the similarity to the pair's other image."""
+    from facelens.explain.api import class_target
+    from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
+    from facelens.explain.occlusion import Occlusion
+    from facelens.explain.targets import ATTRIBUTE_MODELS
+
+    crops = _Crops(data)
+    areas: dict[str, dict[str, list[float]]] = {}
+
+    def add(name: str, explainer: Explainer, face: AlignedFace, target: Target) -> None:
+        faith = explainer.explain(face, target).faithfulness
+        assert faith is not None
+        for key, value in faith.model_dump().items():
+            if key.endswith("_auc"):
+                areas.setdefault(name, {}).setdefault(key, []).append(value)
+
+    done = 0
+    for pair in [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD and p.same]:
+        if done == faces:
+            break
+        face_a, face_b = crops(pair.image_a), crops(pair.image_b)
+        if face_a is None or face_b is None:
+            continue
+        for attribute, spec in ATTRIBUTE_MODELS.items():
+            crop = crops(pair.image_a, spec.template, spec.points)
+            assert crop is not None
+            target = class_target(attribute, crop.crop, None)
+            for method in (GradCAM(), GradCAMPlusPlus(), Occlusion()):
+                add(f"{method.method}/{attribute}", method, crop, target)
+        similarity = SimilarityTarget(embedding_of(face_b.crop))
+        add("embedding-gradcam/similarity", EmbeddingGradCAM(), face_a, similarity)
+        add("occlusion/similarity", Occlusion(), face_a, similarity)
+        done += 1
+        if tick:
+            tick()
+    report: dict = {"faces": done}
+    for name, values in areas.items():
+        means = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+        means["deletion_target_met"] = (
+            means["deletion_auc"] <= 0.7 * means["random_deletion_auc"]
+            and means["deletion_auc"] < means["centre_deletion_auc"]
+        )
+        report[name] = means
+    return report

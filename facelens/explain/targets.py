@@ -1,0 +1,146 @@
+"""Which network, crop and layer each explanation target uses: the one table to edit.
+
+Attribute models, crops and normalisation are those of `facelens.attributes` (its main
+view only: an explanation is of one aligned image, not of the zoom/mirror average):
+
+| target     | file           | crop                       | input            | layer (map)   |
+| ---------- | -------------- | -------------------------- | ---------------- | ------------- |
+| expression | emotion.onnx   | 64² FER2013 frame          | grey NHWC, −1..1 | add_2 (8²)    |
+| age        | age-v1.onnx    | 64² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_22_relu |
+| gender     | gender-v1.onnx | 32² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_7_relu  |
+| embedding  | DlibResNet     | 150² DLIB_CHIP             | RGB 0..255       | level1 (4²)   |
+
+Layer maps: age 7², gender 16². The expression layer's ONNX name is
+`StatefulPartitionedCall/model_1/add_2/add:0`; the embedding's other choice is `level0` (2²).
+Each is the last feature map that keeps some spatial resolution (age-v1's final 3² map
+`layer_3_relu` and gender-v1's 8² `layer_6_averagepool` work too, coarser).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+from facelens.attributes.age import CHANNEL_MEANS, DlibAge
+from facelens.attributes.expression import FER_FRAME, LUMA, NETWORK_ORDER
+from facelens.attributes.gender import DlibGender
+from facelens.detection.align import CropTemplate
+from facelens.models.onnx_model import OnnxModel, weight_path
+from facelens.recognition.embedder import DLIB_CHIP
+
+Preprocess = Callable[[torch.Tensor], torch.Tensor]
+# (five landmarks 5×2, face mesh 468×3) -> the 5 points the crop template is defined on
+Points = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
+
+
+def five_landmarks(five: np.ndarray, mesh: np.ndarray | None) -> np.ndarray:
+    """facelens's own five landmarks (what the attribute models' crops are cut from)."""
+    return five
+
+
+def dlib_landmarks(five: np.ndarray, mesh: np.ndarray | None) -> np.ndarray:
+    """dlib's 5 points predicted from the mesh (what `FaceLens.embed` cuts chips from)."""
+    from facelens.detection.dlib_points import dlib_points
+
+    if mesh is None:
+        raise ValueError("the embedding crop needs the face mesh")
+    return dlib_points(mesh[None])[0]
+
+
+def _grey_nhwc(x: torch.Tensor) -> torch.Tensor:
+    # N×3×S×S RGB 0..255 -> N×S×S×1 grey (BT.601 luma) in −1..1
+    luma = torch.from_numpy(LUMA).to(x.device).view(1, 3, 1, 1)
+    return ((x * luma).sum(1, keepdim=True) / 127.5 - 1.0).permute(0, 2, 3, 1)
+
+
+def _dlib_normalise(x: torch.Tensor) -> torch.Tensor:
+    return (x - torch.from_numpy(CHANNEL_MEANS).to(x.device).view(1, 3, 1, 1)) / 256.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An attribute classifier as the explainers see it."""
+
+    file: str
+    template: CropTemplate
+    preprocess: Preprocess  # N×3×S×S RGB float 0..255 -> the network's input
+    output: str  # ONNX output holding the class probabilities
+    labels: tuple[str, ...]  # in the network's output order
+    layer: str  # default Grad-CAM target layer (ONNX tensor name)
+    points: Points = five_landmarks  # which landmarks `template` is defined on
+
+
+ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
+    "expression": ModelSpec(
+        file="emotion.onnx",
+        template=FER_FRAME,
+        preprocess=_grey_nhwc,
+        output="predictions",
+        labels=NETWORK_ORDER,
+        layer="StatefulPartitionedCall/model_1/add_2/add:0",
+    ),
+    "age": ModelSpec(
+        file="age-v1.onnx",
+        template=DlibAge.templates[0],
+        preprocess=_dlib_normalise,
+        output="probabilities",
+        labels=("<1", *(str(years) for years in range(1, 81))),
+        layer="layer_22_relu",
+    ),
+    "gender": ModelSpec(
+        file="gender-v1.onnx",
+        template=DlibGender.templates[0],
+        preprocess=_dlib_normalise,
+        output="probabilities",
+        labels=("female", "male"),
+        layer="layer_7_relu",
+    ),
+}
+
+EMBEDDING_TEMPLATE = DLIB_CHIP
+EMBEDDING_POINTS: Points = dlib_landmarks
+EMBEDDING_LAYERS = ("level1", "level0")  # DlibResNet submodules, finest first
+
+_lock = threading.Lock()
+
+
+@cache
+def onnx_model(file: str) -> OnnxModel:
+    """ONNX Runtime session per file (the scoring path of every perturbation method)."""
+    with _lock:
+        return OnnxModel(file)
+
+
+@cache
+def _torch_model(file: str, device: str) -> torch.nn.Module:
+    from facelens.models.torch_onnx import OnnxTorch
+
+    model = OnnxTorch(weight_path(file)).eval().to(device)
+    return model
+
+
+@cache
+def _embedding_net(device: str) -> torch.nn.Module:
+    from facelens.models.dlib_resnet import load_dlib_resnet
+
+    model = load_dlib_resnet(weight_path("dlib_resnet_v1.onnx")).to(device)
+    for parameter in model.parameters():  # gradients w.r.t. inputs/activations only
+        parameter.requires_grad_(False)
+    return model
+
+
+def torch_model(file: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The torch twin of an attribute ONNX file (OnnxTorch), one per file and device."""
+    with _lock:
+        return _torch_model(file, str(torch.device(device)))
+
+
+def embedding_net(device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The torch twin of the recognition network (DlibResNet), one per device."""
+    with _lock:
+        return _embedding_net(str(torch.device(device)))

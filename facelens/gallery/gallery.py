@@ -1,0 +1,187 @@
+"""Gallery: enrol people from photos and identify faces (1:N), quality-gated.
+
+Images are never stored: a template keeps the embedding, the face box, the quality score
+and the source image's content hash (so enrolling the same photo twice adds nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.gallery import open_store
+from facelens.gallery.store import Fuse, Template
+from facelens.io import ImageInput
+from facelens.lens import FaceLens
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.types import (
+    EnrolledImage,
+    Enrollment,
+    Face,
+    GalleryMatch,
+    Identification,
+    Person,
+)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def content_hash(source: ImageInput) -> str:
+    if isinstance(source, str | Path):
+        data = Path(source).read_bytes()
+    elif isinstance(source, np.ndarray):
+        data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
+    else:
+        data = bytes(source)
+    return hashlib.sha256(data).hexdigest()
+
+
+class Gallery:
+    """A persistent gallery: a directory (SQLite + FAISS) or a Milvus URI (`milvus:x.db`)."""
+
+    def __init__(
+        self,
+        path_or_uri: str | os.PathLike[str],
+        lens: FaceLens | None = None,
+        fuse: Fuse = "max",
+    ) -> None:
+        self.store = open_store(path_or_uri, dim=128)
+        self.lens = lens or FaceLens()
+        self.fuse: Fuse = fuse
+
+    def _largest_face(self, source: ImageInput) -> Face | None:
+        result = self.lens.analyze(source, quality=True, attributes=False, embedding=True)
+        return result.faces[0] if result.faces else None
+
+    def enroll(self, person: str, images: Iterable[ImageInput]) -> Enrollment:
+        """Add each photo's largest face as a template of `person`, unless refused."""
+        if not person.strip():
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, "a person needs a non-empty name")
+        items = [self._enroll_one(person, image) for image in images]
+        return Enrollment(person=person, images=items)
+
+    def _enroll_one(self, person: str, image: ImageInput) -> EnrolledImage:
+        source = str(image) if isinstance(image, str | Path) else "<bytes>"
+        digest = content_hash(image)
+        if self.store.has_hash(digest, person):
+            return EnrolledImage(source=source, status="duplicate")
+        face = self._largest_face(image)
+        if face is None:
+            return EnrolledImage(source=source, status="no_face", reasons=["no face found"])
+        quality = face.quality
+        if quality is not None and quality.verdict == "retake":
+            return EnrolledImage(
+                source=source, status="refused", quality=quality, reasons=quality.reasons
+            )
+        box = face.box
+        template = Template(
+            person=person,
+            embedding=face.embedding_array,
+            quality=quality.score if quality else 1.0,
+            box=(box.x1, box.y1, box.x2, box.y2),
+            content_hash=digest,
+            metadata={"source": Path(source).name},
+        )
+        ids = self.store.add(person, [template])
+        return EnrolledImage(
+            source=source,
+            status="enrolled" if ids else "duplicate",
+            template_id=ids[0] if ids else None,
+            quality=quality,
+        )
+
+    def enroll_dir(
+        self, folder: Path, tick: Callable[[str, EnrolledImage], None] | None = None
+    ) -> list[Enrollment]:
+        """Enrol a folder laid out as PERSON/*.jpg. Resumable: photos already enrolled
+        (same content hash) are skipped before any model runs."""
+        enrollments = []
+        for person_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+            items = []
+            for path in sorted(person_dir.iterdir()):
+                if path.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                try:
+                    item = self._enroll_one(person_dir.name, path)
+                except FaceLensError as error:  # one unreadable photo must not stop the run
+                    item = EnrolledImage(
+                        source=str(path), status="no_face", reasons=[error.message]
+                    )
+                items.append(item)
+                if tick:
+                    tick(person_dir.name, item)
+            enrollments.append(Enrollment(person=person_dir.name, images=items))
+        self.store.flush()
+        return enrollments
+
+    def search(
+        self,
+        image: ImageInput,
+        k: int = 5,
+        operating_point: str = DEFAULT_OPERATING_POINT,
+    ) -> Identification:
+        """Top-k people for the photo's largest face; `identity` is None when no one clears
+        the operating point's threshold (open set)."""
+        threshold = threshold_for(operating_point, self.lens.flip)
+        face = self._largest_face(image)
+        if face is None:
+            raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the probe image")
+        quality = face.quality
+        if quality is not None and quality.verdict == "retake":
+            return Identification(
+                identity=None,
+                threshold=threshold,
+                operating_point=operating_point,
+                matches=[],
+                face=face,
+                status="retake",
+                reasons=quality.reasons,
+            )
+        hits = self.store.search(face.embedding_array[None], k=k, fuse=self.fuse)[0]
+        matches = [
+            GalleryMatch(
+                person=h.person, similarity=round(float(h.similarity), 6), template_id=h.template_id
+            )
+            for h in hits
+        ]
+        best = matches[0] if matches else None
+        return Identification(
+            identity=best.person if best and best.similarity > threshold else None,
+            threshold=threshold,
+            operating_point=operating_point,
+            matches=matches,
+            face=face,
+            status="low" if quality is not None and quality.verdict == "low" else "ok",
+        )
+
+    def people(self) -> list[Person]:
+        return [Person(name=p.name, templates=p.templates) for p in self.store.people()]
+
+    def remove(self, person: str) -> int:
+        try:
+            removed = self.store.remove(person)
+        except KeyError:
+            removed = 0
+        if removed == 0:
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"no person named {person!r}")
+        return removed
+
+    def rename(self, old: str, new: str) -> None:
+        try:
+            self.store.rename(old, new)
+        except (KeyError, ValueError) as error:
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, str(error).strip("'\"")) from None
+
+    def export(self, path: Path) -> int:
+        return self.store.export(path)
+
+    def import_(self, path: Path) -> int:
+        return self.store.import_(path)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,163 @@
+"""The web page in headless Chromium (Debian's `chromium`, driven by Playwright; no browser
+download): analyse, explain, compare, extract and the gallery, with screenshots saved to
+artifacts/browser/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from PIL import Image
+from playwright import sync_api as playwright
+
+from facelens.api import Settings, create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
+# A cheap checksum of a canvas's pixels: changes when anything is drawn over it.
+CANVAS_SUM = """id => {
+  const c = document.getElementById(id);
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let s = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    s = (s + d[i] * 7 + d[i + 1] * 13 + d[i + 2] * 17) % 1000000007;
+  }
+  return s;
+}"""
+
+if not Path(CHROMIUM).exists():  # a missing browser is a failed set-up, never a skipped test
+    raise RuntimeError("chromium is not installed: run `make setup` (Debian package chromium)")
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(gallery_dir=tmp_path_factory.mktemp("gallery"))
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page(server_url: str):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        tab = browser.new_page(viewport={"width": 1200, "height": 1000})
+        tab.set_default_timeout(20_000)
+        tab.goto(server_url)
+        tab.wait_for_selector("body[data-ready=true]")
+        yield tab
+        browser.close()
+
+
+def upload(page, zone: str, path: Path) -> None:
+    page.set_input_files(f"#{zone} input[type=file]", str(path))
+
+
+def test_analyse_draws_boxes_and_labels(page, fr_images: Path):
+    assert "processed locally" in page.inner_text(".privacy")
+    upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
+    page.wait_for_selector("#analyse-canvas[data-faces='2']")
+    labels = page.locator("#analyse-faces li").all_inner_texts()
+    assert len(labels) == 2
+    features = page.evaluate("fetch('/v1/info').then(r => r.json()).then(j => j.features)")
+    if features["attributes"]:  # `Female, (25-32), 92% · happy`
+        assert all("%" in label and "·" in label for label in labels), labels
+    if features["quality"]:
+        assert all("quality" in label for label in labels), labels
+    page.screenshot(path=str(SHOTS / "analyse.png"), full_page=True)
+
+
+def test_analyse_asks_to_retake_a_refused_face(page, server_url: str, fr_images, tmp_path):
+    rgb = np.asarray(Image.open(fr_images / "tests" / "test_images" / "obama.jpg"), np.int32)
+    washed_out = tmp_path / "washed_out.png"  # five times over-exposed
+    Image.fromarray(np.clip(rgb * 5, 0, 255).astype(np.uint8)).save(washed_out)
+    answer = httpx.post(f"{server_url}/v1/quality", files={"image": washed_out.read_bytes()})
+    assert answer.json()["faces"][0]["quality"]["verdict"] == "retake"
+    upload(page, "analyse-drop", washed_out)
+    page.wait_for_selector("#analyse-banner:not([hidden])")
+    assert page.inner_text("#analyse-banner").startswith("Please retake")
+    page.screenshot(path=str(SHOTS / "analyse-retake.png"), full_page=True)
+    upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
+    page.wait_for_selector("#analyse-banner[hidden]", state="attached")
+
+
+def test_explain_toggle_draws_an_overlay(page):
+    assert not page.is_disabled("#analyse-explain"), "explanations are unavailable"
+    before = page.evaluate(CANVAS_SUM, "analyse-canvas")
+    page.check("#analyse-explain")
+    page.wait_for_selector("#analyse-canvas[data-overlay='1']")
+    assert page.evaluate(CANVAS_SUM, "analyse-canvas") != before
+    page.screenshot(path=str(SHOTS / "analyse-explain.png"), full_page=True)
+    page.uncheck("#analyse-explain")
+    page.wait_for_selector("#analyse-canvas[data-overlay='0']")
+
+
+def test_compare_reads_the_decision(page, fr_images: Path):
+    folder = fr_images / "tests" / "test_images"
+    page.click("[data-tab=compare]")
+    upload(page, "compare-drop-a", folder / "obama.jpg")
+    upload(page, "compare-drop-b", folder / "obama2.jpg")
+    page.wait_for_selector("#compare-result:not([hidden])")
+    assert page.get_attribute("#compare-result", "data-decision") == "true"
+    assert "Same person" in page.inner_text("#compare-result")
+    assert page.inner_text("#compare-quality-a").startswith("Quality")
+    if not page.is_disabled("#compare-explain"):
+        sums = [page.evaluate(CANVAS_SUM, f"compare-canvas-{s}") for s in "ab"]
+        page.check("#compare-explain")
+        page.wait_for_selector("#compare-canvas-b[data-overlay='1']")
+        assert [page.evaluate(CANVAS_SUM, f"compare-canvas-{s}") for s in "ab"] != sums
+    page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
+    upload(page, "compare-drop-b", folder / "biden.jpg")
+    page.wait_for_selector("#compare-result[data-decision='false']")
+    assert "Different people" in page.inner_text("#compare-result")
+
+
+def test_extract_shows_the_embedding(page, fr_images: Path):
+    page.click("[data-tab=extract]")
+    upload(page, "extract-drop", fr_images / "tests" / "test_images" / "obama.jpg")
+    page.wait_for_selector("#extract-copy:not([disabled])")  # the page's CSP forbids eval
+    vector = page.evaluate("JSON.parse(document.getElementById('extract-json').value)")
+    assert len(vector) == 128
+    page.screenshot(path=str(SHOTS / "extract.png"), full_page=True)
+
+
+def test_gallery_enrol_and_search(page, fr_images: Path):
+    folder = fr_images / "tests" / "test_images"
+    page.click("[data-tab=gallery]")
+    page.fill("#enrol-name", "Barack Obama")
+    page.set_input_files("#enrol-file", str(folder / "obama.jpg"))
+    page.click("#enrol-form button")
+    page.wait_for_selector("#people td:text('Barack Obama')")
+    page.set_input_files("#search-file", str(folder / "obama2.jpg"))
+    page.click("#search-form button")
+    page.wait_for_selector("#search-results[data-identity='Barack Obama']")
+    assert "Barack Obama" in page.inner_text("#search-results li")
+    page.screenshot(path=str(SHOTS / "gallery.png"), full_page=True)

@@ -1,0 +1,127 @@
+"""facelens.explain: torch twins agree with ONNX Runtime, maps are well-formed, faithful, and
+point at a region we replaced ourselves (real faces from ../shared/data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from facelens import explain
+from facelens.explain import targets
+from facelens.explain.api import align, align_embedding, embedding_of, locate
+from facelens.explain.base import AlignedFace
+from facelens.explain.lfw_eval import REGIONS, region_hit, swap_region
+from facelens.explain.scores import ClassTarget, SimilarityTarget
+from facelens.models.dlib_resnet import load_dlib_resnet
+from facelens.models.onnx_model import weight_path
+from facelens.models.torch_onnx import OnnxTorch
+
+TOL = 1e-4
+TWINS = {  # file -> input shape (N, ...) as the graph declares it
+    "emotion.onnx": (2, 64, 64, 1),
+    "age-v1.onnx": (2, 3, 64, 64),
+    "gender-v1.onnx": (2, 3, 32, 32),
+    "dlib_resnet_v1.onnx": (2, 3, 150, 150),
+}
+
+
+@pytest.fixture(scope="module")
+def images(fr_images: Path) -> Path:
+    return fr_images / "tests" / "test_images"
+
+
+@pytest.fixture(scope="module")
+def chips(images: Path) -> dict[str, AlignedFace]:
+    """The 150 px embedding crops of three real faces."""
+    found = {}
+    for name in ("obama", "obama2", "biden"):
+        rgb, face = locate(images / f"{name}.jpg")
+        found[name] = align_embedding(rgb, face)
+    return found
+
+
+def _ort(file: str, x: np.ndarray) -> list[np.ndarray]:
+    session = ort.InferenceSession(str(weight_path(file)), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: x})
+
+
+@pytest.mark.parametrize("file", list(TWINS))
+def test_onnx_torch_matches_onnx_runtime(file: str) -> None:
+    x = np.random.default_rng(0).random(TWINS[file], np.float32)
+    x = x * 255 if file.startswith("dlib") else x * 2 - 1
+    with torch.no_grad():
+        out = OnnxTorch(weight_path(file))(torch.from_numpy(x))
+    outputs = out if isinstance(out, tuple) else (out,)
+    for expected, got in zip(_ort(file, x), outputs, strict=True):
+        assert np.abs(expected - got.numpy()).max() < TOL
+
+
+def test_dlib_resnet_twin_matches_onnx_runtime(chips: dict[str, AlignedFace]) -> None:
+    x = np.stack([c.crop for c in chips.values()]).transpose(0, 3, 1, 2).astype(np.float32)
+    with torch.no_grad():
+        got = load_dlib_resnet(weight_path("dlib_resnet_v1.onnx"))(torch.from_numpy(x)).numpy()
+    assert np.abs(_ort("dlib_resnet_v1.onnx", x)[0] - got).max() < TOL
+
+
+@pytest.mark.parametrize("attribute", list(targets.ATTRIBUTE_MODELS))
+def test_gradcam_layer_gets_gradients(images: Path, attribute: str) -> None:
+    rgb, face = locate(images / "obama.jpg")
+    spec = targets.ATTRIBUTE_MODELS[attribute]
+    crop = align(rgb, face, spec.template, spec.points).crop
+    grad_cam = explain.GradCAM(faithfulness=False)
+    activation, grads = grad_cam.gradients(crop, ClassTarget(attribute, 1))
+    assert activation.dim() == 4 and grads.shape == activation.shape
+    assert grads.abs().sum() > 0
+
+
+def test_embedding_gradcam_layer_gets_gradients(chips: dict[str, AlignedFace]) -> None:
+    target = SimilarityTarget(embedding_of(chips["obama2"].crop))
+    for layer in targets.EMBEDDING_LAYERS:
+        _, grads = explain.EmbeddingGradCAM(layer, faithfulness=False).gradients(
+            chips["obama"].crop, target
+        )
+        assert grads.abs().sum() > 0
+
+
+def test_gradcam_map_shapes_ranges_and_faithfulness(images: Path) -> None:
+    rgb, _ = locate(images / "obama.jpg")
+    result = explain.gradcam(images / "obama.jpg", target="expression")
+    assert result.crop_map.shape == (64, 64) and result.crop_map.dtype == np.float32
+    assert result.image_map is not None and result.image_map.shape == rgb.shape[:2]
+    assert result.crop_map.min() >= 0 and result.crop_map.max() == pytest.approx(1.0)
+    faith = result.faithfulness
+    assert faith is not None and faith.reliable
+    assert faith.deletion_auc < faith.random_deletion_auc  # a real map beats a random one
+    assert faith.insertion_auc > faith.random_insertion_auc
+    assert result.model_dump(mode="json")["crop_summary"]["width"] == 64
+
+
+def test_occlusion_is_signed_and_sized(images: Path) -> None:
+    result = explain.occlusion(images / "obama.jpg", target="gender", faithfulness=False)
+    assert result.crop_map.shape == (32, 32)
+    assert result.signed and -1.0 <= result.crop_map.min() and result.crop_map.max() <= 1.0
+    assert np.abs(result.crop_map).max() == pytest.approx(1.0)
+
+
+def test_pair_maps_for_both_faces(images: Path) -> None:
+    result = explain.pair(images / "obama.jpg", images / "obama2.jpg", method="gradient")
+    assert result.same_person
+    for side in (result.a, result.b):
+        assert side.crop_map.shape == (150, 150) and side.value_range == (-1.0, 1.0)
+        assert np.abs(side.crop_map).max() == pytest.approx(1.0)
+        faith = side.faithfulness
+        assert faith is not None and faith.deletion_auc < faith.random_deletion_auc
+
+
+def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace]) -> None:
+    """Obama's mouth region pasted over by Biden's: CorrRISE's dissimilar peak lies there."""
+    box = REGIONS["mouth"]
+    swapped = swap_region(chips["obama2"].crop, chips["biden"].crop, box)
+    reference = SimilarityTarget(embedding_of(chips["obama"].crop))
+    crop_map = explain.CorrRISE(masks=500, faithfulness=False).compute(swapped, reference)
+    assert crop_map.shape == (150, 150) and -1 <= crop_map.min() < 0 < crop_map.max() <= 1
+    assert region_hit(crop_map, box)

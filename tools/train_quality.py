@@ -1,0 +1,287 @@
+"""Train facelens's face-quality model and write facelens/quality/model.json.
+
+    python tools/train_quality.py [--data ../shared/data/lfw] [--workers 2]
+
+One command, fixed seeds. LFW View 2 folds 1-9 (fold indices 0-8) only; fold 10 stays
+held out for `facelens eval quality`. Steps:
+
+1. detect + embed every training image and two seeded random degradations of each image
+   whose identity has another image (cached under $FACELENS_QUALITY_CACHE, /tmp default);
+2. canonical 3D face = Procrustes mean of the clean LFW meshes (head pose reference);
+3. occlusion CNN on synthetic occluders (facelens/quality/train_occlusion.py);
+4. raw component measures of every training image;
+5. SDD-FIQA targets (Ou et al., CVPR 2021): per image, the Wasserstein distance between
+   its genuine-similarity distribution (against the other clean photos of the person) and
+   its impostor distribution (against 600 fixed photos of other people), scaled to [0, 1];
+6. the monotone additive model (facelens/quality/model.py) fitted to those targets;
+7. verdict thresholds; 8. decision policies (facelens/quality/policies.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from facelens.quality import (  # noqa: E402
+    PERTURBATIONS_AT_RUNTIME,
+    components,
+    dataset,
+    scores_from_raw,
+)
+from facelens.quality import model as gam  # noqa: E402
+from facelens.quality.geometry import canonical_mesh  # noqa: E402
+from facelens.quality.policies import POLICY_FILE, TARGETS, quality_floor  # noqa: E402
+from facelens.quality.policies import measure as measure_policy  # noqa: E402
+from facelens.quality.stability import PERTURBATIONS, stability  # noqa: E402
+from facelens.recognition.embedder import normalise  # noqa: E402
+
+params = importlib.import_module("facelens.quality.params")  # the module, not its function
+SEED = 0
+IMPOSTORS = 600
+# Verdict: the red band (< 0.4) is retake, orange (< 0.6) is low. On top, ISO/IEC 29794-5
+# style requirements: a face whose blur, exposure, compression, noise or covered
+# eyes / nose / mouth scores under 20 of 100 is refused whatever its utility estimate.
+RETAKE_BELOW, LOW_BELOW = 0.4, 0.6
+CRITICAL = (
+    "sharpness",
+    "under_exposure",
+    "over_exposure",
+    "luminance_mean",
+    "compression",
+    "noise",
+    "occlusion_eyes",
+    "occlusion_nose",
+    "occlusion_mouth",
+)
+FLOORS = dict.fromkeys(CRITICAL, 20.0)
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def write_params(update: dict) -> None:
+    current = params.params() | update
+    params.MODEL_FILE.write_text(json.dumps(current, separators=(",", ":")) + "\n")
+    params.params.cache_clear()
+    from facelens.quality import occlusion
+
+    occlusion._weights.cache_clear()
+    occlusion._session.cache_clear()
+
+
+def records_for(data: Path, workers: int) -> tuple[list, list, list, list]:
+    names = dataset.fold_images(data, held_out=False)
+    clean_variants = [dataset.Variant(n) for n in names]
+    clean = dataset.process(data, clean_variants, "train_clean", workers=workers)
+    by_name = dict(zip(names, clean, strict=True))
+    counts = Counter(dataset.identity(n) for n in names)
+    multi = [n for n in names if counts[dataset.identity(n)] >= 2]
+    degraded_variants = dataset.degraded_variants(multi, 2, "train")
+    cleans = [by_name[v.name] for v in degraded_variants]
+    degraded = dataset.process(data, degraded_variants, "train_degraded", cleans, workers=workers)
+    return clean_variants + degraded_variants, clean + degraded, [None] * len(clean) + cleans, names
+
+
+def sdd_targets(
+    variants: list, records: list, clean_names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wasserstein distance between genuine and impostor similarities, per variant (NaN when
+    the person has no other photo)."""
+    rng = np.random.default_rng(SEED)
+    clean = np.stack([r.embeddings[0] for r in records[: len(clean_names)]]).astype(np.float32)
+    people = np.array([dataset.identity(n) for n in clean_names])
+    by_person: dict[str, list[int]] = {}
+    for i, person in enumerate(people):
+        by_person.setdefault(person, []).append(i)
+    index = {n: i for i, n in enumerate(clean_names)}
+    pool = rng.choice(len(clean_names), IMPOSTORS, replace=False)
+    quantiles = np.linspace(0.005, 0.995, 100)
+    out, genuine_mean = np.full(len(variants), np.nan), np.full(len(variants), np.nan)
+    for k, (variant, record) in enumerate(zip(variants, records, strict=True)):
+        person = dataset.identity(variant.name)
+        mates = [j for j in by_person[person] if j != index[variant.name]]
+        if not mates:
+            continue
+        vector = record.embeddings[0].astype(np.float32)
+        genuine = clean[mates] @ vector
+        impostor = clean[pool[people[pool] != person]] @ vector
+        # W1 between two 1-D samples = mean gap between their quantile functions
+        out[k] = np.mean(np.abs(np.quantile(genuine, quantiles) - np.quantile(impostor, quantiles)))
+        genuine_mean[k] = genuine.mean()
+    return out, genuine_mean
+
+
+def fit_gam(scores: dict[str, np.ndarray], target: np.ndarray, epochs: int = 1500) -> dict:
+    import torch
+
+    torch.manual_seed(SEED)
+    names = list(components.NAMES)
+    ramps = np.stack([gam.ramps(np.clip(scores[n] / 100, 0, 1)) for n in names], 1)
+    x = torch.tensor(ramps, dtype=torch.float32)  # (N, components, ramps)
+    y = torch.tensor(target, dtype=torch.float32)
+    raw_w = torch.full((len(names), x.shape[2]), -3.0, requires_grad=True)
+    bias = torch.tensor(2.0, requires_grad=True)
+    optimiser = torch.optim.Adam([raw_w, bias], lr=0.05)
+    for _ in range(epochs):
+        w = torch.nn.functional.softplus(raw_w)
+        pred = torch.sigmoid(bias - torch.einsum("nck,ck->n", x, w))
+        loss = torch.mean((pred - y) ** 2) + 1e-5 * torch.sum(w**2)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    w = torch.nn.functional.softplus(raw_w).detach().numpy()
+    log(f"additive model fitted: mse {float(loss.detach()):.5f}")
+    return {
+        "bias": round(float(bias.detach()), 5),
+        "weights": {n: w[i].round(5).tolist() for i, n in enumerate(names)},
+    }
+
+
+def occlusion_weights(chips: np.ndarray) -> dict:
+    """Train the occlusion CNN, or reuse the weights cached for the same code and chips."""
+    from facelens.quality import train_occlusion
+
+    source = Path(train_occlusion.__file__).read_bytes() + chips[:, ::15, ::15].tobytes()
+    path = dataset.CACHE_DIR / f"occlusion_{hashlib.sha256(source).hexdigest()[:12]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    weights = train_occlusion.train(chips, epochs=6, seed=SEED)
+    path.write_text(json.dumps(weights))
+    return weights
+
+
+def measure_version() -> str:
+    """Key of the component-measure cache: the code and learned inputs behind the measures."""
+    stored = params.params()
+    digest = hashlib.sha256(
+        json.dumps([stored.get("canonical_mesh"), stored.get("occlusion_cnn")]).encode()
+    )
+    for module in ("measure", "image_stats", "geometry", "eyes", "occlusion", "dataset"):
+        digest.update((ROOT / "facelens" / "quality" / f"{module}.py").read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def verdict_retake(quality: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
+    retake = quality < RETAKE_BELOW
+    for name, floor in FLOORS.items():
+        retake |= scores[name] < floor
+    return retake
+
+
+def calibrate_policies(clean: list, names: list[str], quality: np.ndarray) -> dict:
+    """Each policy's threshold, measured on every pair of training-fold images."""
+    people = np.array([dataset.identity(n) for n in names])
+    plain = np.stack([r.embeddings[0] for r in clean]).astype(np.float32)
+    flipped = np.stack([r.embeddings[1] for r in clean]).astype(np.float32)
+    i, j = np.triu_indices(len(names), k=1)
+    same = people[i] == people[j]
+    pair_quality = np.minimum(quality[i], quality[j])
+    out: dict = {
+        "measured_on": f"LFW folds 1-9: all {len(i)} pairs of their {len(names)} images "
+        f"({int(same.sum())} same-person); tools/train_quality.py",
+    }
+    for variant, vectors in (("plain", plain), ("flip", normalise(plain + flipped))):
+        similarity = (vectors @ vectors.T)[i, j]
+        out[variant] = {}
+        for name, target in TARGETS.items():
+            floor = quality_floor(target, RETAKE_BELOW, LOW_BELOW)
+            entry = measure_policy(target, floor, similarity, same, pair_quality)
+            out[variant][name] = entry | {
+                "target": {k: v for k, v in vars(target).items() if v is not None}
+            }
+    return out
+
+
+def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: dict) -> dict:
+    return {
+        "command": "python tools/train_quality.py",
+        "data": f"{data.name}: LFW View 2 folds 1-9 (fold 10 held out)",
+        "images": {
+            "clean": n_clean,
+            "degraded": n_all - n_clean,
+            "with_sdd_target": int(usable.sum()),
+        },
+        "degradations": "facelens.quality.degrade.sample, 2 per image of people with 2+ photos",
+        "target": "SDD-FIQA: W1 distance between genuine and impostor cosine similarities "
+        f"(dlib ResNet, plain), / 75th percentile of clean images, clipped to [0, 1]; "
+        f"{IMPOSTORS} impostor photos",
+        "seed": SEED,
+        "retake_rate_on_training_images": rates,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    data, workers = args.data, args.workers
+
+    log("1/8 detection and embeddings (cached)")
+    variants, records, cleans, clean_names = records_for(data, workers)
+    n_clean = len(clean_names)
+
+    log("2/8 canonical mesh")
+    meshes = np.stack([r.faces.mesh[r.pick] for r in records[:n_clean] if r.found])
+    write_params({"canonical_mesh": canonical_mesh(meshes).round(4).tolist()})
+
+    log("3/8 occlusion network")
+    chips = dataset.chips_of(data, variants[:n_clean], records[:n_clean])
+    write_params({"occlusion_cnn": occlusion_weights(chips)})
+
+    log("4/8 component measures")
+    cache = dataset.CACHE_DIR / f"train_raw_{measure_version()}.npz"
+    if cache.is_file():
+        raw = dict(np.load(cache))
+    else:
+        raw = dataset.measure_all(data, variants, records, cleans, workers)
+        np.savez(cache, **raw)
+    vectors = np.stack([r.embeddings for r in records], 1).astype(np.float32)  # (P, N, D)
+    chosen = [PERTURBATIONS.index(p) for p in PERTURBATIONS_AT_RUNTIME]
+    raw["embedding_stability"] = stability(vectors[chosen])
+
+    log("5/8 SDD-FIQA targets")
+    distance, _ = sdd_targets(variants, records, clean_names)
+    usable = ~np.isnan(distance)
+    scale = float(np.percentile(distance[:n_clean][usable[:n_clean]], 75))
+    target = np.clip(distance / scale, 0, 1)
+
+    log("6/8 additive model")
+    scores = components.normalise(raw)
+    unified = fit_gam({n: v[usable] for n, v in scores.items()}, target[usable])
+    write_params({"unified": unified | {"target_scale": round(scale, 5)}})
+
+    log("7/8 verdict thresholds")
+    verdict = {"retake_below": RETAKE_BELOW, "low_below": LOW_BELOW, "floors": FLOORS}
+    write_params({"verdict": verdict})
+    quality, scores, _ = scores_from_raw(raw)
+    retake = verdict_retake(quality, scores)
+    kinds = np.array(["clean"] * n_clean + [v.degradation.kind for v in variants[n_clean:]])
+    rates = {k: round(float(retake[kinds == k].mean()), 4) for k in np.unique(kinds)}
+    log(f"retake rate on the training images: {rates}")
+
+    log("8/8 decision policies")
+    gate = np.where(retake, 0.0, quality)[:n_clean]  # a refused face passes no quality gate
+    policies = calibrate_policies(records[:n_clean], clean_names, gate)
+    POLICY_FILE.write_text(json.dumps(policies, indent=2) + "\n")
+
+    write_params({"provenance": provenance(data, n_clean, len(variants), usable, rates)})
+    log(
+        f"wrote {params.MODEL_FILE} ({params.MODEL_FILE.stat().st_size // 1024} KiB), {POLICY_FILE}"
+    )
+
+
+if __name__ == "__main__":
+    main()
