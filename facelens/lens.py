@@ -58,9 +58,11 @@ class FaceLens:
         quality: bool = True,
         attributes: bool = True,
         embedding: bool = False,
+        quality_heatmap: bool = False,
     ) -> ImageResult:
         """Everything about every face: detection, quality, age, gender, expression and
-        (on request) the embedding. One decode, one detection, every head batched."""
+        (on request) the embedding and the quality heat map (`face.quality.heatmap`).
+        One decode, one detection, every head batched."""
         rgb = load_image(image)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
@@ -72,7 +74,9 @@ class FaceLens:
             from facelens.quality import assess_quality
 
             for face, assessed in zip(
-                faces, assess_quality(rgb, detections, self.embedder), strict=True
+                faces,
+                assess_quality(rgb, detections, self.embedder, heatmap=quality_heatmap),
+                strict=True,
             ):
                 face.quality = assessed
         if attributes and faces:

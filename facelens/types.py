@@ -76,11 +76,18 @@ class Quality(BaseModel):
     roi: Box | None = Field(default=None, description="region whose pixels are trustworthy")
 
     _heatmap: np.ndarray | None = PrivateAttr(default=None)
+    _chip_matrix: np.ndarray | None = PrivateAttr(default=None)
 
     @property
     def heatmap(self) -> np.ndarray | None:
-        """Per-region effect on the score (computed on request), in [-1, 1]."""
+        """Per-region effect on the score (computed on request), in [-1, 1], over the
+        aligned chip (see `chip_matrix`)."""
         return self._heatmap
+
+    @property
+    def chip_matrix(self) -> np.ndarray | None:
+        """2×3 affine transform from the photo to the aligned chip quality measured."""
+        return self._chip_matrix
 
 
 class Age(BaseModel):

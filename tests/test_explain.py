@@ -125,3 +125,12 @@ def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace]) -
     crop_map = explain.CorrRISE(masks=500, faithfulness=False).compute(swapped, reference)
     assert crop_map.shape == (150, 150) and -1 <= crop_map.min() < 0 < crop_map.max() <= 1
     assert region_hit(crop_map, box)
+
+
+def test_pair_without_faithfulness_scores_uint8_crops(images: Path) -> None:
+    """The fast path (no deletion curves) scores the decoded uint8 crop directly."""
+    result = explain.pair(
+        images / "obama.jpg", images / "biden.jpg", method="gradient", faithfulness=False
+    )
+    assert not result.same_person and result.a.faithfulness is None
+    assert result.a.score == pytest.approx(result.similarity, abs=1e-4)

@@ -115,19 +115,27 @@ def test_verify_refuses_a_retake_face(data_dir: Path, lens: FaceLens) -> None:
     assert fine.status == "ok" and fine.same_person is True
 
 
-def test_heatmap_shape_and_range(data_dir: Path, lens: FaceLens) -> None:
+def test_heatmap_points_at_features_and_glare(data_dir: Path, lens: FaceLens) -> None:
+    """Covering the eyes/nose/mouth lowers a clean face's score (positive heat there); a
+    glare patch pasted on the right cheek is the region that lowers it (negative heat)."""
     from facelens.io import load_image
-    from facelens.quality import assess_quality
     from facelens.quality.render import overlay
 
     rgb = load_image(data_dir / "face_recognition/examples/obama-480p.jpg")
-    faces = lens.detector.detect(rgb)
-    (quality,) = assess_quality(rgb, faces, lens.embedder, heatmap=True)
-    heat = quality.heatmap
-    assert heat is not None and heat.ndim == 2 and np.abs(heat).max() <= 1.0
-    face = lens.analyze(rgb, attributes=False).faces[0]
-    face.quality = quality
+    face = lens.analyze(rgb, attributes=False, quality_heatmap=True).faces[0]
+    heat = face.quality.heatmap
+    assert heat is not None and heat.shape == (8, 8) and np.abs(heat).max() <= 1.0
+    assert heat[2:6, 2:6].max() > 0.5 and heat.min() >= -0.05  # nothing on it hurts
     assert overlay(rgb, face).shape == rgb.shape
+
+    glare = rgb.copy()
+    box = face.box
+    side = int((box.x2 - box.x1) * 0.15)
+    cx, cy = int((box.x1 + box.x2) / 2), int((box.y1 + box.y2) / 2)
+    glare[cy - side : cy + side, cx + side // 2 : cx + side // 2 + 2 * side] = 255
+    heat = lens.analyze(glare, attributes=False, quality_heatmap=True).faces[0].quality.heatmap
+    row, col = np.unravel_index(np.argmin(heat), heat.shape)
+    assert heat[row, col] < -0.3 and col >= 4 and 2 <= row <= 5
 
 
 # Exact synthetic cases -----------------------------------------------------------------

@@ -41,11 +41,11 @@ def _table(result: ImageResult, title: str) -> Table:
 def analyze(
     image: Path,
     quality: bool = typer.Option(
-        False, "--quality/--no-quality", help="Also assess quality (needs facelens.quality)."
+        True, "--quality/--no-quality", help="Assess each face's quality (score, verdict)."
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Every face with box, age, gender and expression (and quality on request)."""
+    """Every face with box, quality, age, gender and expression."""
     with reporting_errors(as_json):
         result = FaceLens().analyze(image, quality=quality)
     if as_json:

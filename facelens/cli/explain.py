@@ -129,7 +129,7 @@ def eval_explain(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Pair maps on LFW fold 9: deletion/insertion vs baselines and the region game."""
+    """Pair maps on LFW's held-out tenth fold: deletion/insertion vs baselines, region game."""
     from facelens.explain.lfw_eval import evaluate_explain, evaluate_single_face
 
     if not (data / "pairs.txt").is_file():

@@ -23,17 +23,16 @@ def _images(path: Path) -> list[Path]:
 
 def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
     from facelens.io import load_image
-    from facelens.lens import FaceLens, _faces
-    from facelens.quality import assess_quality
+    from facelens.lens import FaceLens
 
-    lens = FaceLens()
     rgb = load_image(image)
-    detections = lens.detector.detect(rgb)
-    found = _faces(detections)
-    qualities = assess_quality(rgb, detections, lens.embedder, heatmap=heatmap_dir is not None)
+    result = FaceLens().analyze(
+        rgb, quality=True, attributes=False, quality_heatmap=heatmap_dir is not None
+    )
     rows = []
-    for face, quality in zip(found, qualities, strict=True):
-        face.quality = quality
+    for face in result.faces:
+        quality = face.quality
+        assert quality is not None
         if heatmap_dir is not None:
             from facelens.quality.render import save_overlay
 

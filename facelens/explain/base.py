@@ -81,7 +81,10 @@ class Explainer(ABC):
         faith = None
         if self.with_faithfulness:
             faith = faithfulness.evaluate(face.crop, crop_map, target, device=self.device)
-        score = faith.score if faith is not None else float(target.scores(face.crop[None])[0])
+        if faith is not None:
+            score = faith.score
+        else:
+            score = float(target.scores(face.crop[None].astype(np.float32))[0])
         result = Explanation(
             method=self.method,
             target=target.label,

@@ -1,6 +1,6 @@
 """`facelens eval explain`: pair maps on held-out LFW pairs, faithfulness and a region game.
 
-Faithfulness: for every pair (genuine and impostor, fold 9) and both of its images, the
+Faithfulness: for every pair (genuine and impostor, the tenth fold) and both of its images, the
 deletion/insertion areas of each method's map, of a smooth random map and of a centre
 Gaussian on the same face. Region game: in a genuine pair, one eye, the nose or the mouth
 region of B's aligned crop is replaced (feathered edge) by the same region of another
@@ -28,7 +28,7 @@ from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 
-HELD_OUT_FOLD = 9
+HELD_OUT_FOLD = 9  # the tenth fold (0-based), held out from quality training too
 
 
 def _box(cx: float, cy: float, half_w: float, half_h: float) -> tuple[int, int, int, int]:

@@ -89,9 +89,11 @@ class ClassTarget(Target):
 def embed_crops(crops: np.ndarray) -> np.ndarray:
     """L2-normalised embeddings of float N×150×150×3 crops (ONNX Runtime, batched)."""
     session = targets.onnx_model(DlibEmbedder.file_name)
-    flat = _batched(
-        crops, lambda c: session.run(np.ascontiguousarray(c.transpose(0, 3, 1, 2)))[0].ravel()
-    )
+
+    def run(chunk: np.ndarray) -> np.ndarray:
+        return session.run(np.ascontiguousarray(chunk.transpose(0, 3, 1, 2), np.float32))[0]
+
+    flat = _batched(crops, lambda c: run(c).ravel())
     return normalise(flat.reshape(-1, 128).astype(np.float32))
 
 

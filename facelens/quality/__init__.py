@@ -87,11 +87,12 @@ def assess_quality(
     if heatmap:
         from facelens.quality.heatmap import heatmaps
 
-        maps = heatmaps(measured, embedder)
+        maps = heatmaps(measured)
     out = []
     for i in range(len(faces)):
         quality = _judge(i, float(unified[i]), measured, scores, pulls, config)
         quality.roi = rois[i]
+        quality._chip_matrix = measured.matrices[i]
         if maps is not None:
             quality._heatmap = maps[i]
         out.append(quality)

@@ -22,6 +22,7 @@ class Measurements:
     masks: np.ndarray  # (N, S, S) bool: face pixels that exist in the image
     gray: np.ndarray  # (N, S, S) float32 luma of the chips
     image_size: tuple[int, int]  # width, height of the photo
+    plain: np.ndarray  # (N, S, S, 3) antialiased chips the image statistics use
 
 
 def chip_masks(
@@ -105,4 +106,4 @@ def measure(rgb: np.ndarray, faces: FoundFaces, template: CropTemplate) -> Measu
         "detector_confidence": faces.scores.astype(np.float64),
         "face_likeness": faces.mesh_scores.astype(np.float64),
     }
-    return Measurements(raw, chips, matrices, masks, gray, (width, height))
+    return Measurements(raw, chips, matrices, masks, gray, (width, height), plain)

@@ -10,8 +10,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelens.detection.align import estimate_transform
-from facelens.detection.dlib_points import dlib_points
 from facelens.recognition.embedder import DLIB_CHIP
 from facelens.types import Face
 
@@ -27,9 +25,9 @@ def overlay(rgb: np.ndarray, face: Face, alpha: float = 0.55) -> np.ndarray:
     """The photo (RGB) with face's heat map blended over the face (green raises the score,
     red lowers it), the trusted region (ROI) in white and the score in the band colour."""
     quality = face.quality
-    if quality is None or quality.heatmap is None or face.mesh is None:
+    if quality is None or quality.heatmap is None or quality.chip_matrix is None:
         raise ValueError("the face needs quality assessed with heatmap=True")
-    matrix = estimate_transform(dlib_points(face.mesh[None])[0], DLIB_CHIP)
+    matrix = quality.chip_matrix
     size = DLIB_CHIP.size
     heat = cv2.resize(quality.heatmap, (size, size), interpolation=cv2.INTER_CUBIC)
     h, w = rgb.shape[:2]

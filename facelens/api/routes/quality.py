@@ -9,9 +9,8 @@ from facelens.api.deps import image_body, lens_of, request_images, run_cpu
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.api.heatmaps import HeatMap, overlay
 from facelens.api.logs import note_faces
-from facelens.detection.align import align_faces
 from facelens.errors import ErrorCode, FaceLensError
-from facelens.lens import FaceLens, _faces
+from facelens.lens import FaceLens
 from facelens.types import ImageResult
 
 router = APIRouter(tags=["quality"], responses=ERROR_RESPONSES)
@@ -25,30 +24,20 @@ class QualityReport(ImageResult):
 
 
 def assess(lens: FaceLens, rgb: np.ndarray, heatmap: bool, embedding: bool) -> QualityReport:
-    from facelens.quality import assess_quality
-
-    # As FaceLens.analyze does, but asking for the heat maps it does not pass through.
-    detections = lens.detector.detect(rgb)
-    faces = _faces(detections)
-    if not faces:
+    result = lens.analyze(
+        rgb, quality=True, attributes=False, embedding=embedding, quality_heatmap=heatmap
+    )
+    if not result.faces:
         raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the image")
-    qualities = assess_quality(rgb, detections, lens.embedder, heatmap=heatmap)
-    for face, quality in zip(faces, qualities, strict=True):
-        face.quality = quality
-    if embedding:
-        for face, vector in zip(faces, lens.embed_mesh(rgb, detections.mesh), strict=True):
-            face._embedding = vector
-            face.embedding = [round(float(v), 6) for v in vector]
     maps = None
     if heatmap:
-        template = lens.embedder.template  # the chips quality measures on
-        _, matrices = align_faces(rgb, detections.points, template)
+        size = lens.embedder.template.size  # the chip quality measures on
         maps = [
-            overlay(q.heatmap, m, template.size, rgb.shape[:2], signed=True)
-            for q, m in zip(qualities, matrices, strict=True)
-            if q.heatmap is not None
+            overlay(q.heatmap, q.chip_matrix, size, rgb.shape[:2], signed=True)
+            for q in (face.quality for face in result.faces)
+            if q is not None and q.heatmap is not None and q.chip_matrix is not None
         ]
-    return QualityReport(width=rgb.shape[1], height=rgb.shape[0], faces=faces, heatmaps=maps)
+    return QualityReport(**dict(result), heatmaps=maps)
 
 
 @router.post("/quality", openapi_extra=image_body("image"), summary="Face image quality")
