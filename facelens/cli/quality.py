@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from facelens.cli.output import JsonOption, console, emit_json, errors, reporting_errors
+from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
 from facelens.errors import FaceLensError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -45,9 +45,22 @@ def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
                 "box": face.box.model_dump(),
                 "detection_score": face.detection_score,
                 "quality": quality.model_dump(mode="json"),
+                "error": None,
             }
         )
     return rows
+
+
+def _problem(image: Path, code: str, message: str) -> dict:
+    """A folder image with nothing to assess: listed (to retake), never silently dropped."""
+    return {
+        "image": str(image),
+        "face": None,
+        "box": None,
+        "detection_score": None,
+        "quality": None,
+        "error": {"code": code, "message": message},
+    }
 
 
 def quality(
@@ -63,15 +76,15 @@ def quality(
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     images = _images(path)
     rows: list[dict] = []
-    failed: list[tuple[Path, str]] = []
     if path.is_dir():
         with Progress(console=console, transient=True, disable=as_json) as progress:
             task = progress.add_task("assessing", total=len(images))
             for image in images:
                 try:
-                    rows += _assess(image, heatmap)
+                    found = _assess(image, heatmap)
+                    rows += found or [_problem(image, "no_face", "no face was found")]
                 except FaceLensError as error:
-                    failed.append((image, error.message))
+                    rows.append(_problem(image, error.code.value, error.message))
                 progress.advance(task)
     else:
         with reporting_errors(as_json):
@@ -82,17 +95,18 @@ def quality(
         emit_json(rows)
         return
     _print(rows, len(images))
-    for image, message in failed:
-        errors.print(f"[red]skipped[/red] {image}: {message}")
 
 
 def _write_csv(target: Path, rows: list[dict]) -> None:
-    names = sorted({n for row in rows for n in row["quality"]["components"]})
+    names = sorted({n for row in rows if row["quality"] for n in row["quality"]["components"]})
     with target.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["image", "face", "score", "band", "verdict", "reasons", *names])
         for row in rows:
             q = row["quality"]
+            if q is None:
+                writer.writerow([row["image"], "", "", "", "retake", row["error"]["message"]])
+                continue
             writer.writerow(
                 [
                     row["image"],
@@ -107,12 +121,18 @@ def _write_csv(target: Path, rows: list[dict]) -> None:
 
 
 def _print(rows: list[dict], images: int) -> None:
-    table = Table(title=f"{images} image(s), {len(rows)} face(s)")
+    faces = sum(row["quality"] is not None for row in rows)
+    table = Table(title=f"{images} image(s), {faces} face(s)")
     for column in ("image", "face", "score", "band", "verdict", "reasons"):
         table.add_column(column)
     colours = {"green": "green", "yellow": "yellow", "orange": "dark_orange", "red": "red"}
     for row in rows:
         q = row["quality"]
+        if q is None:
+            table.add_row(
+                Path(row["image"]).name, "-", "", "", "[red]retake[/]", row["error"]["message"]
+            )
+            continue
         table.add_row(
             Path(row["image"]).name,
             str(row["face"]),
@@ -122,10 +142,13 @@ def _print(rows: list[dict], images: int) -> None:
             ", ".join(q["reasons"]),
         )
     console.print(table)
-    retake = [r for r in rows if r["quality"]["verdict"] == "retake"]
+    retake = [r for r in rows if r["quality"] is None or r["quality"]["verdict"] == "retake"]
     if retake:
-        console.print(f"[red]{len(retake)} face(s) to retake:[/red]")
+        console.print(f"[red]{len(retake)} to retake:[/red]")
         for row in retake:
+            if row["quality"] is None:
+                console.print(f"  {row['image']}: {row['error']['message']}")
+                continue
             reasons = ", ".join(row["quality"]["reasons"]) or "low quality"
             console.print(f"  {row['image']} face {row['face']}: {reasons}")
 

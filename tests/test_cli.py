@@ -1,0 +1,82 @@
+"""The CLI's JSON: the shapes the issues promise, on real photos."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from facelens.cli import app
+
+runner = CliRunner()
+
+
+def _json(args: list[str]) -> dict | list:
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def photos(fr_images: Path) -> Path:
+    return fr_images / "tests" / "test_images"
+
+
+def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    shutil.copy(data_dir / "face_recognition/examples/obama-480p.jpg", folder / "good.jpg")
+    shutil.copy(data_dir / "inspireface/test_res/crop/no_face.png", folder / "empty.png")
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    rows = _json(["quality", str(folder), "--json", "--csv", str(tmp_path / "q.csv")])
+    by_image = {Path(r["image"]).name: r for r in rows}
+    assert set(by_image) == {"good.jpg", "empty.png", "broken.jpg"}
+    good = by_image["good.jpg"]["quality"]
+    assert {"score", "band", "verdict", "reasons", "components", "roi"} <= good.keys()
+    assert good["verdict"] == "ok" and good["components"]["sharpness"]["score"] > 50
+    assert by_image["empty.png"]["error"]["code"] == "no_face"
+    assert by_image["broken.jpg"]["error"]["code"] == "not_an_image"
+    with (tmp_path / "q.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert {r["verdict"] for r in table if r["image"].endswith(("empty.png", "broken.jpg"))} == {
+        "retake"
+    }
+
+
+def test_analyze_json_has_every_attribute(photos: Path) -> None:
+    face = _json(["analyze", str(photos / "obama.jpg"), "--json"])["faces"][0]
+    assert face["quality"]["verdict"] == "ok"
+    assert face["gender"]["label"] == "male" and face["gender"]["probability"] > 0.9
+    assert face["age"]["bucket"] in {"(38-43)", "(48-53)"}
+    assert set(face["expression"]["probabilities"]) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "neutral",
+        "sad",
+        "surprise",
+    }
+
+
+def test_explain_writes_the_overlay_and_faithfulness(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "map.png"
+    result = _json(
+        ["explain", str(photos / "obama.jpg"), "--target", "gender", "--out", str(out), "--json"]
+    )
+    assert result["target"].startswith("gender:") and result["layer"]
+    assert result["faithfulness"]["deletion_auc"] is not None
+    assert out.stat().st_size > 1000
+
+
+def test_explain_pair_panel(photos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "panel.png"
+    args = [str(photos / "obama.jpg"), str(photos / "biden.jpg"), "--method", "gradient"]
+    result = _json(["explain-pair", *args, "--out", str(out), "--json"])
+    assert result["same_person"] is False and result["similarity"] < result["threshold"]
+    assert result["a"]["value_range"] == [-1.0, 1.0] and result["b"]["crop_summary"]["min"] < 0
+    assert out.stat().st_size > 1000
