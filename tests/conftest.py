@@ -17,3 +17,15 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def fr_images(data_dir: Path) -> Path:
     return data_dir / "face_recognition"
+
+
+@pytest.fixture(scope="session")
+def photos(fr_images: Path) -> dict[str, bytes]:
+    """The encoded bytes of a few real photos, as an upload would carry them."""
+    names = {
+        "obama": "tests/test_images/obama.jpg",
+        "obama2": "tests/test_images/obama2.jpg",
+        "biden": "tests/test_images/biden.jpg",
+        "two": "examples/two_people.jpg",
+    }
+    return {key: (fr_images / path).read_bytes() for key, path in names.items()}

@@ -10,7 +10,6 @@ import struct
 import time
 import warnings
 import zlib
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -22,17 +21,6 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx at i
     from fastapi.testclient import TestClient
 
 from facelens.api import Settings, create_app
-
-
-@pytest.fixture(scope="module")
-def photos(fr_images: Path) -> dict[str, bytes]:
-    names = {
-        "obama": "tests/test_images/obama.jpg",
-        "obama2": "tests/test_images/obama2.jpg",
-        "biden": "tests/test_images/biden.jpg",
-        "two": "examples/two_people.jpg",
-    }
-    return {key: (fr_images / path).read_bytes() for key, path in names.items()}
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,12 +14,6 @@ with warnings.catch_warnings():  # starlette's TestClient warns about httpx at i
     from fastapi.testclient import TestClient
 
 from facelens.api import Settings, create_app
-
-
-@pytest.fixture(scope="module")
-def photos(fr_images: Path) -> dict[str, bytes]:
-    folder = fr_images / "tests" / "test_images"
-    return {name: (folder / f"{name}.jpg").read_bytes() for name in ("obama", "obama2", "biden")}
 
 
 @pytest.fixture(scope="module")

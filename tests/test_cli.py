@@ -22,7 +22,7 @@ def _json(args: list[str]) -> dict | list:
 
 
 @pytest.fixture(scope="module")
-def photos(fr_images: Path) -> Path:
+def images(fr_images: Path) -> Path:
     return fr_images / "tests" / "test_images"
 
 
@@ -47,8 +47,8 @@ def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_
     }
 
 
-def test_analyze_json_has_every_attribute(photos: Path) -> None:
-    face = _json(["analyze", str(photos / "obama.jpg"), "--json"])["faces"][0]
+def test_analyze_json_has_every_attribute(images: Path) -> None:
+    face = _json(["analyze", str(images / "obama.jpg"), "--json"])["faces"][0]
     assert face["quality"]["verdict"] == "ok"
     assert face["gender"]["label"] == "male" and face["gender"]["probability"] > 0.9
     assert face["age"]["bucket"] in {"(38-43)", "(48-53)"}
@@ -63,19 +63,19 @@ def test_analyze_json_has_every_attribute(photos: Path) -> None:
     }
 
 
-def test_explain_writes_the_overlay_and_faithfulness(photos: Path, tmp_path: Path) -> None:
+def test_explain_writes_the_overlay_and_faithfulness(images: Path, tmp_path: Path) -> None:
     out = tmp_path / "map.png"
     result = _json(
-        ["explain", str(photos / "obama.jpg"), "--target", "gender", "--out", str(out), "--json"]
+        ["explain", str(images / "obama.jpg"), "--target", "gender", "--out", str(out), "--json"]
     )
     assert result["target"].startswith("gender:") and result["layer"]
     assert result["faithfulness"]["deletion_auc"] is not None
     assert out.stat().st_size > 1000
 
 
-def test_explain_pair_panel(photos: Path, tmp_path: Path) -> None:
+def test_explain_pair_panel(images: Path, tmp_path: Path) -> None:
     out = tmp_path / "panel.png"
-    args = [str(photos / "obama.jpg"), str(photos / "biden.jpg"), "--method", "gradient"]
+    args = [str(images / "obama.jpg"), str(images / "biden.jpg"), "--method", "gradient"]
     result = _json(["explain-pair", *args, "--out", str(out), "--json"])
     assert result["same_person"] is False and result["similarity"] < result["threshold"]
     assert result["a"]["value_range"] == [-1.0, 1.0] and result["b"]["crop_summary"]["min"] < 0

@@ -35,43 +35,42 @@ def estimate_transform(points: np.ndarray, template: CropTemplate) -> np.ndarray
     return matrix.astype(np.float64)
 
 
-def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+def warp_crop(
+    image: np.ndarray,
+    matrix: np.ndarray,
+    size: int,
+    shrink_below: float = 0.5,
+    oversample: float = 1 / 0.9,
+    margin: int = 2,
+) -> np.ndarray:
     """Cut the size×size crop that `matrix` maps the image onto.
 
-    When the crop is over 2× smaller than the face, the face region is first shrunk with
-    area averaging, as dlib's chip extractor does with its image pyramid: a bilinear warp
+    When the crop is smaller than the face by more than `shrink_below`, the face region is
+    first shrunk with area averaging (to `oversample` × the crop's scale, leaving the warp a
+    little upsampling), as dlib's chip extractor does with its image pyramid: a bilinear warp
     alone would alias.
     """
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    if scale >= 0.5:
-        return cv2.warpAffine(
-            image,
-            matrix,
-            (size, size),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=0,
+    if scale < shrink_below:
+        inverse = cv2.invertAffineTransform(matrix)
+        corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+        mapped = corners @ inverse.T
+        height, width = image.shape[:2]
+        x0, y0 = np.clip(np.floor(mapped.min(axis=0)).astype(int) - margin, 0, [width, height])
+        x1, y1 = np.clip(np.ceil(mapped.max(axis=0)).astype(int) + margin, 0, [width, height])
+        if x1 - x0 < 2 or y1 - y0 < 2:  # the crop lies outside the image
+            return np.zeros((size, size, *image.shape[2:]), image.dtype)
+        shrink = scale * oversample
+        image = cv2.resize(
+            image[y0:y1, x0:x1], None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA
         )
-    inverse = cv2.invertAffineTransform(matrix)
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
-    mapped = corners @ inverse.T
-    x0, y0 = np.floor(mapped.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(mapped.max(axis=0)).astype(int) + 2
-    height, width = image.shape[:2]
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-    if x1 <= x0 or y1 <= y0:
-        return np.zeros((size, size, 3), np.uint8)
-    shrink = scale / 0.9  # leave a little upsampling for the warp's own interpolation
-    region = cv2.resize(
-        image[y0:y1, x0:x1], None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA
-    )
-    # chip = A·(x_region / shrink + origin) + t
-    adjusted = matrix.copy()
-    adjusted[:, :2] = matrix[:, :2] / shrink
-    adjusted[:, 2] = matrix[:, :2] @ np.array([x0, y0], np.float64) + matrix[:, 2]
+        # chip = A·(x_region / shrink + origin) + t
+        matrix = np.concatenate(
+            [matrix[:, :2] / shrink, (matrix[:, :2] @ [x0, y0] + matrix[:, 2])[:, None]], 1
+        )
     return cv2.warpAffine(
-        region,
-        adjusted,
+        image,
+        matrix,
         (size, size),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from facelens.detection.align import warp_crop
 from facelens.models.onnx_model import OnnxModel
 
 # Mesh indices (subject's left/right: "left" lies on the image's right in a frontal photo).
@@ -56,32 +57,8 @@ class FaceMesh(OnnxModel):
         return np.concatenate([rot, shift[:, :, None]], 2)
 
     def crop(self, image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        """One warped crop; shrinks big faces with area averaging first to avoid aliasing."""
-        size = self.input_size
-        shrink = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-        if shrink < 0.5:
-            corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], float)
-            mapped = corners @ cv2.invertAffineTransform(matrix).T
-            h, w = image.shape[:2]
-            x0, y0 = np.clip(np.floor(mapped.min(0)).astype(int) - 1, 0, [w, h])
-            x1, y1 = np.clip(np.ceil(mapped.max(0)).astype(int) + 1, 0, [w, h])
-            if x1 - x0 > 1 and y1 - y0 > 1:
-                f = shrink * 1.5  # keep some margin for the warp's bilinear interpolation
-                image = cv2.resize(
-                    image[y0:y1, x0:x1], None, fx=f, fy=f, interpolation=cv2.INTER_AREA
-                )
-                # p' = f·(p - origin)  ⇒  q = (A/f)·p' + (A·origin + t)
-                matrix = np.concatenate(
-                    [matrix[:, :2] / f, (matrix[:, :2] @ [x0, y0] + matrix[:, 2])[:, None]], 1
-                )
-        return cv2.warpAffine(
-            image,
-            matrix,
-            (size, size),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
-        )
+        """One warped crop; big faces are area-averaged first to avoid aliasing."""
+        return warp_crop(image, matrix, self.input_size, oversample=1.5, margin=1)
 
     def predict(
         self, image: np.ndarray, boxes: np.ndarray, right_eyes: np.ndarray, left_eyes: np.ndarray

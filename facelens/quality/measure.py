@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facelens.detection.align import CropTemplate, align_faces
+from facelens.detection.align import CropTemplate, align_faces, warp_crop
 from facelens.detection.detector import FoundFaces
 from facelens.detection.dlib_points import dlib_points
 from facelens.quality import eyes, geometry, image_stats
@@ -44,32 +44,11 @@ def chip_masks(
 
 
 def antialiased_chips(rgb: np.ndarray, matrices: np.ndarray, size: int) -> np.ndarray:
-    """Chips for the image statistics: like the recogniser's, but a face shrunk onto the
+    """Chips for the image statistics: like the recogniser's, but any face shrunk onto the
     chip is first area-averaged, so that aliasing of a big face (a 1080p photo) does not
     read as noise or compression; a higher resolution must never look worse."""
-    out = []
-    height, width = rgb.shape[:2]
-    for matrix in matrices:
-        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-        if scale >= 0.95:
-            out.append(cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR))
-            continue
-        corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], float)
-        mapped = corners @ cv2.invertAffineTransform(matrix).T
-        x0, y0 = np.clip(np.floor(mapped.min(0)).astype(int) - 2, 0, [width, height])
-        x1, y1 = np.clip(np.ceil(mapped.max(0)).astype(int) + 2, 0, [width, height])
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            out.append(np.zeros((size, size, 3), np.uint8))
-            continue
-        region = cv2.resize(
-            rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
-        )
-        # chip = A·(p_region / scale + origin) + t
-        adjusted = np.concatenate(
-            [matrix[:, :2] / scale, (matrix[:, :2] @ [x0, y0] + matrix[:, 2])[:, None]], 1
-        )
-        out.append(cv2.warpAffine(region, adjusted, (size, size), flags=cv2.INTER_LINEAR))
-    return np.stack(out) if out else np.zeros((0, size, size, 3), np.uint8)
+    chips = [warp_crop(rgb, m, size, shrink_below=0.95, oversample=1.0) for m in matrices]
+    return np.stack(chips) if chips else np.zeros((0, size, size, 3), np.uint8)
 
 
 def measure(rgb: np.ndarray, faces: FoundFaces, template: CropTemplate) -> Measurements:
