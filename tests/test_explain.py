@@ -95,6 +95,8 @@ def test_gradcam_map_shapes_ranges_and_faithfulness(images: Path) -> None:
     assert result.crop_map.min() >= 0 and result.crop_map.max() == pytest.approx(1.0)
     faith = result.faithfulness
     assert faith is not None and faith.reliable
+    areas = [v for k, v in faith.model_dump().items() if k.endswith("_auc")]
+    assert all(0.0 <= a <= 1.0 for a in areas)  # one shared [0, 1] scale per face
     assert faith.deletion_auc < faith.random_deletion_auc  # a real map beats a random one
     assert faith.insertion_auc > faith.random_insertion_auc
     assert result.model_dump(mode="json")["crop_summary"]["width"] == 64
@@ -117,12 +119,15 @@ def test_pair_maps_for_both_faces(images: Path) -> None:
         assert faith is not None and faith.deletion_auc < faith.random_deletion_auc
 
 
-def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace]) -> None:
+@pytest.mark.parametrize("fill", ["blur", "other_face"])
+def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace], fill: str) -> None:
     """Obama's mouth region pasted over by Biden's: CorrRISE's dissimilar peak lies there."""
     box = REGIONS["mouth"]
     swapped = swap_region(chips["obama2"].crop, chips["biden"].crop, box)
-    reference = SimilarityTarget(embedding_of(chips["obama"].crop))
-    crop_map = explain.CorrRISE(masks=500, faithfulness=False).compute(swapped, reference)
+    other = chips["obama"].crop
+    reference = SimilarityTarget(embedding_of(other), reference_crop=other)
+    explainer = explain.CorrRISE(masks=500, fill=fill, faithfulness=False)  # type: ignore[arg-type]
+    crop_map = explainer.compute(swapped, reference)
     assert crop_map.shape == (150, 150) and -1 <= crop_map.min() < 0 < crop_map.max() <= 1
     assert region_hit(crop_map, box)
 

@@ -26,7 +26,7 @@ def _faithfulness_line(result: object) -> str:
     return (
         f"deletion AUC {faith.deletion_auc:.3f} (random {faith.random_deletion_auc:.3f}, "
         f"centre {faith.centre_deletion_auc:.3f}), insertion AUC {faith.insertion_auc:.3f}"
-        + ("" if faith.reliable else "  [unreliable: blur barely changes the score]")
+        + ("" if faith.reliable else "  [unreliable: the curves barely move the score]")
     )
 
 

@@ -61,7 +61,8 @@ def run(image: Path, other: Path, repeats: int, device: str, masks: int) -> dict
     rgb, face = locate(image)
     other_rgb, other_face = locate(other)
     chip = align_embedding(rgb, face).crop
-    similarity = SimilarityTarget(embedding_of(align_embedding(other_rgb, other_face).crop))
+    other_chip = align_embedding(other_rgb, other_face).crop
+    similarity = SimilarityTarget(embedding_of(other_chip), reference_crop=other_chip)
     attribute = {}
     for name, spec in targets.ATTRIBUTE_MODELS.items():
         crop = align(rgb, face, spec.template, spec.points).crop

@@ -174,8 +174,8 @@ def explain_pair(
         similarity=round(similarity, 6),
         threshold=threshold,
         same_person=similarity > threshold,
-        a=explainer.explain(face_a, SimilarityTarget(emb_b)),
-        b=explainer.explain(face_b, SimilarityTarget(emb_a)),
+        a=explainer.explain(face_a, SimilarityTarget(emb_b, reference_crop=face_b.crop)),
+        b=explainer.explain(face_b, SimilarityTarget(emb_a, reference_crop=face_a.crop)),
     )
 
 

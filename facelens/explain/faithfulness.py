@@ -3,11 +3,11 @@
 Deletion replaces pixels, most salient first, by a blurred copy of the crop (blur rather
 than black keeps the image face-like, so the score falls because information goes, not
 because the input leaves the training distribution); insertion reveals them on the blurred
-copy. Scores are normalised per face by (score − blurred score) / |original − blurred|:
-the curves run between 1 (original) and 0 (fully blurred), so areas of different faces and
-targets are comparable. When blurring *raises* the score (an impostor pair is often more
-similar blurred), the original sits at −1 instead; "lower deletion area is better" and
-"higher insertion area is better" still hold. Every curve of every map of a face is scored
+copy. Every curve of a face (the map's and both baselines') is scaled by one affine map to
+[0, 1], from the lowest to the highest score seen on any of them: the areas of different
+faces and targets are then comparable and bounded, lower deletion and higher insertion
+mean a more faithful map, and nothing flips sign when blurring *raises* the score (an
+impostor pair is often more similar blurred). Every curve of every map of a face is scored
 in one batched call.
 """
 
@@ -22,7 +22,7 @@ from facelens.explain.result import Faithfulness
 from facelens.explain.scores import Target
 
 STEPS = 16
-MIN_DELTA = 0.02  # below this score change between original and blur, the curves are noise
+MIN_DELTA = 0.02  # below this spread of scores over all curves, the curves are noise
 
 
 def substrate(crop: np.ndarray) -> np.ndarray:
@@ -64,8 +64,9 @@ def curves(
     target: Target,
     steps: int = STEPS,
     device: torch.device = torch.device("cpu"),
-) -> tuple[dict[str, np.ndarray], float, float]:
-    """Normalised deletion and insertion curves of each map, the original and blurred scores."""
+) -> tuple[dict[str, np.ndarray], float, float, float]:
+    """Normalised deletion and insertion curves of each map, the original and blurred scores,
+    and the spread of all scores (the normalising range)."""
     image = crop.astype(np.float32)
     blurred = substrate(image)
     batch = [image, blurred]
@@ -75,16 +76,17 @@ def curves(
         batch += list(np.where(masks, image, blurred))  # insertion
     scores = score_crops(np.stack(batch), target, device)
     original, base = float(scores[0]), float(scores[1])
-    scale = max(abs(original - base), MIN_DELTA)
+    low, spread = float(scores.min()), float(scores.max() - scores.min())
+    scale = max(spread, MIN_DELTA)
     result: dict[str, np.ndarray] = {}
     inner = steps - 1
     for n, name in enumerate(maps):
         start = 2 + 2 * n * inner
         deletion = np.concatenate([[original], scores[start : start + inner], [base]])
         insertion = np.concatenate([[base], scores[start + inner : start + 2 * inner], [original]])
-        result[f"{name}_deletion"] = ((deletion - base) / scale).astype(np.float32)
-        result[f"{name}_insertion"] = ((insertion - base) / scale).astype(np.float32)
-    return result, original, base
+        result[f"{name}_deletion"] = ((deletion - low) / scale).astype(np.float32)
+        result[f"{name}_insertion"] = ((insertion - low) / scale).astype(np.float32)
+    return result, original, base, spread
 
 
 def auc(curve: np.ndarray) -> float:
@@ -102,7 +104,7 @@ def evaluate(
     """Faithfulness of one map, with the random and centre baselines on the same face."""
     size = crop.shape[0]
     maps = {"map": saliency, "random": random_map(size, seed), "centre": centre_map(size)}
-    found, original, base = curves(crop, maps, target, steps, device)
+    found, original, base, spread = curves(crop, maps, target, steps, device)
     areas = {name: round(auc(curve), 4) for name, curve in found.items()}
     result = Faithfulness(
         steps=steps,
@@ -119,7 +121,7 @@ def evaluate(
             if areas["random_deletion"] > 0.05
             else None
         ),
-        reliable=abs(original - base) >= MIN_DELTA,
+        reliable=spread >= MIN_DELTA,
     )
     result._curves = {name.replace("map_", ""): curve for name, curve in found.items()}
     return result

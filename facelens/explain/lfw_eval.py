@@ -107,7 +107,8 @@ def _region_game(
     face_a, face_b = pair_faces
     box = REGIONS[region]
     swapped = swap_region(face_b.crop, donor.crop, box)
-    crop_map = explainer.compute(swapped, SimilarityTarget(embedding_of(face_a.crop)))
+    target = SimilarityTarget(embedding_of(face_a.crop), reference_crop=face_a.crop)
+    crop_map = explainer.compute(swapped, target)
     return region_hit(crop_map, box)
 
 

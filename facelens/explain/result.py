@@ -40,7 +40,8 @@ class MapSummary(BaseModel):
 
 
 class Faithfulness(BaseModel):
-    """Deletion/insertion areas (normalised score curves, ±1 = original, 0 = all blurred).
+    """Deletion/insertion areas of score curves scaled to [0, 1] per face (0 = the lowest and
+    1 = the highest score seen on any curve of the map or the baselines).
 
     Lower deletion and higher insertion are better; the random (smooth random) and centre
     (Gaussian at the crop centre) maps are the baselines on the same face.
@@ -58,7 +59,7 @@ class Faithfulness(BaseModel):
     deletion_vs_random: float | None = Field(
         description="deletion_auc / random_deletion_auc (when the latter is above 0.05)"
     )
-    reliable: bool = Field(description="False when blurring barely moves the score (|Δ| < 0.02)")
+    reliable: bool = Field(description="False when no curve moves the score by 0.02 or more")
 
     _curves: dict[str, np.ndarray] = PrivateAttr(default_factory=dict)
 

@@ -125,11 +125,20 @@ class _EmbeddingTarget(Target):
 
 
 class SimilarityTarget(_EmbeddingTarget):
-    """Cosine similarity to a reference face's embedding (the verification score)."""
+    """Cosine similarity to a reference face's embedding (the verification score).
 
-    def __init__(self, reference: np.ndarray, label: str = "similarity") -> None:
+    reference_crop: that face's aligned crop, when known (CorrRISE can then fill masked
+    regions towards it)."""
+
+    def __init__(
+        self,
+        reference: np.ndarray,
+        label: str = "similarity",
+        reference_crop: np.ndarray | None = None,
+    ) -> None:
         self.reference = np.asarray(reference, np.float32).ravel()
         self.label = label
+        self.reference_crop = reference_crop
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
         return self.embed(crops) @ self.reference
