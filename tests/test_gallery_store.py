@@ -235,10 +235,13 @@ def enrol_numbered(s: GalleryStore, start: int, n: int) -> None:
         s.add(f"p{i}", [tpl(vec(i), f"h{i}")])
 
 
-def test_faiss_index_tombstones_and_save(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", ["flat", "fp16", "sq8", "sq6", "sq8-exact"])
+def test_faiss_index_tombstones_and_save(tmp_path: Path, storage: str) -> None:
     from facelens.gallery.faiss_index import AnnIndex
 
-    idx = AnnIndex(DIM, m=8)
+    # train_size 1: the quantiser is fitted at the first add; "-exact" stays brute force
+    exact = storage.endswith("-exact")
+    idx = AnnIndex(DIM, m=8, storage=storage.removesuffix("-exact"), train_size=99 if exact else 1)
     idx.add(np.array([3, 5, 9]), np.stack([e(0), unit(e(0) + e(1)), e(1)]))
     with pytest.raises(ValueError):
         idx.add(np.array([7]), e(2)[None])  # ids must keep increasing
@@ -250,6 +253,74 @@ def test_faiss_index_tombstones_and_save(tmp_path: Path) -> None:
     loaded = AnnIndex.load(tmp_path, "gid", DIM, 16)
     assert loaded is not None and loaded[1] == 4 and loaded[0].live_keys().tolist() == [5, 9]
     assert loaded[0].search(e(0)[None], 3)[0][0].tolist() == [5, 9, -1]
+    assert loaded[0].exact == idx.exact == exact and loaded[0].params == idx.params
+
+
+def test_faiss_index_exact_until_trained() -> None:
+    """Brute force below train_size; crossing it builds the graph over all vectors, dead too."""
+    from facelens.gallery.faiss_index import AnnIndex
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    idx = AnnIndex(DIM, m=16, storage="sq8", train_size=200)
+    idx.add(np.arange(10, 160), x[:150])
+    assert idx.exact
+    ids, sims = idx.search(x[:5], 150)  # brute force: exactly numpy's ranking
+    want = np.argsort(-(x[:5] @ x[:150].T), axis=1)
+    assert (ids == want + 10).all()
+    assert np.allclose(sims, np.take_along_axis(x[:5] @ x[:150].T, want, axis=1), atol=1e-6)
+    idx.mark_dead(np.arange(10, 40))
+    idx.add(np.arange(200, 350), x[150:])
+    assert not idx.exact and len(idx) == 270 and len(idx.keys) == 300
+    ids, sims = idx.search(x, 1)  # every live vector finds itself; similarities re-ranked exactly
+    assert ids[30:, 0].tolist() == [*range(40, 160), *range(200, 350)]
+    assert np.allclose(sims[30:, 0], 1.0, atol=1e-5)
+    assert not np.isin(idx.search(x[:30], 5)[0], np.arange(10, 40)).any()  # dead stay hidden
+
+
+def test_faiss_single_query_runs_serial_then_restores_threads() -> None:
+    import faiss
+
+    from facelens.gallery.faiss_index import AnnIndex
+
+    idx = AnnIndex(DIM, m=8, storage="fp16")
+    idx.add(np.arange(1, 4), np.stack([e(0), e(1), e(2)]))
+    before = faiss.omp_get_max_threads()
+    seen: list[int] = []
+    real = idx.graph.search
+
+    def search(*args: object, **kw: object) -> object:
+        seen.append(faiss.omp_get_max_threads())
+        return real(*args, **kw)
+
+    idx.graph.search = search  # type: ignore[method-assign]
+    assert idx.search(e(1)[None], 1)[0].tolist() == [[2]]
+    assert idx.search(np.stack([e(0), e(2)]), 1)[0].tolist() == [[1], [3]]
+    assert seen == [1, before] and faiss.omp_get_max_threads() == before
+
+
+def test_old_manifest_loads_then_compact_upgrades(tmp_path: Path) -> None:
+    """A gallery saved before `storage` existed (HNSWFlat) still opens; compact rebuilds it
+    with the store's storage; a manifest that contradicts its file is rebuilt."""
+    import json
+
+    from facelens.gallery.sqlite_store import SqliteGalleryStore
+
+    with SqliteGalleryStore(tmp_path, DIM, storage="flat") as s:
+        enrol_numbered(s, 0, 30)
+    manifest = json.loads((tmp_path / "index.json").read_text())
+    for key in ("storage", "k_factor", "train_size"):
+        del manifest[key]
+    (tmp_path / "index.json").write_text(json.dumps(manifest))
+    with SqliteGalleryStore(tmp_path, DIM, storage="sq8") as s:  # the old index is still used
+        assert s._index.storage == "flat" and s.search(vec(7), k=1)[0][0].person == "p7"
+        s.compact()
+        assert s._index.params["storage"] == "sq8" and s.search(vec(7), k=1)[0][0].person == "p7"
+    bad = json.loads((tmp_path / "index.json").read_text())
+    (tmp_path / "index.json").write_text(json.dumps({**bad, "storage": "flat"}))  # lies: rebuild
+    with SqliteGalleryStore(tmp_path, DIM, storage="sq8") as s:
+        assert s._index.storage == "sq8" and s.search(vec(3), k=1)[0][0].person == "p3"
 
 
 def test_sqlite_rebuilds_deleted_index(tmp_path: Path) -> None:

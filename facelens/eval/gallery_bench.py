@@ -134,18 +134,20 @@ def bench_usearch(x: np.ndarray, a: argparse.Namespace) -> Bench:
 
 
 def bench_faiss(x: np.ndarray, a: argparse.Namespace) -> Bench:
+    """The gallery store's own index class (same storage, re-ranking, tombstone path)."""
     import faiss
 
-    index = faiss.IndexHNSWFlat(x.shape[1], a.connectivity, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = a.expansion_add
-    index.add(x)
+    from facelens.gallery.faiss_index import AnnIndex
+
+    index = AnnIndex(x.shape[1], a.connectivity, a.expansion_add, storage=a.storage)
+    index.add(np.arange(1, len(x) + 1), x)  # id = row + 1: store ids start at 1
     faiss.omp_set_num_threads(1)  # single-query latency: OpenMP fan-out only adds overhead
 
     def one(v: np.ndarray) -> list[int]:
-        return index.search(v[None], a.k)[1][0].tolist()
+        return (index.search(v[None], a.k)[0][0] - 1).tolist()
 
     def set_ef(ef: int) -> None:
-        index.hnsw.efSearch = ef
+        index.ef_search = ef
 
     return one, index, set_ef
 
@@ -154,11 +156,13 @@ def bench_store(x: np.ndarray, labels: np.ndarray, a: argparse.Namespace, tmp: s
     from facelens.gallery import open_store
     from facelens.gallery.store import Template
 
-    opts = {
+    opts: dict[str, Any] = {
         "connectivity": a.connectivity,
         "expansion_add": a.expansion_add,
         "expansion_search": int(a.expansion_search.split(",")[0]),
     }
+    if a.backend == "sqlite":
+        opts["storage"] = a.storage
     target = f"milvus:{tmp}/bench.db" if a.backend == "milvus" else f"{tmp}/gallery"
     store = open_store(target, dim=x.shape[1], **opts)
     n_people = int(labels.max()) + 1
@@ -194,6 +198,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--expansion-add", type=int, default=200, help="HNSW efConstruction")
     ap.add_argument(
         "--expansion-search", default="512", help="HNSW efSearch; a comma list sweeps it"
+    )
+    ap.add_argument(
+        "--storage",
+        choices=["flat", "fp16", "sq8", "sq6"],
+        default="flat",
+        help="vectors the FAISS graph walks (faiss/sqlite backends), see gallery.faiss_index",
     )
     ap.add_argument("--decay", type=float, default=1.0, help="spectrum decay, see spectrum()")
     ap.add_argument("--seed", type=int, default=0)
@@ -231,6 +241,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     "connectivity": a.connectivity,
                     "expansion_add": a.expansion_add,
                     "expansion_search": ef,
+                    "storage": a.storage if a.backend in ("faiss", "sqlite") else None,
                     "build_s": round(build_s, 2),
                     "rss_delta_mb": round((rss1 - rss0) / 2**20, 1),
                     **{k: round(v, 4) for k, v in lat.items()},

@@ -13,7 +13,8 @@ manifest and catches up from SQLite (rows with id above the index's last id,
 removals logged after its generation); if the result still disagrees with
 SQLite, or the manifest is missing/foreign, the index is rebuilt. Template ids
 are AUTOINCREMENT rowids, never reused, so a stale index can never confuse two
-templates.
+templates. An index saved with other graph settings (an older default
+``storage``) is used as it is; `compact` rebuilds it with this store's.
 
 Concurrency: any number of threads and processes may open one gallery.
 Writes are serialised by the file lock (across processes) and a thread lock;
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from facelens.gallery.faiss_index import AnnIndex
+from facelens.gallery.faiss_index import DEFAULT_STORAGE, AnnIndex
 from facelens.gallery.store import (
     Fuse,
     Hit,
@@ -132,6 +133,7 @@ class SqliteGalleryStore:
         connectivity: int = 32,
         expansion_add: int = 200,
         expansion_search: int = 512,
+        storage: str = DEFAULT_STORAGE,
         autosave: int = 100_000,
         read_only: bool = False,
         lock_timeout: float = 60.0,
@@ -139,6 +141,7 @@ class SqliteGalleryStore:
         self.path, self.dim, self.read_only, self.autosave = Path(path), dim, read_only, autosave
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (connectivity, expansion_add, expansion_search)
+        self._storage = storage  # vector codes the graph walks, see faiss_index
         self._file_lock = FileLock(self.path / "gallery.lock", timeout=lock_timeout)
         self._write_lock, self._rw = threading.RLock(), _RWLock()
         self._local = threading.local()  # sqlite3 connections are per thread
@@ -198,7 +201,7 @@ class SqliteGalleryStore:
 
     def _new_index(self) -> AnnIndex:
         m, efc, efs = self._hnsw
-        return AnnIndex(self.dim, m, efc, efs)
+        return AnnIndex(self.dim, m, efc, efs, self._storage)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
