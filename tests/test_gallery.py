@@ -72,3 +72,9 @@ def test_remove_and_persistence(gallery, tmp_path, knn):
     assert {p.name for p in reopened.people()} == {"obama", "alex_lacamoire"}
     assert reopened.search(knn / "test/obama1.jpg").identity == "obama"
     reopened.close()
+
+
+def test_home_relative_path_is_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    Gallery("~/faces").close()
+    assert (tmp_path / "faces").is_dir() and not (tmp_path / "~").exists()

@@ -25,10 +25,12 @@ def open_store(path_or_uri: str | os.PathLike[str], dim: int = 128, **options: A
         from facelens.gallery.milvus_store import MilvusGalleryStore
 
         uri = target.removeprefix("milvus:")
+        if not uri.startswith(("http://", "https://")):
+            uri = os.path.expanduser(uri)  # a milvus-lite file
         return MilvusGalleryStore(uri, dim, **options)
     from facelens.gallery.sqlite_store import SqliteGalleryStore
 
-    return SqliteGalleryStore(target, dim, **options)
+    return SqliteGalleryStore(os.path.expanduser(target), dim, **options)
 
 
 def __getattr__(name: str) -> Any:
