@@ -35,10 +35,13 @@ class FaceLens:
     def embedder(self) -> DlibEmbedder:
         return shared(DlibEmbedder)  # type: ignore[return-value]
 
-    def detect(self, image: ImageInput) -> ImageResult:
-        """Every face in the image, largest first, with box, score and five landmarks."""
+    def detect(self, image: ImageInput, tiles: int | None = None) -> ImageResult:
+        """Every face in the image, largest first, with box, score and five landmarks.
+
+        tiles: also look in a tiles×tiles grid (small faces in group photos; ≈5× the cost at
+        2). Default: one pass, tiled only when a big photo shows no face at all."""
         rgb = load_image(image)
-        detections = self.detector.detect(rgb)
+        detections = self.detector.detect(rgb, tiles=tiles)
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
 
     def embed(self, image: ImageInput) -> ImageResult:

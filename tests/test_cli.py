@@ -80,3 +80,17 @@ def test_explain_pair_panel(images: Path, tmp_path: Path) -> None:
     assert result["same_person"] is False and result["similarity"] < result["threshold"]
     assert result["a"]["value_range"] == [-1.0, 1.0] and result["b"]["crop_summary"]["min"] < 0
     assert out.stat().st_size > 1000
+
+
+def test_detect_tiles_finds_the_small_faces(data_dir: Path) -> None:
+    group = data_dir / "inspireface/insightface_samples/t1.jpg"
+    assert len(_json(["detect", str(group), "--json"])["faces"]) == 0
+    assert len(_json(["detect", str(group), "--tiles", "2", "--json"])["faces"]) == 6
+
+
+def test_verify_refusal_threshold_is_a_parameter(images: Path) -> None:
+    args = ["verify", str(images / "obama.jpg"), str(images / "obama2.jpg"), "--json"]
+    assert _json(args)["status"] == "ok"
+    refused = _json([*args, "--retake-below", "0.95"])
+    assert refused["status"] == "retake" and refused["same_person"] is None
+    assert refused["face_a"]["quality"]["score"] < 0.95
