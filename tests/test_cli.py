@@ -83,9 +83,11 @@ def test_explain_pair_panel(images: Path, tmp_path: Path) -> None:
 
 
 def test_detect_tiles_finds_the_small_faces(data_dir: Path) -> None:
+    """Six small faces round a table: found tiled, on request or by the automatic retry of a
+    big photo where one pass finds nothing."""
     group = data_dir / "inspireface/insightface_samples/t1.jpg"
-    assert len(_json(["detect", str(group), "--json"])["faces"]) == 0
     assert len(_json(["detect", str(group), "--tiles", "2", "--json"])["faces"]) == 6
+    assert len(_json(["detect", str(group), "--json"])["faces"]) == 6
 
 
 def test_verify_refusal_threshold_is_a_parameter(images: Path) -> None:
