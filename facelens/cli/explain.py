@@ -12,6 +12,7 @@ from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
 TARGETS = ("expression", "age", "gender", "embedding")
 METHODS = ("gradcam", "gradcam++", "occlusion")
 PAIR_METHODS = ("corrrise", "gradient")
+FILLS = ("other_face", "blur")
 
 
 def _check(value: str, allowed: tuple[str, ...], hint: str) -> None:
@@ -124,6 +125,7 @@ def eval_explain(
     pairs: int = typer.Option(200, help="Held-out pairs (half genuine, half impostor)."),
     masks: int = typer.Option(1000, help="CorrRISE masks per image."),
     methods: str = typer.Option("corrrise,gradient", help="Comma-separated pair methods."),
+    fill: str = typer.Option("other_face", help="CorrRISE fill: other_face or blur."),
     faces: int = typer.Option(
         20, help="Also score the single-face methods (Grad-CAM, ...) on this many faces."
     ),
@@ -137,9 +139,17 @@ def eval_explain(
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
     for method in chosen:
         _check(method, PAIR_METHODS, "--methods")
+    _check(fill, FILLS, "--fill")
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("explaining pairs", total=pairs)
-        report = evaluate_explain(data, pairs, chosen, masks, lambda: progress.advance(task))
+        report = evaluate_explain(
+            data,
+            pairs,
+            chosen,
+            masks,
+            lambda: progress.advance(task),
+            fill,  # type: ignore[arg-type]
+        )
         if faces > 0:
             task = progress.add_task("single-face methods", total=faces)
             report["single_face"] = evaluate_single_face(

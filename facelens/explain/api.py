@@ -154,10 +154,12 @@ def pair_explainer(
     device: Device = "cpu",
     faithfulness: bool = True,
     threshold: float | None = None,
+    fill: Literal["other_face", "blur"] = "other_face",
 ) -> Explainer:
-    """masks: CorrRISE's masks per image (the gradient method needs one backward pass)."""
+    """masks, fill: CorrRISE's masks per image and what hidden regions become (the gradient
+    method needs one backward pass)."""
     if method == "corrrise":
-        return CorrRISE(masks=masks, device=device, faithfulness=faithfulness)
+        return CorrRISE(masks=masks, fill=fill, device=device, faithfulness=faithfulness)
     if method == "gradient":
         return GradientPair(threshold, device=device, faithfulness=faithfulness)
     raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown pair method {method!r}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -118,10 +119,11 @@ def evaluate_explain(
     methods: tuple[str, ...] = ("corrrise", "gradient"),
     masks: int = 1000,
     tick: Callable[[], None] | None = None,
+    fill: Literal["other_face", "blur"] = "other_face",
 ) -> dict:
     """Mean faithfulness areas and region-game hit rate per pair method."""
     threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)
-    explainers = {m: pair_explainer(m, masks, threshold=threshold) for m in methods}
+    explainers = {m: pair_explainer(m, masks, threshold=threshold, fill=fill) for m in methods}
     crops = _Crops(data)
     chosen = held_out_pairs(data, pairs)
     donors = [p.image_a for p in chosen if not p.same] or [p.image_a for p in chosen]
@@ -159,6 +161,7 @@ def evaluate_explain(
         "skipped": skipped,
         "fold": HELD_OUT_FOLD,
         "masks": masks,
+        "corrrise_fill": fill,
         "methods": {},
     }
     for method in methods:
