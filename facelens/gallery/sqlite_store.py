@@ -46,7 +46,7 @@ from facelens.gallery.store import (
     Template,
     as_queries,
     prepare,
-    read_export,
+    read_export_by_person,
     search_people,
     write_export,
 )
@@ -363,13 +363,7 @@ class SqliteGalleryStore:
             self.flush()
 
     def import_(self, path: str | os.PathLike[str]) -> int:
-        dim, items = read_export(path)
-        if dim != self.dim:
-            raise ValueError(f"{path} holds {dim}-d embeddings, not {self.dim}-d")
-        by_person: dict[str, list[Template]] = {}
-        for t in items:
-            by_person.setdefault(t.person, []).append(t)
-        return len(self.add_many(by_person.items()))
+        return len(self.add_many(read_export_by_person(path, self.dim)))
 
     def flush(self) -> None:
         """Save the index so the next open replays nothing."""

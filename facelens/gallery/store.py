@@ -194,3 +194,16 @@ def read_export(path: str | os.PathLike[str]) -> tuple[int, list[Template]]:
         for r, e in zip(records, emb, strict=True)
     ]
     return dim, out
+
+
+def read_export_by_person(
+    path: str | os.PathLike[str], dim: int
+) -> list[tuple[str, list[Template]]]:
+    """An export's templates grouped by person, checked against the store's dimension."""
+    found_dim, items = read_export(path)
+    if found_dim != dim:
+        raise ValueError(f"{path} holds {found_dim}-d embeddings, not {dim}-d")
+    by_person: dict[str, list[Template]] = {}
+    for template in items:
+        by_person.setdefault(template.person, []).append(template)
+    return list(by_person.items())
