@@ -139,3 +139,18 @@ def test_pair_without_faithfulness_scores_uint8_crops(images: Path) -> None:
     )
     assert not result.same_person and result.a.faithfulness is None
     assert result.a.score == pytest.approx(result.similarity, abs=1e-4)
+
+
+def test_lfw_explain_report_has_the_issue_keys(data_dir: Path) -> None:
+    """Two held-out pairs (one genuine, one impostor) through `facelens eval explain`'s
+    function: every key the JSON promises, one region-game trial with its similarity cost."""
+    from facelens.explain.lfw_eval import evaluate_explain
+
+    report = evaluate_explain(data_dir / "lfw", pairs=2, methods=("gradient",))
+    assert (report["pairs"], report["fold"]) == (2, 9)
+    summary = report["methods"]["gradient"]
+    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "centre_deletion_auc"):
+        assert 0.0 <= summary[key] <= 1.0
+    assert summary["region_game_trials"] == 1 and summary["region_game_hit_rate"] in (0.0, 1.0)
+    drop = report["region_game_similarity_drop"]
+    assert drop["mean"] == drop["median"] and -0.2 < drop["mean"] < 0.5

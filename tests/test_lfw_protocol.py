@@ -47,3 +47,46 @@ def test_threshold_at_fmr_counts_false_matches():
     same = np.concatenate([np.zeros(1000, bool), [True, True]])
     tar, _ = tar_at_fmr(scores, same, 1e-2)
     assert tar == 0.5
+
+
+def _identification_case() -> dict[str, np.ndarray]:
+    """pA enrols e0 and e1 and is probed with e0; pB's templates and probe all sit at
+    0.8·e0 + 0.6·e2; so pA's probe scores pA 1.0 (max) or 0.5 (mean) and pB 0.8 either way."""
+    basis = np.eye(128, dtype=np.float32)
+    near = 0.8 * basis[0] + 0.6 * basis[2]
+    return {
+        "pA/0.jpg": basis[0],
+        "pA/1.jpg": basis[1],
+        "pA/2.jpg": basis[0],
+        "pB/0.jpg": near,
+        "pB/1.jpg": near,
+        "pB/2.jpg": near,
+        "pC/0.jpg": basis[3],
+        "pC/1.jpg": basis[3],
+        "s1/0.jpg": basis[4],
+        "s2/0.jpg": basis[5],
+    }
+
+
+def test_split_keeps_one_probe_per_person_and_alternates_singles():
+    from facelens.eval.identify import split_lfw
+
+    names = list(_identification_case())
+    enrolled, mated, non_mated = split_lfw(names, templates=2)
+    assert enrolled == ["pA/0.jpg", "pA/1.jpg", "pB/0.jpg", "pB/1.jpg", "pC/0.jpg", "s1/0.jpg"]
+    assert mated == ["pA/2.jpg", "pB/2.jpg", "pC/1.jpg"]
+    assert non_mated == ["s2/0.jpg"]
+    assert split_lfw(names)[1] == ["pA/1.jpg", "pA/2.jpg", "pB/1.jpg", "pB/2.jpg", "pC/1.jpg"]
+
+
+def test_template_fusion_changes_the_ranking_as_defined():
+    from facelens.eval.identify import identification_rates
+
+    vectors = _identification_case()
+    by_max = identification_rates(vectors, templates=2, fuse="max")
+    by_mean = identification_rates(vectors, templates=2, fuse="mean")
+    assert by_max["rank1"] == 1.0 and by_max["dir_at_fpir_0.01"] == 1.0
+    assert by_mean["rank1"] == 2 / 3  # pA's probe: pB 0.8 beats pA's mean 0.5
+    assert by_mean["rank5"] == 1.0
+    assert by_max["fpir_threshold"] == 0.0  # s2 is orthogonal to everything enrolled
+    assert (by_max["gallery_people"], by_max["templates"]) == (4, 6)

@@ -68,3 +68,10 @@ def identify(
         f"({report['gallery_people']} enrolled, {report['mated_probes']} mated and "
         f"{report['non_mated_probes']} non-mated probes)"
     )
+    for fuse, rates in report["fusion"].items():
+        console.print(
+            f"two templates, {fuse} fusion: rank-1 {rates['rank1'] * 100:.2f}%, "
+            f"rank-5 {rates['rank5'] * 100:.2f}%, "
+            f"DIR@FPIR1% {rates['dir_at_fpir_0.01'] * 100:.2f}% "
+            f"({rates['templates']} templates, {rates['mated_probes']} mated probes)"
+        )

@@ -100,17 +100,11 @@ def held_out_pairs(data: Path, count: int) -> list[Pair]:
 
 
 def _region_game(
-    explainer: Explainer,
-    pair_faces: tuple[AlignedFace, AlignedFace],
-    donor: AlignedFace,
-    region: str,
+    explainer: Explainer, face_a: AlignedFace, swapped: np.ndarray, box: tuple[int, int, int, int]
 ) -> bool:
-    face_a, face_b = pair_faces
-    box = REGIONS[region]
-    swapped = swap_region(face_b.crop, donor.crop, box)
+    """Does the dissimilar map of the swapped B (against A) point at the swapped box?"""
     target = SimilarityTarget(embedding_of(face_a.crop), reference_crop=face_a.crop)
-    crop_map = explainer.compute(swapped, target)
-    return region_hit(crop_map, box)
+    return region_hit(explainer.compute(swapped, target), box)
 
 
 def evaluate_explain(
@@ -130,6 +124,7 @@ def evaluate_explain(
     areas: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
     hits: dict[str, list[bool]] = {m: [] for m in methods}
     seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
+    drops: list[float] = []  # what each region swap cost the genuine pair's similarity
     skipped = 0
     for n, pair in enumerate(chosen):
         face_a, face_b = crops(pair.image_a), crops(pair.image_b)
@@ -137,6 +132,16 @@ def evaluate_explain(
             skipped += 1
             continue
         kind = "genuine" if pair.same else "impostor"
+        game = None
+        donor = _donor(crops, donors, pair, n) if pair.same else None
+        if donor is not None:
+            box = REGIONS[list(REGIONS)[len(drops) % len(REGIONS)]]
+            swapped = swap_region(face_b.crop, donor.crop, box)
+            reference = embedding_of(face_a.crop)
+            drops.append(
+                float(reference @ embedding_of(face_b.crop) - reference @ embedding_of(swapped))
+            )
+            game = (swapped, box)
         for method, explainer in explainers.items():
             start = time.perf_counter()
             result = explain_pair(face_a, face_b, explainer, threshold)
@@ -147,11 +152,8 @@ def evaluate_explain(
                     if key.endswith("_auc"):
                         areas[method].setdefault(key, []).append(value)
                         areas[method].setdefault(f"{kind}_{key}", []).append(value)
-            if pair.same:
-                donor = _donor(crops, donors, pair, n)
-                if donor is not None:
-                    region = list(REGIONS)[len(hits[method]) % len(REGIONS)]
-                    hits[method].append(_region_game(explainer, (face_a, face_b), donor, region))
+            if game is not None:
+                hits[method].append(_region_game(explainer, face_a, *game))
             seconds[method] += time.perf_counter() - start
         if tick:
             tick()
@@ -162,6 +164,11 @@ def evaluate_explain(
         "fold": HELD_OUT_FOLD,
         "masks": masks,
         "corrrise_fill": fill,
+        "region_game_similarity_drop": {
+            "mean": round(float(np.mean(drops)), 4) if drops else None,
+            "median": round(float(np.median(drops)), 4) if drops else None,
+            "below_0.02": round(float(np.mean(np.array(drops) < 0.02)), 4) if drops else None,
+        },
         "methods": {},
     }
     for method in methods:
