@@ -56,6 +56,16 @@ def test_explain_pair_similar_and_dissimilar(client: TestClient, photos):
     check_overlay(body["overlay_b"], photos["biden"])
 
 
+def test_explain_pair_corrrise_fill_is_checked(client: TestClient, photos):
+    files = {"image_a": photos["obama"], "image_b": photos["biden"]}
+    url = "/v1/explain/pair?method=corrrise&masks=50&faithfulness=false"
+    response = client.post(url + "&fill=other_face", files=files)
+    assert response.status_code == 200, response.text
+    assert response.json()["explanation"]["a"]["method"] == "corrrise"
+    response = client.post(url + "&fill=paint", files=files)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "bad_request"
+
+
 def test_explain_bad_input(client: TestClient, photos):
     blank = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 200, 200)).save(blank, format="PNG")

@@ -12,7 +12,7 @@ from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
 TARGETS = ("expression", "age", "gender", "embedding")
 METHODS = ("gradcam", "gradcam++", "occlusion")
 PAIR_METHODS = ("corrrise", "gradient")
-FILLS = ("other_face", "blur")
+FILLS = ("blur", "other_face")
 
 
 def _check(value: str, allowed: tuple[str, ...], hint: str) -> None:
@@ -87,6 +87,7 @@ def explain_pair(
     image_b: Path,
     method: str = typer.Option("corrrise", help="corrrise or gradient."),
     masks: int = typer.Option(1000, help="CorrRISE masks per image."),
+    fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),
     out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),
     faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers."),
@@ -98,10 +99,11 @@ def explain_pair(
     from facelens.explain import render
 
     _check(method, PAIR_METHODS, "--method")
+    _check(fill, FILLS, "--fill")
     with reporting_errors(as_json):
         result = api.pair(
             image_a, image_b, method, masks, operating_point, device=device,
-            faithfulness=faithfulness,
+            faithfulness=faithfulness, fill=fill,  # type: ignore[arg-type]
         )  # fmt: skip
     if out is not None:
         render.save_png(render.pair_panel(result), out)
@@ -125,7 +127,7 @@ def eval_explain(
     pairs: int = typer.Option(200, help="Held-out pairs (half genuine, half impostor)."),
     masks: int = typer.Option(1000, help="CorrRISE masks per image."),
     methods: str = typer.Option("corrrise,gradient", help="Comma-separated pair methods."),
-    fill: str = typer.Option("other_face", help="CorrRISE fill: other_face or blur."),
+    fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     faces: int = typer.Option(
         20, help="Also score the single-face methods (Grad-CAM, ...) on this many faces."
     ),

@@ -11,7 +11,7 @@ from facelens.detection.align import CropTemplate, align_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import targets
 from facelens.explain.base import AlignedFace, Explainer
-from facelens.explain.corrrise import CorrRISE
+from facelens.explain.corrrise import DEFAULT_FILL, CorrRISE, Fill
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
 from facelens.explain.gradient_pair import GradientPair
 from facelens.explain.occlusion import Occlusion
@@ -154,7 +154,7 @@ def pair_explainer(
     device: Device = "cpu",
     faithfulness: bool = True,
     threshold: float | None = None,
-    fill: Literal["other_face", "blur"] = "other_face",
+    fill: Fill = DEFAULT_FILL,
 ) -> Explainer:
     """masks, fill: CorrRISE's masks per image and what hidden regions become (the gradient
     method needs one backward pass)."""
@@ -191,12 +191,14 @@ def pair(
     face_b: int = 0,
     device: Device = "cpu",
     faithfulness: bool = True,
+    fill: Fill = DEFAULT_FILL,
 ) -> PairExplanation:
-    """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair."""
+    """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair
+    (fill: what CorrRISE's hidden regions become)."""
     threshold = threshold_for(operating_point, flip=False)
     aligned = [
         align_embedding(*locate(image, index))
         for image, index in ((image_a, face_a), (image_b, face_b))
     ]
-    explainer = pair_explainer(method, masks, device, faithfulness, threshold)
+    explainer = pair_explainer(method, masks, device, faithfulness, threshold, fill)
     return explain_pair(aligned[0], aligned[1], explainer, threshold)

@@ -6,11 +6,13 @@ the pixel's mask value and the target score (for a pair: the similarity to the o
 Positive = showing the pixel raises the similarity (similar region), negative = lowers it
 (dissimilar region). Any scalar target works (attribute probability, quality score).
 
-The fill is the crop's blurred copy (RISE's choice), or, for a pair whose other aligned crop
-is known (fill="other_face", the default), halfway between that blurred copy and the other
-face: hiding a region then also moves it towards the other face, so a region that differs
-between the two stands out. On held-out LFW genuine pairs with one region replaced by
-another person's, this found the replaced region more often (region game, see README).
+The fill is the crop's blurred copy (fill="blur", RISE's choice and the default: it is the
+substrate the deletion and insertion curves use, and on held-out LFW pairs it meets the
+deletion target), or, for a pair whose other aligned crop is known (fill="other_face"),
+halfway between that blurred copy and the other face: hiding a region then also moves it
+towards the other face, so a region that differs between the two stands out. That fill
+finds a replaced region more often (region game) but is less faithful by deletion; both
+sets of figures are in the README.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from facelens.explain.base import Explainer
 from facelens.explain.faithfulness import substrate
 from facelens.explain.perturb import blend_scores
 from facelens.explain.scores import SimilarityTarget, Target
+
+Fill = Literal["blur", "other_face"]
+DEFAULT_FILL: Fill = "blur"
 
 
 def random_masks(
@@ -59,7 +64,7 @@ def correlation(masks: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
 
 class CorrRISE(Explainer):
     """masks: number of masked copies of the crop; cells: mask grid resolution; keep:
-    probability that a cell shows the original; fill: "other_face" or "blur" (see above).
+    probability that a cell shows the original; fill: "blur" or "other_face" (see above).
     Deterministic for a given seed."""
 
     method = "corrrise"
@@ -71,7 +76,7 @@ class CorrRISE(Explainer):
         cells: int = 8,
         keep: float = 0.5,
         seed: int = 0,
-        fill: Literal["other_face", "blur"] = "other_face",
+        fill: Fill = DEFAULT_FILL,
         device: str | torch.device = "cpu",
         faithfulness: bool = True,
     ) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -23,6 +22,7 @@ from facelens.eval.lfw import central_face
 from facelens.eval.lfw_pairs import Pair, read_pairs
 from facelens.explain.api import embedding_of, explain_pair, pair_explainer
 from facelens.explain.base import AlignedFace, Explainer
+from facelens.explain.corrrise import DEFAULT_FILL, Fill
 from facelens.explain.scores import SimilarityTarget, Target
 from facelens.explain.targets import EMBEDDING_POINTS, EMBEDDING_TEMPLATE, Points
 from facelens.io import load_image
@@ -113,7 +113,7 @@ def evaluate_explain(
     methods: tuple[str, ...] = ("corrrise", "gradient"),
     masks: int = 1000,
     tick: Callable[[], None] | None = None,
-    fill: Literal["other_face", "blur"] = "other_face",
+    fill: Fill = DEFAULT_FILL,
 ) -> dict:
     """Mean faithfulness areas and region-game hit rate per pair method."""
     threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)

@@ -12,6 +12,7 @@ from facelens.api.deps import image_body, request_images, run_cpu
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.api.heatmaps import HeatMap, overlay
 from facelens.explain import Explanation, PairExplanation, gradcam, occlusion, pair
+from facelens.explain.corrrise import DEFAULT_FILL, Fill
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
 
 router = APIRouter(prefix="/explain", tags=["explain"], responses=ERROR_RESPONSES)
@@ -61,6 +62,7 @@ def explain_two(
     face_a: int,
     face_b: int,
     faithfulness: bool,
+    fill: Fill,
 ) -> PairExplainResult:
     result = pair(
         rgb_a,
@@ -71,6 +73,7 @@ def explain_two(
         face_a=face_a,
         face_b=face_b,
         faithfulness=faithfulness,
+        fill=fill,
     )
     return PairExplainResult(
         explanation=result,
@@ -102,6 +105,7 @@ async def explain_pair(
     request: Request,
     method: Literal["gradient", "corrrise"] = Query("gradient"),
     masks: int = Query(300, ge=50, le=2000, description="CorrRISE masks per image"),
+    fill: Fill = Query(DEFAULT_FILL, description="CorrRISE fill"),
     operating_point: str = Query(DEFAULT_OPERATING_POINT),
     face_a: int = Query(0, ge=0),
     face_b: int = Query(0, ge=0),
@@ -120,4 +124,5 @@ async def explain_pair(
         face_a,
         face_b,
         faithfulness,
+        fill,
     )
