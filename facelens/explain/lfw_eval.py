@@ -11,7 +11,7 @@ the replaced region. Chance level is the region's share of the crop (4-7%).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -62,7 +62,7 @@ def region_hit(crop_map: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     return bool(x1 <= x < x2 and y1 <= y < y2)
 
 
-class _Crops:
+class LfwCrops:
     """Aligned crops of LFW images; each image is detected once (its central face)."""
 
     def __init__(self, data: Path) -> None:
@@ -118,7 +118,7 @@ def evaluate_explain(
     """Mean faithfulness areas and region-game hit rate per pair method."""
     threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)
     explainers = {m: pair_explainer(m, masks, threshold=threshold, fill=fill) for m in methods}
-    crops = _Crops(data)
+    crops = LfwCrops(data)
     chosen = held_out_pairs(data, pairs)
     donors = [p.image_a for p in chosen if not p.same] or [p.image_a for p in chosen]
     areas: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
@@ -198,7 +198,7 @@ def evaluate_explain(
     return report
 
 
-def _donor(crops: _Crops, donors: list[str], pair: Pair, n: int) -> AlignedFace | None:
+def _donor(crops: LfwCrops, donors: list[str], pair: Pair, n: int) -> AlignedFace | None:
     """Another person's face (from the impostor pairs' images), rotating through them."""
     person = pair.image_b.split("/")[0]
     for offset in range(len(donors)):
@@ -208,6 +208,44 @@ def _donor(crops: _Crops, donors: list[str], pair: Pair, n: int) -> AlignedFace 
             if face is not None:
                 return face
     return None
+
+
+def held_out_faces(data: Path, faces: int) -> Iterator[tuple[LfwCrops, Pair]]:
+    """The first `faces` held-out genuine pairs whose two images both have a face."""
+    crops = LfwCrops(data)
+    done = 0
+    for pair in [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD and p.same]:
+        if done == faces:
+            return
+        if crops(pair.image_a) is None or crops(pair.image_b) is None:
+            continue
+        yield crops, pair
+        done += 1
+
+
+class AreaLog:
+    """Faithfulness areas per named method, averaged with the deletion target's verdict."""
+
+    def __init__(self) -> None:
+        self.areas: dict[str, dict[str, list[float]]] = {}
+
+    def add(self, name: str, explainer: Explainer, face: AlignedFace, target: Target) -> None:
+        faith = explainer.explain(face, target).faithfulness
+        assert faith is not None
+        for key, value in faith.model_dump().items():
+            if key.endswith("_auc"):
+                self.areas.setdefault(name, {}).setdefault(key, []).append(value)
+
+    def summary(self) -> dict[str, dict]:
+        report = {}
+        for name, values in self.areas.items():
+            means = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
+            means["deletion_target_met"] = (
+                means["deletion_auc"] <= 0.7 * means["random_deletion_auc"]
+                and means["deletion_auc"] < means["centre_deletion_auc"]
+            )
+            report[name] = means
+        return report
 
 
 def evaluate_single_face(
@@ -221,41 +259,20 @@ def evaluate_single_face(
     from facelens.explain.occlusion import Occlusion
     from facelens.explain.targets import ATTRIBUTE_MODELS
 
-    crops = _Crops(data)
-    areas: dict[str, dict[str, list[float]]] = {}
-
-    def add(name: str, explainer: Explainer, face: AlignedFace, target: Target) -> None:
-        faith = explainer.explain(face, target).faithfulness
-        assert faith is not None
-        for key, value in faith.model_dump().items():
-            if key.endswith("_auc"):
-                areas.setdefault(name, {}).setdefault(key, []).append(value)
-
-    done = 0
-    for pair in [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD and p.same]:
-        if done == faces:
-            break
+    log, done = AreaLog(), 0
+    for crops, pair in held_out_faces(data, faces):
         face_a, face_b = crops(pair.image_a), crops(pair.image_b)
-        if face_a is None or face_b is None:
-            continue
+        assert face_a is not None and face_b is not None
         for attribute, spec in ATTRIBUTE_MODELS.items():
             crop = crops(pair.image_a, spec.template, spec.points)
             assert crop is not None
             target = class_target(attribute, crop.crop, None)
             for method in (GradCAM(), GradCAMPlusPlus(), Occlusion()):
-                add(f"{method.method}/{attribute}", method, crop, target)
+                log.add(f"{method.method}/{attribute}", method, crop, target)
         similarity = SimilarityTarget(embedding_of(face_b.crop))
-        add("embedding-gradcam/similarity", EmbeddingGradCAM(), face_a, similarity)
-        add("occlusion/similarity", Occlusion(), face_a, similarity)
+        log.add("embedding-gradcam/similarity", EmbeddingGradCAM(), face_a, similarity)
+        log.add("occlusion/similarity", Occlusion(), face_a, similarity)
         done += 1
         if tick:
             tick()
-    report: dict = {"faces": done}
-    for name, values in areas.items():
-        means = {k: round(float(np.mean(v)), 4) for k, v in values.items()}
-        means["deletion_target_met"] = (
-            means["deletion_auc"] <= 0.7 * means["random_deletion_auc"]
-            and means["deletion_auc"] < means["centre_deletion_auc"]
-        )
-        report[name] = means
-    return report
+    return {"faces": done, **log.summary()}

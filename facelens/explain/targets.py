@@ -8,12 +8,15 @@ view only: an explanation is of one aligned image, not of the zoom/mirror averag
 | expression | emotion.onnx   | 64² FER2013 frame          | grey NHWC, −1..1 | add_2 (8²)    |
 | age        | age-v1.onnx    | 64² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_22_relu |
 | gender     | gender-v1.onnx | 32² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_7_relu  |
-| embedding  | DlibResNet     | 150² DLIB_CHIP             | RGB 0..255       | level1 (4²)   |
+| embedding  | DlibResNet     | 150² DLIB_CHIP             | RGB 0..255       | level3 (17²)  |
 
 Layer maps: age 7², gender 16². The expression layer's ONNX name is
-`StatefulPartitionedCall/model_1/add_2/add:0`; the embedding's other choice is `level0` (2²).
-Each is the last feature map that keeps some spatial resolution (age-v1's final 3² map
-`layer_3_relu` and gender-v1's 8² `layer_6_averagepool` work too, coarser).
+`StatefulPartitionedCall/model_1/add_2/add:0`. The attribute layers are the last feature
+maps that keep some spatial resolution (age-v1's final 3² map `layer_3_relu` and gender-v1's
+8² `layer_6_averagepool` work too, coarser). The embedding's is earlier: of `level3` (17²),
+`level2` (8²), `level1` (4²) and `level0` (2²), `tools/gradcam_layer_sweep.py` found level3's
+maps the most faithful by deletion for the cosine target (none reaches the centre
+baseline; see README).
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
 
 EMBEDDING_TEMPLATE = DLIB_CHIP
 EMBEDDING_POINTS: Points = dlib_landmarks
-EMBEDDING_LAYERS = ("level1", "level0")  # DlibResNet submodules, finest first
+EMBEDDING_LAYERS = ("level3", "level2", "level1", "level0")  # DlibResNet submodules
 
 _lock = threading.Lock()
 

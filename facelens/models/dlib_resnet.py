@@ -83,8 +83,8 @@ class DlibResNet(nn.Module):
     size=150, padding=0.25)` makes). The module subtracts dlib's channel means and divides by
     256 itself. Output: N x 128, dlib's raw descriptor (not re-normalised).
 
-    Grad-CAM target: `level0` (the last residual level, 256 x 2 x 2 feature map, right before
-    the global average pool). Its map is coarse; `level1` (256 x 4 x 4) is the finer option.
+    Grad-CAM targets any level by name; `facelens.explain.targets` says which is the default
+    and why.
     Submodules in forward order: `stem` (conv 7x7/2, affine, relu, max-pool 3x3/2), `level4`
     (32 ch, 35x35), `level3` (64, 17x17), `level2` (128, 8x8), `level1` (256, 4x4),
     `level0` (256, 2x2), then the mean over space and `fc` (bias-free linear 256 -> 128).
