@@ -154,3 +154,22 @@ def test_lfw_explain_report_has_the_issue_keys(data_dir: Path) -> None:
     assert summary["region_game_trials"] == 1 and summary["region_game_hit_rate"] in (0.0, 1.0)
     drop = report["region_game_similarity_drop"]
     assert drop["mean"] == drop["median"] and -0.2 < drop["mean"] < 0.5
+
+
+def test_single_face_report_scores_every_method(data_dir: Path) -> None:
+    """One held-out face through the single-face evaluation: every method and output gets
+    areas in [0, 1] and a verdict that follows from them."""
+    from facelens.explain.lfw_eval import evaluate_single_face
+
+    report = evaluate_single_face(data_dir / "lfw", faces=1)
+    assert report.pop("faces") == 1
+    expected = {f"{m}/{a}" for m in ("gradcam", "gradcam++", "occlusion")
+                for a in ("expression", "age", "gender")}  # fmt: skip
+    assert set(report) == expected | {"embedding-gradcam/similarity", "occlusion/similarity"}
+    for means in report.values():
+        assert all(0.0 <= means[k] <= 1.0 for k in ("deletion_auc", "random_deletion_auc"))
+        met = (
+            means["deletion_auc"] <= 0.7 * means["random_deletion_auc"]
+            and means["deletion_auc"] < means["centre_deletion_auc"]
+        )
+        assert means["deletion_target_met"] == met
