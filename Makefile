@@ -14,3 +14,4 @@ lint:
 weights:
 	$(PYTHON) tools/convert_dlib_resnet.py
 	$(PYTHON) tools/convert_tfjs.py
+	$(PYTHON) tools/convert_faceapi_age_gender.py

@@ -23,8 +23,7 @@ from facelens.models.torch_onnx import OnnxTorch
 TOL = 1e-4
 TWINS = {  # file -> input shape (N, ...) as the graph declares it
     "emotion.onnx": (2, 64, 64, 1),
-    "age-v1.onnx": (2, 3, 64, 64),
-    "gender-v1.onnx": (2, 3, 32, 32),
+    "faceapi-age-gender.onnx": (2, 3, 112, 112),
     "dlib_resnet_v1.onnx": (2, 3, 150, 150),
 }
 
@@ -73,7 +72,8 @@ def test_gradcam_layer_gets_gradients(images: Path, attribute: str) -> None:
     spec = targets.ATTRIBUTE_MODELS[attribute]
     crop = align(rgb, face, spec.template, spec.points).crop
     grad_cam = explain.GradCAM(faithfulness=False)
-    activation, grads = grad_cam.gradients(crop, ClassTarget(attribute, 1))
+    last_class = len(spec.labels) - 1  # age is a regression with a single output
+    activation, grads = grad_cam.gradients(crop, ClassTarget(attribute, last_class))
     assert activation.dim() == 4 and grads.shape == activation.shape
     assert grads.abs().sum() > 0
 
@@ -104,7 +104,7 @@ def test_gradcam_map_shapes_ranges_and_faithfulness(images: Path) -> None:
 
 def test_occlusion_is_signed_and_sized(images: Path) -> None:
     result = explain.occlusion(images / "obama.jpg", target="gender", faithfulness=False)
-    assert result.crop_map.shape == (32, 32)
+    assert result.crop_map.shape == (112, 112)  # the age/gender network's crop
     assert result.signed and -1.0 <= result.crop_map.min() and result.crop_map.max() <= 1.0
     assert np.abs(result.crop_map).max() == pytest.approx(1.0)
 

