@@ -123,3 +123,24 @@ def test_no_faces_no_attributes() -> None:
         np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2)), np.zeros((0, 468, 3)), np.zeros(0)
     )
     assert predict_attributes(rgb, empty) == []
+
+
+def test_age_and_gender_on_labelled_utkface_faces(data_dir: Path) -> None:
+    """60 labelled UTKFace faces (every 50th file): a broken port or crop would be far off
+    (the full 3,000-face measurement is `facelens eval attributes`)."""
+    from facelens.eval.attributes import utkface_labels
+
+    files = sorted((data_dir / "utkface-dev").glob("*.jpg"))[::50]
+    age, female, _ = utkface_labels(files)
+    lens = FaceLens()
+    years, said_female = [], []
+    for path in files:
+        faces = lens.analyze(path).faces
+        face = faces[0] if faces else None
+        years.append(face.age.years if face and face.age else np.nan)
+        said_female.append(face.gender.label == "female" if face and face.gender else None)
+    found = ~np.isnan(years)
+    assert found.mean() > 0.9
+    assert np.abs(np.array(years)[found] - age[found]).mean() < 7.0
+    gender_right = [s == f for s, f in zip(said_female, female, strict=True) if s is not None]
+    assert np.mean(gender_right) > 0.85
