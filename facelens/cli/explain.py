@@ -36,7 +36,7 @@ def explain(
     target: str = typer.Option("expression", help="age, gender, expression or embedding."),
     method: str = typer.Option("gradcam", help="gradcam, gradcam++ or occlusion."),
     class_name: str | None = typer.Option(
-        None, "--class", help="Class to explain (default: the predicted one)."
+        None, "--class", help="Class to explain (default: the predicted one; age: 'years')."
     ),
     reference: Path | None = typer.Option(
         None, help="embedding target: explain the similarity to this photo's face."

@@ -87,7 +87,7 @@ async def explain_face(
     request: Request,
     method: Literal["gradcam", "gradcam++", "occlusion"] = Query("gradcam"),
     target: Literal["expression", "age", "gender", "embedding"] = Query("expression"),
-    class_name: str | None = Query(None, description="class to explain (default: predicted)"),
+    class_name: str | None = Query(None, description="class (default: predicted; age: years)"),
     face: int = Query(0, ge=0, description="face index (0: the largest)"),
     faithfulness: bool = Query(False, description="add deletion/insertion checks (slower)"),
 ) -> ExplainResult:
