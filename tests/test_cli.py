@@ -47,6 +47,29 @@ def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_
     }
 
 
+def test_analyze_folder_keeps_every_image(data_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    shutil.copy(data_dir / "inspireface/test_res/attribute/7242.jpg", folder / "two.jpg")
+    shutil.copy(data_dir / "inspireface/test_res/crop/no_face.png", folder / "empty.png")
+    (folder / "broken.jpg").write_bytes(b"not an image")
+    rows = _json(["analyze", str(folder), "--json", "--csv", str(tmp_path / "a.csv")])
+    by_image = {Path(r["image"]).name: r for r in rows}
+    assert set(by_image) == {"two.jpg", "empty.png", "broken.jpg"}
+    faces = by_image["two.jpg"]["result"]["faces"]  # two White females aged 20-29
+    assert len(faces) == 2 and {f["gender"]["label"] for f in faces} == {"female"}
+    assert by_image["empty.png"]["error"]["code"] == "no_face"
+    assert by_image["broken.jpg"]["error"]["code"] == "not_an_image"
+    with (tmp_path / "a.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["face"] for r in table if r["image"].endswith("two.jpg")] == ["0", "1"]
+    assert all(r["gender"] == "female" and 15 <= float(r["age"]) <= 35 for r in table[-2:])
+    assert {r["error"] for r in table if not r["face"]} == {
+        "no face was found",
+        "the data is not an image in a supported format",
+    }
+
+
 def test_analyze_json_has_every_attribute(images: Path) -> None:
     face = _json(["analyze", str(images / "obama.jpg"), "--json"])["faces"][0]
     assert face["quality"]["verdict"] == "ok"

@@ -1,16 +1,18 @@
-"""`facelens analyze IMAGE` and `facelens eval attributes`: age, gender and expression."""
+"""`facelens analyze PATH` and `facelens eval attributes`: age, gender and expression."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from facelens.cli.folders import images_in, rows_for_folder
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
 from facelens.lens import FaceLens
-from facelens.types import ImageResult
+from facelens.types import Face, ImageResult
 
 
 def _table(result: ImageResult, title: str) -> Table:
@@ -39,17 +41,47 @@ def _table(result: ImageResult, title: str) -> Table:
 
 
 def analyze(
-    image: Path,
+    path: Path = typer.Argument(..., help="An image, or a folder of images (recursive)."),
     quality: bool = typer.Option(
         True, "--quality/--no-quality", help="Assess each face's quality (score, verdict)."
     ),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Also write one CSV row per face."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Every face with box, quality, age, gender and expression."""
-    with reporting_errors(as_json):
-        result = FaceLens().analyze(image, quality=quality)
+    """Every face with box, quality, age, gender and expression.
+
+    A folder gives one entry per image (`image`, `result`, `error`): an image that cannot
+    be read or shows no face is listed with its error, never dropped."""
+    if not path.exists():
+        raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
+    lens = FaceLens()
+    if path.is_dir():
+
+        def one(image: Path) -> list[dict]:
+            result = lens.analyze(image, quality=quality)
+            return [{"image": str(image), "result": result, "error": None}] if result.faces else []
+
+        rows = rows_for_folder(images_in(path), one, _problem, as_json)
+    else:
+        with reporting_errors(as_json):
+            result = lens.analyze(path, quality=quality)
+        rows = [{"image": str(path), "result": result, "error": None}]
+    if csv_file is not None:
+        _write_csv(csv_file, rows)
     if as_json:
-        emit_json(result)
+        emit_json(rows if path.is_dir() else rows[0]["result"])
+        return
+    for row in rows:
+        _print_image(Path(row["image"]), row["result"], row["error"])
+
+
+def _problem(image: Path, code: str, message: str) -> dict:
+    return {"image": str(image), "result": None, "error": {"code": code, "message": message}}
+
+
+def _print_image(image: Path, result: ImageResult | None, error: dict | None) -> None:
+    if result is None:
+        console.print(f"[red]{image.name}[/red]: {error['message'] if error else 'failed'}")
         return
     console.print(_table(result, f"{image.name}: {len(result.faces)} face(s)"))
     for face in result.faces:
@@ -58,6 +90,50 @@ def analyze(
                 f"{label} {p:.0%}" for label, p in face.expression.probabilities.items()
             )
             console.print(f"face {face.index} expression probabilities: {shares}")
+
+
+CSV_COLUMNS = (
+    "image", "face", "x1", "y1", "x2", "y2", "age", "age_low", "age_high", "age_bucket",
+    "gender", "gender_probability", "expression", "expression_probability",
+    "quality_score", "quality_verdict", "error",
+)  # fmt: skip
+
+
+def _face_csv_row(image: str, face: Face) -> dict:
+    age, gender, expression, q = face.age, face.gender, face.expression, face.quality
+    box = face.box
+    return {
+        "image": image,
+        "face": face.index,
+        "x1": round(box.x1, 1),
+        "y1": round(box.y1, 1),
+        "x2": round(box.x2, 1),
+        "y2": round(box.y2, 1),
+        "age": age.years if age else "",
+        "age_low": age.interval[0] if age else "",
+        "age_high": age.interval[1] if age else "",
+        "age_bucket": age.bucket if age else "",
+        "gender": gender.label if gender else "",
+        "gender_probability": gender.probability if gender else "",
+        "expression": expression.label if expression else "",
+        "expression_probability": expression.probability if expression else "",
+        "quality_score": q.score if q else "",
+        "quality_verdict": q.verdict if q else "",
+        "error": "",
+    }
+
+
+def _write_csv(target: Path, rows: list[dict]) -> None:
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, CSV_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            result: ImageResult | None = row["result"]
+            if result is None:
+                writer.writerow({"image": row["image"], "error": row["error"]["message"]})
+                continue
+            for face in result.faces:
+                writer.writerow(_face_csv_row(row["image"], face))
 
 
 def attributes(

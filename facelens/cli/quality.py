@@ -9,16 +9,8 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from facelens.cli.folders import images_in, rows_for_folder
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
-from facelens.errors import FaceLensError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def _images(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    return [path]
 
 
 def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
@@ -74,18 +66,9 @@ def quality(
     """Face quality: score, band, verdict (ok / low / retake), reasons and components."""
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    images = _images(path)
-    rows: list[dict] = []
+    images = images_in(path)
     if path.is_dir():
-        with Progress(console=console, transient=True, disable=as_json) as progress:
-            task = progress.add_task("assessing", total=len(images))
-            for image in images:
-                try:
-                    found = _assess(image, heatmap)
-                    rows += found or [_problem(image, "no_face", "no face was found")]
-                except FaceLensError as error:
-                    rows.append(_problem(image, error.code.value, error.message))
-                progress.advance(task)
+        rows = rows_for_folder(images, lambda image: _assess(image, heatmap), _problem, as_json)
     else:
         with reporting_errors(as_json):
             rows = _assess(path, heatmap)
