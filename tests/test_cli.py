@@ -26,12 +26,18 @@ def images(fr_images: Path) -> Path:
     return fr_images / "tests" / "test_images"
 
 
-def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_path: Path) -> None:
+def _mixed_folder(data_dir: Path, tmp_path: Path, photo: str, name: str) -> Path:
+    """A folder with one real photo, a photo without a face and a file that is no image."""
     folder = tmp_path / "batch"
     folder.mkdir()
-    shutil.copy(data_dir / "face_recognition/examples/obama-480p.jpg", folder / "good.jpg")
+    shutil.copy(data_dir / photo, folder / name)
     shutil.copy(data_dir / "inspireface/test_res/crop/no_face.png", folder / "empty.png")
     (folder / "broken.jpg").write_bytes(b"not an image")
+    return folder
+
+
+def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_path: Path) -> None:
+    folder = _mixed_folder(data_dir, tmp_path, "face_recognition/examples/obama-480p.jpg", "good.jpg")
     rows = _json(["quality", str(folder), "--json", "--csv", str(tmp_path / "q.csv")])
     by_image = {Path(r["image"]).name: r for r in rows}
     assert set(by_image) == {"good.jpg", "empty.png", "broken.jpg"}
@@ -48,11 +54,7 @@ def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_
 
 
 def test_analyze_folder_keeps_every_image(data_dir: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "batch"
-    folder.mkdir()
-    shutil.copy(data_dir / "inspireface/test_res/attribute/7242.jpg", folder / "two.jpg")
-    shutil.copy(data_dir / "inspireface/test_res/crop/no_face.png", folder / "empty.png")
-    (folder / "broken.jpg").write_bytes(b"not an image")
+    folder = _mixed_folder(data_dir, tmp_path, "inspireface/test_res/attribute/7242.jpg", "two.jpg")
     rows = _json(["analyze", str(folder), "--json", "--csv", str(tmp_path / "a.csv")])
     by_image = {Path(r["image"]).name: r for r in rows}
     assert set(by_image) == {"two.jpg", "empty.png", "broken.jpg"}
