@@ -37,7 +37,8 @@ def _mixed_folder(data_dir: Path, tmp_path: Path, photo: str, name: str) -> Path
 
 
 def test_quality_folder_lists_every_face_and_what_to_retake(data_dir: Path, tmp_path: Path) -> None:
-    folder = _mixed_folder(data_dir, tmp_path, "face_recognition/examples/obama-480p.jpg", "good.jpg")
+    photo = "face_recognition/examples/obama-480p.jpg"
+    folder = _mixed_folder(data_dir, tmp_path, photo, "good.jpg")
     rows = _json(["quality", str(folder), "--json", "--csv", str(tmp_path / "q.csv")])
     by_image = {Path(r["image"]).name: r for r in rows}
     assert set(by_image) == {"good.jpg", "empty.png", "broken.jpg"}
