@@ -48,6 +48,11 @@ def test_enrol_search_list_remove(client: TestClient, photos):
     assert found["identity"] == "Barack Obama"
     assert found["matches"][0]["person"] == "Barack Obama"
     assert found["matches"][0]["similarity"] > found["threshold"]
+    mean = client.post("/v1/gallery/search?fuse=mean", files={"image": photos["obama2"]})
+    assert mean.json()["identity"] == "Barack Obama"  # one template: mean = max
+    assert mean.json()["matches"][0]["similarity"] == found["matches"][0]["similarity"]
+    bad = client.post("/v1/gallery/search?fuse=median", files={"image": photos["obama2"]})
+    assert bad.status_code == 422 and code_of(bad) == "bad_request"
 
     removed = client.delete("/v1/gallery/people/Joe Biden")
     assert removed.json() == {"person": "Joe Biden", "removed": 1}

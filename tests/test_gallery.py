@@ -78,3 +78,22 @@ def test_home_relative_path_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     Gallery("~/faces").close()
     assert (tmp_path / "faces").is_dir() and not (tmp_path / "~").exists()
+
+
+def test_fusion_max_and_mean(gallery, knn):
+    """A person's score is their best template (max) or the templates' mean cosine."""
+    from facelens.lens import FaceLens
+
+    obama = sorted((knn / "train/obama").iterdir())
+    assert {p.name: p.templates for p in gallery.people()}["obama"] == len(obama) >= 2
+    probe = knn / "test/obama1.jpg"
+    lens = FaceLens()
+    cosines = [lens.verify(probe, photo).similarity for photo in obama]
+    best = gallery.search(probe, k=3, fuse="max").matches[0]
+    mean = gallery.search(probe, k=3, fuse="mean").matches[0]
+    assert best.person == mean.person == "obama"
+    assert best.similarity == pytest.approx(max(cosines), abs=1e-3)
+    assert mean.similarity == pytest.approx(sum(cosines) / len(cosines), abs=1e-3)
+    with pytest.raises(FaceLensError) as error:
+        gallery.search(probe, fuse="median")  # type: ignore[arg-type]
+    assert error.value.code.value == "bad_argument"

@@ -80,12 +80,13 @@ def search(
     image: Path,
     k: int = typer.Option(5, "--k", min=1),
     operating_point: str = typer.Option(DEFAULT_OPERATING_POINT, "--operating-point"),
+    fuse: str = typer.Option("max", help="A person's score: max (best template) or mean."),
     gallery: str = GalleryOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Who is this? Top-k people, or unknown when nobody clears the threshold."""
     with reporting_errors(as_json):
-        result = _open(gallery).search(image, k, operating_point)
+        result = _open(gallery).search(image, k, operating_point, fuse)  # type: ignore[arg-type]
     if as_json:
         emit_json(result.model_dump(mode="json", exclude={"face": {"embedding"}}))
         return

@@ -124,9 +124,11 @@ class Gallery:
         image: ImageInput,
         k: int = 5,
         operating_point: str = DEFAULT_OPERATING_POINT,
+        fuse: Fuse | None = None,
     ) -> Identification:
         """Top-k people for the photo's largest face; `identity` is None when no one clears
-        the operating point's threshold (open set)."""
+        the operating point's threshold (open set). fuse: how a person's templates combine
+        into one score, "max" or "mean" (default: the gallery's, "max", the better on LFW)."""
         threshold = threshold_for(operating_point, self.lens.flip)
         face = self._largest_face(image)
         if face is None:
@@ -142,7 +144,9 @@ class Gallery:
                 status="retake",
                 reasons=quality.reasons,
             )
-        hits = self.store.search(face.embedding_array[None], k=k, fuse=self.fuse)[0]
+        if fuse not in (None, "max", "mean"):
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
+        hits = self.store.search(face.embedding_array[None], k=k, fuse=fuse or self.fuse)[0]
         matches = [
             GalleryMatch(
                 person=h.person, similarity=round(float(h.similarity), 6), template_id=h.template_id

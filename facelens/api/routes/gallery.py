@@ -13,6 +13,7 @@ from facelens.api.errors import ERROR_RESPONSES, ApiError
 from facelens.api.logs import log_fields, note_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.gallery import Gallery
+from facelens.gallery.store import Fuse
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
 from facelens.types import Enrollment, Identification, Person
 
@@ -71,12 +72,13 @@ async def search(
     request: Request,
     k: int = Query(5, ge=1, le=100, description="people to return"),
     operating_point: str = Query(DEFAULT_OPERATING_POINT),
+    fuse: Fuse = Query("max", description="a person's score: best template or the mean"),
 ) -> Identification:
     """The k most similar people; `identity` is null when nobody clears the threshold.
     `status` is `retake` (no search made) or `low` as in /v1/verify."""
     gallery = gallery_of(request)
     (rgb,), _ = await request_images(request, "image")
-    result = await run_cpu(request, gallery.search, rgb, k, operating_point)
+    result = await run_cpu(request, gallery.search, rgb, k, operating_point, fuse)
     note_faces(request, [result.face])
     return result
 
