@@ -144,3 +144,26 @@ def test_age_and_gender_on_labelled_utkface_faces(data_dir: Path) -> None:
     assert np.abs(np.array(years)[found] - age[found]).mean() < 7.0
     gender_right = [s == f for s, f in zip(said_female, female, strict=True) if s is not None]
     assert np.mean(gender_right) > 0.85
+
+
+def test_calibration_error_exact_cases() -> None:
+    from facelens.eval.attributes import calibration_error
+
+    confidence = np.full(10, 0.8)
+    eight_right = np.array([True] * 8 + [False] * 2)
+    assert calibration_error(confidence, eight_right) == pytest.approx(0.0)
+    assert calibration_error(confidence, np.ones(10, bool)) == pytest.approx(0.2)
+    # two bins: 0.95 confident and always right (gap 0.05), 0.55 and never right (gap 0.55)
+    mixed = np.array([0.95] * 6 + [0.55] * 4)
+    right = np.array([True] * 6 + [False] * 4)
+    assert calibration_error(mixed, right) == pytest.approx(0.6 * 0.05 + 0.4 * 0.55)
+
+
+def test_expression_temperature_keeps_the_top_label() -> None:
+    from facelens.attributes.expression import to_expression
+
+    raw = np.array([0.02, 0.01, 0.02, 0.85, 0.05, 0.03, 0.02], np.float32)
+    expression = to_expression(raw)
+    assert expression.label == "happy"
+    assert 0.5 < expression.probability < 0.85  # softened, still the largest
+    assert sum(expression.probabilities.values()) == pytest.approx(1.0, abs=1e-3)

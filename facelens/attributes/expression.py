@@ -29,6 +29,11 @@ FER_FRAME = CropTemplate(
     ),
 )
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+# Temperature on the view-averaged probabilities (p ** (1/T), renormalised): the network is
+# over-confident (mean top probability 0.74 against 66.9% accuracy on 2,000 FER2013 faces).
+# Fitted by log-loss on that sample, 2-fold cross-validated: T 1.45-1.50, calibration error
+# 7.1-9.1% -> 1.9-3.1%. The top label, hence accuracy, is unchanged.
+TEMPERATURE = 1.45
 
 
 class MiniXceptionEmotion(AttributeModel):
@@ -49,8 +54,7 @@ class MiniXceptionEmotion(AttributeModel):
 
 def to_expression(probabilities: np.ndarray) -> Expression:
     top = int(np.argmax(probabilities))
-    total = float(probabilities.sum())  # the network's softmax, renormalised after averaging
-    values = {
-        label: round(float(p) / total, 4) for label, p in zip(LABELS, probabilities, strict=True)
-    }
+    calibrated = np.power(np.clip(probabilities, 1e-12, None), 1.0 / TEMPERATURE)
+    calibrated = calibrated / calibrated.sum()
+    values = {label: round(float(p), 4) for label, p in zip(LABELS, calibrated, strict=True)}
     return Expression(label=LABELS[top], probability=values[LABELS[top]], probabilities=values)

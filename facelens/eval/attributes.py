@@ -52,6 +52,7 @@ class Predicted:
     years: np.ndarray
     female: np.ndarray
     expression: np.ndarray  # index into LABELS
+    expression_confidence: np.ndarray  # probability of the predicted expression
     detected: np.ndarray
 
 
@@ -71,7 +72,7 @@ def predict_files(
             points.append(None)
     detected = np.array([p is not None for p in points], bool)
     fallback = np.mean([p for p in points if p is not None], axis=0) if detected.any() else None
-    years, female, expression = [], [], []
+    years, female, expression, confidence = [], [], [], []
     for path, face_points in zip(files, points, strict=True):  # pass 2: the attributes
         rgb = prepare(load_image(path))
         if face_points is None:
@@ -80,9 +81,26 @@ def predict_files(
         years.append(age.years)
         female.append(gender.probability if gender.label == "female" else 1 - gender.probability)
         expression.append(LABELS.index(emotion.label))
+        confidence.append(emotion.probability)
         if tick:
             tick()
-    return Predicted(np.array(years), np.array(female), np.array(expression), detected)
+    return Predicted(
+        np.array(years), np.array(female), np.array(expression), np.array(confidence), detected
+    )
+
+
+def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error: |accuracy − mean confidence| per equal-width confidence
+    bin, weighted by the bin's share of the predictions."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            gap = abs(float(correct[members].mean()) - float(confidence[members].mean()))
+            error += members.mean() * gap
+    return float(error)
 
 
 def _one_face(points: np.ndarray) -> FoundFaces:
@@ -157,6 +175,9 @@ def gender_report(female: np.ndarray, predicted: np.ndarray, race: np.ndarray, a
     correct = (predicted >= 0.5) == female
     return {
         "gender_accuracy": float(correct.mean()),
+        "gender_calibration_error": calibration_error(
+            np.maximum(predicted, 1 - predicted), correct
+        ),
         "gender_accuracy_by_race": {
             name: float(correct[race == code].mean())
             for code, name in enumerate(RACES)
@@ -170,12 +191,13 @@ def gender_report(female: np.ndarray, predicted: np.ndarray, race: np.ndarray, a
     }
 
 
-def expression_report(truth: np.ndarray, predicted: np.ndarray) -> dict:
+def expression_report(truth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> dict:
     confusion = np.zeros((len(LABELS), len(LABELS)), int)
     np.add.at(confusion, (truth, predicted), 1)
     totals = confusion.sum(axis=1)
     return {
         "expression_accuracy": float(np.mean(truth == predicted)),
+        "expression_calibration_error": calibration_error(confidence, truth == predicted),
         "expression_recall": {
             label: float(confusion[i, i] / totals[i]) for i, label in enumerate(LABELS) if totals[i]
         },
@@ -206,6 +228,6 @@ def evaluate_attributes(
     }
     report.update(age_report(age, utk.years))
     report.update(gender_report(female, utk.female, race, age))
-    report.update(expression_report(truth, fer.expression))
+    report.update(expression_report(truth, fer.expression, fer.expression_confidence))
     report["expression_accuracy_detected"] = float(np.mean((truth == fer.expression)[fer.detected]))
     return report
