@@ -75,3 +75,8 @@ def identify(
             f"DIR@FPIR1% {rates['dir_at_fpir_0.01'] * 100:.2f}% "
             f"({rates['templates']} templates, {rates['mated_probes']} mated probes)"
         )
+    flip = report["flip"]
+    console.print(
+        f"one template, flip-fused embeddings: rank-1 {flip['rank1'] * 100:.2f}%, "
+        f"rank-5 {flip['rank5'] * 100:.2f}%, DIR@FPIR1% {flip['dir_at_fpir_0.01'] * 100:.2f}%"
+    )
