@@ -48,6 +48,9 @@ def lfw(
 @app.command()
 def identify(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder (images/NAME/*.jpg)."),
+    write_calibration: bool = typer.Option(
+        False, help="Store the impostor tail behind the gallery's fpir_* operating points."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """LFW 1:N identification: rank-1, rank-5 and DIR at FPIR 1% through the gallery."""
@@ -58,7 +61,9 @@ def identify(
     total = sum(1 for _ in (data / "images").glob("*/*.jpg"))
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("embedding", total=total)
-        report = evaluate_identification(data, lambda: progress.advance(task))
+        report = evaluate_identification(
+            data, lambda: progress.advance(task), write_calibration=write_calibration
+        )
     if as_json:
         emit_json(report)
         return
@@ -79,4 +84,13 @@ def identify(
     console.print(
         f"one template, flip-fused embeddings: rank-1 {flip['rank1'] * 100:.2f}%, "
         f"rank-5 {flip['rank5'] * 100:.2f}%, DIR@FPIR1% {flip['dir_at_fpir_0.01'] * 100:.2f}%"
+    )
+    check = report["open_set_check"]
+    console.print(
+        f"open-set thresholds at {check['templates']} templates, predicted / measured: "
+        + ", ".join(
+            f"{name} {v['predicted']:.4f} / {v['measured']:.4f}"
+            for name, v in check.items()
+            if isinstance(v, dict)
+        )
     )

@@ -10,7 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
-from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
+from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT
 
 app = typer.Typer(no_args_is_help=True, help="Enrol people and identify faces (1:N).")
 DEFAULT_GALLERY = Path(os.environ.get("FACELENS_GALLERY", "~/.facelens/gallery")).expanduser()
@@ -79,7 +79,11 @@ def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonO
 def search(
     image: Path,
     k: int = typer.Option(5, "--k", min=1),
-    operating_point: str = typer.Option(DEFAULT_OPERATING_POINT, "--operating-point"),
+    operating_point: str = typer.Option(
+        DEFAULT_OPEN_SET_POINT,
+        "--operating-point",
+        help="fpir_1e-1, fpir_1e-2 or fpir_1e-3 (scale with the gallery), or a 1:1 point.",
+    ),
     fuse: str = typer.Option("max", help="A person's score: max (best template) or mean."),
     gallery: str = GalleryOption,
     as_json: bool = JsonOption,

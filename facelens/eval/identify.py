@@ -7,6 +7,7 @@ the gallery is larger than the mated set) and non-mated probes (which measure FP
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +19,13 @@ from facelens.eval.lfw import embed_images
 from facelens.gallery import open_store
 from facelens.gallery.store import Fuse, Template
 from facelens.recognition.embedder import normalise
+from facelens.recognition.open_set import (
+    OPEN_SET_POINTS,
+    TAIL_FILE,
+    fmr_for,
+    load_tail,
+    tail_thresholds,
+)
 
 
 def split_lfw(names: list[str], templates: int = 1) -> tuple[list[str], list[str], list[str]]:
@@ -83,11 +91,16 @@ def identification_rates(
 
 
 def evaluate_identification(
-    data_dir: Path, tick: Callable[[], None] | None = None, fpir: float = 0.01
+    data_dir: Path,
+    tick: Callable[[], None] | None = None,
+    fpir: float = 0.01,
+    write_calibration: bool = False,
 ) -> dict:
     """The one-template protocol's figures at the top level; under `fusion` the
     two-template protocol (people with 3+ images enrol two) with max and mean fusion; under
-    `flip` the one-template protocol with flip-fused embeddings."""
+    `flip` the one-template protocol with flip-fused embeddings; under `open_set_check` the
+    open-set model's thresholds against the measured ones (`write_calibration`: store the
+    impostor tail that model uses, recognition/impostor_tail.json)."""
     names = sorted(
         str(p.relative_to(data_dir / "images")) for p in (data_dir / "images").glob("*/*.jpg")
     )
@@ -101,4 +114,48 @@ def evaluate_identification(
     # FaceLens(flip=True): each embedding fused with its mirror image's, as `embed --flip`
     flipped = dict(zip(names, normalise(raw + mirrored), strict=True))
     report["flip"] = identification_rates(flipped, 1, "max", fpir)
+    tail = {
+        "plain": tail_thresholds(impostor_scores(vectors)),
+        "flip": tail_thresholds(impostor_scores(flipped)),
+        "measured_on": f"LFW, all cross-identity pairs of {len(names)} images; "
+        "facelens eval identify --write-calibration",
+    }
+    report["open_set_check"] = open_set_check(vectors, tail["plain"])
+    if write_calibration:
+        rows = {k: ",\n  ".join(json.dumps(r) for r in tail[k]) for k in ("plain", "flip")}
+        TAIL_FILE.write_text(
+            f'{{"plain": [\n  {rows["plain"]}],\n"flip": [\n  {rows["flip"]}],\n'
+            f'"measured_on": {json.dumps(tail["measured_on"])}}}\n'
+        )
+        load_tail.cache_clear()
     return report
+
+
+def impostor_scores(vectors: dict[str, np.ndarray]) -> np.ndarray:
+    """Cosine similarity of every pair of images of different people (chunked)."""
+    names = list(vectors)
+    matrix = np.stack([vectors[n] for n in names])
+    people = np.array([n.split("/")[0] for n in names])
+    scores = []
+    for start in range(0, len(names), 512):
+        rows = slice(start, start + 512)
+        block = matrix[rows] @ matrix.T
+        later = np.arange(len(names))[None] > np.arange(len(names))[rows, None]
+        scores.append(block[later & (people[rows, None] != people[None])])
+    return np.concatenate(scores)
+
+
+def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> dict:
+    """Thresholds the open-set model predicts for this protocol's gallery (one template per
+    enrolled person) against those measured on its non-mated probes."""
+    enrolled, _, non_mated = split_lfw(list(vectors), 1)
+    gallery = np.stack([vectors[n] for n in enrolled])
+    top = np.sort((np.stack([vectors[n] for n in non_mated]) @ gallery.T).max(axis=1))[::-1]
+    fmrs, thresholds = np.array(table).T
+    out = {"templates": len(enrolled), "non_mated_probes": len(non_mated)}
+    for name, fpir in OPEN_SET_POINTS.items():
+        fmr = fmr_for(fpir, len(enrolled))
+        predicted = float(np.interp(np.log10(fmr), np.log10(fmrs[::-1]), thresholds[::-1]))
+        measured = float(top[int(np.floor(fpir * len(top)))])
+        out[name] = {"predicted": round(predicted, 4), "measured": round(measured, 4)}
+    return out

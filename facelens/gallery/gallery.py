@@ -18,7 +18,7 @@ from facelens.gallery import open_store
 from facelens.gallery.store import Fuse, Template
 from facelens.io import ImageInput
 from facelens.lens import FaceLens
-from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
 from facelens.types import (
     EnrolledImage,
     Enrollment,
@@ -123,13 +123,16 @@ class Gallery:
         self,
         image: ImageInput,
         k: int = 5,
-        operating_point: str = DEFAULT_OPERATING_POINT,
+        operating_point: str = DEFAULT_OPEN_SET_POINT,
         fuse: Fuse | None = None,
     ) -> Identification:
         """Top-k people for the photo's largest face; `identity` is None when no one clears
-        the operating point's threshold (open set). fuse: how a person's templates combine
-        into one score, "max" or "mean" (default: the gallery's, "max", the better on LFW)."""
-        threshold = threshold_for(operating_point, self.lens.flip)
+        the threshold (open set). operating_point: a 1:N point, `fpir_1e-2` (default; 1% of
+        people not enrolled would be taken for someone), `fpir_1e-1` or `fpir_1e-3`, whose
+        threshold grows with the gallery (recognition.open_set), or a 1:1 point as in
+        verify. fuse: how a person's templates combine into one score, "max" or "mean"
+        (default: the gallery's, "max", the better on LFW)."""
+        threshold = open_set_threshold(operating_point, self.store.count(), self.lens.flip)
         face = self._largest_face(image)
         if face is None:
             raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the probe image")

@@ -14,7 +14,7 @@ from facelens.api.logs import log_fields, note_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.gallery import Gallery
 from facelens.gallery.store import Fuse
-from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
+from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT
 from facelens.types import Enrollment, Identification, Person
 
 router = APIRouter(prefix="/gallery", tags=["gallery"], responses=ERROR_RESPONSES)
@@ -71,7 +71,9 @@ async def enrol(
 async def search(
     request: Request,
     k: int = Query(5, ge=1, le=100, description="people to return"),
-    operating_point: str = Query(DEFAULT_OPERATING_POINT),
+    operating_point: str = Query(
+        DEFAULT_OPEN_SET_POINT, description="fpir_1e-1/-2/-3 (scale with the gallery) or 1:1"
+    ),
     fuse: Fuse = Query("max", description="a person's score: best template or the mean"),
 ) -> Identification:
     """The k most similar people; `identity` is null when nobody clears the threshold.
