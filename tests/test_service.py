@@ -86,6 +86,10 @@ def test_killed_server_restarts_with_its_gallery(server: Server, fr_images: Path
         f"{server.url}/v1/gallery/people?name=Barack Obama", files={"image": obama}, timeout=60
     )
     assert enrolled.status_code == 200, enrolled.text
+    # The request's log line is written just after the response is sent: let it land first.
+    deadline = time.monotonic() + 10
+    while "gallery_enrol" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     server.kill()  # no chance to flush or close anything
     with pytest.raises(httpx.ConnectError):
