@@ -83,6 +83,13 @@ def read_weights(model_dir: Path) -> dict[str, np.ndarray]:
     return weights
 
 
+def same_pads(kernel: int, stride: int) -> list[int]:
+    """ONNX pads (top, left, bottom, right) for TF "same" padding on this network's even
+    sizes: max(kernel − stride, 0) in all, the odd pixel after."""
+    total = max(kernel - stride, 0)
+    return [total // 2, total // 2, total - total // 2, total - total // 2]
+
+
 class Graph:
     """Accumulates ONNX nodes and initialisers for the TinyXception forward pass."""
 
@@ -112,14 +119,10 @@ class Graph:
         else:  # H×W×I×O -> O×I×H×W
             w = w.transpose(3, 2, 0, 1)
         k = w.shape[-1]
-        # TF "same" with stride 2 on an even size pads only after; stride 1 pads evenly.
-        pad = (k - 1) // 2 if stride == 1 else 0
-        pads = [pad, pad, k - 1 - pad, k - 1 - pad] if stride == 1 else [0, 0, k - 2, k - 2]
-        pads = [max(p, 0) for p in pads]
         inputs = [x, self.const(self.name(f"{prefix}/{kernel}"), w)]
         return self.op(
-            "Conv", inputs, prefix, kernel_shape=[k, k], strides=[stride, stride], pads=pads,
-            group=group,
+            "Conv", inputs, prefix, kernel_shape=[k, k], strides=[stride, stride],
+            pads=same_pads(k, stride), group=group,
         )  # fmt: skip
 
     def bias(self, x: str, prefix: str) -> str:
@@ -142,7 +145,7 @@ class Graph:
         out = self.separable(out, f"{prefix}/separable_conv0")
         out = self.separable(self.relu(out), f"{prefix}/separable_conv1")
         out = self.op(
-            "MaxPool", [out], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1]
+            "MaxPool", [out], "maxpool", kernel_shape=[3, 3], strides=[2, 2], pads=same_pads(3, 2)
         )
         shortcut = self.plain_conv(x, f"{prefix}/expansion_conv", 2)
         return self.op("Add", [out, shortcut], prefix, out=prefix)
