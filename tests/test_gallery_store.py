@@ -129,6 +129,7 @@ def test_idempotent_readd(opener: Callable[..., GalleryStore]) -> None:
     enrol_ab(s)
     assert s.add("A", [tpl(e(0), "a1")]) == [] and s.count() == 3
     assert s.add("A", [tpl(e(3), "a3"), tpl(e(3), "a3")]) != [] and s.count() == 4  # in-batch dup
+    assert s.searched() == 4  # what a search compares with, read without a table scan
     assert len(s.add("B", [tpl(e(0), "a1")])) == 1  # same image, other person: a new template
     assert s.has_hash("a1") and s.has_hash("a1", "B") and not s.has_hash("zz")
     assert s.add("C", [Template(embedding=e(5))]) and s.add("C", [Template(embedding=e(5))]) == []
@@ -152,6 +153,7 @@ def test_remove_removes_vectors(opener: Callable[..., GalleryStore]) -> None:
     assert s.remove("A") == 2
     assert [h.person for h in s.search(e(0), k=5)[0]] == ["B"]
     assert s.count() == 1 and s.templates("A") == [] and not s.has_hash("a1")
+    assert s.searched() == 1
     with pytest.raises(KeyError):
         s.remove("A")
 
@@ -209,6 +211,7 @@ def test_persistence_across_reopen(opener: Callable[..., GalleryStore]) -> None:
     s.close()
     r = opener()
     assert r.count() == 2 and [h.person for h in r.search(e(0), k=3)[0]] == ["A"]
+    assert r.searched() == 2
     assert r.search(e(0), k=1)[0][0].template_id == ids["A"][0]
 
 
@@ -464,4 +467,6 @@ def test_sqlite_concurrent_readers_and_writer(tmp_path: Path) -> None:
     assert int(out.split()[1]) > 1 and int(out.split()[2]) > 1, out
     assert s.count() == 50 + n_new - 1 and s.search(vec(last), k=1)[0][0].person == f"p{last}"
     s.close()
-    sqlite_consistent(tmp_path).close()
+    checked = sqlite_consistent(tmp_path)
+    assert checked.searched() == checked.count() == 50 + n_new - 1
+    checked.close()

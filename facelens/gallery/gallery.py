@@ -132,7 +132,9 @@ class Gallery:
         threshold grows with the gallery (recognition.open_set), or a 1:1 point as in
         verify. fuse: how a person's templates combine into one score, "max" or "mean"
         (default: the gallery's, "max", the better on LFW)."""
-        threshold = open_set_threshold(operating_point, self.store.count(), self.lens.flip)
+        if fuse not in (None, "max", "mean"):
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
+        threshold = open_set_threshold(operating_point, self.store.searched(), self.lens.flip)
         face = self._largest_face(image)
         if face is None:
             raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the probe image")
@@ -147,8 +149,6 @@ class Gallery:
                 status="retake",
                 reasons=quality.reasons,
             )
-        if fuse not in (None, "max", "mean"):
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
         hits = self.store.search(face.embedding_array[None], k=k, fuse=fuse or self.fuse)[0]
         matches = [
             GalleryMatch(

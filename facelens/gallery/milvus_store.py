@@ -223,6 +223,9 @@ class MilvusGalleryStore:
     def count(self) -> int:
         return int(self._query("", ["count(*)"])[0]["count(*)"])
 
+    def searched(self) -> int:
+        return self.count()  # Milvus keeps the row count itself
+
     def export(self, path: str | os.PathLike[str]) -> int:
         rows = sorted(self._iter("", FIELDS), key=lambda r: (r["created_at"], r["template_id"]))
         return write_export(path, self.dim, (_template(r) for r in rows))

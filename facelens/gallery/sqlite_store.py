@@ -451,6 +451,13 @@ class SqliteGalleryStore:
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM templates").fetchone()[0])
 
+    def searched(self) -> int:
+        # After refresh the index holds exactly SQLite's templates (_catch_up checks it), and
+        # reading its size is free; SELECT COUNT(*) scans the table, ~90 ms at 1M templates.
+        self.refresh()
+        with self._rw.read():
+            return len(self._index)
+
     def index_keys(self) -> np.ndarray:
         """Template row ids the index can return (for consistency checks)."""
         with self._rw.read():
