@@ -23,6 +23,7 @@ from facelens.recognition.open_set import (
     OPEN_SET_POINTS,
     TAIL_FILE,
     fmr_for,
+    interpolate,
     load_tail,
     tail_thresholds,
 )
@@ -122,11 +123,7 @@ def evaluate_identification(
     }
     report["open_set_check"] = open_set_check(vectors, tail["plain"])
     if write_calibration:
-        rows = {k: ",\n  ".join(json.dumps(r) for r in tail[k]) for k in ("plain", "flip")}
-        TAIL_FILE.write_text(
-            f'{{"plain": [\n  {rows["plain"]}],\n"flip": [\n  {rows["flip"]}],\n'
-            f'"measured_on": {json.dumps(tail["measured_on"])}}}\n'
-        )
+        TAIL_FILE.write_text(json.dumps(tail, indent=1) + "\n")
         load_tail.cache_clear()
     return report
 
@@ -151,11 +148,9 @@ def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> 
     enrolled, _, non_mated = split_lfw(list(vectors), 1)
     gallery = np.stack([vectors[n] for n in enrolled])
     top = np.sort((np.stack([vectors[n] for n in non_mated]) @ gallery.T).max(axis=1))[::-1]
-    fmrs, thresholds = np.array(table).T
     out = {"templates": len(enrolled), "non_mated_probes": len(non_mated)}
     for name, fpir in OPEN_SET_POINTS.items():
-        fmr = fmr_for(fpir, len(enrolled))
-        predicted = float(np.interp(np.log10(fmr), np.log10(fmrs[::-1]), thresholds[::-1]))
+        predicted = interpolate(table, fmr_for(fpir, len(enrolled)))
         measured = float(top[int(np.floor(fpir * len(top)))])
         out[name] = {"predicted": round(predicted, 4), "measured": round(measured, 4)}
     return out

@@ -33,16 +33,21 @@ def load_tail() -> dict:
 
 def tail_thresholds(impostor_scores: np.ndarray) -> list[list[float]]:
     """[FMR, threshold] pairs on FMR_GRID from a sample of impostor similarities."""
-    return [
-        [float(f"{f:.4g}"), round(float(np.quantile(impostor_scores, 1 - f)), 5)] for f in FMR_GRID
-    ]
+    thresholds = np.quantile(impostor_scores, 1 - FMR_GRID)  # one sort for the whole grid
+    pairs = zip(FMR_GRID, thresholds, strict=True)
+    return [[float(f"{f:.4g}"), round(float(t), 5)] for f, t in pairs]
+
+
+def interpolate(table: list[list[float]], fmr: float) -> float:
+    """A tail table's threshold at `fmr`, linear in log FMR, clamped to the measured range."""
+    fmrs, thresholds = np.array(table).T
+    order = np.argsort(fmrs)  # ascending FMR for np.interp
+    return float(np.interp(np.log10(fmr), np.log10(fmrs[order]), thresholds[order]))
 
 
 def threshold_at_fmr(fmr: float, flip: bool) -> float:
-    """The stored tail, interpolated in log FMR; clamped to the measured range."""
-    table = np.array(load_tail()["flip" if flip else "plain"])
-    order = np.argsort(table[:, 0])  # ascending FMR for np.interp
-    return float(np.interp(np.log10(fmr), np.log10(table[order, 0]), table[order, 1]))
+    """The stored tail's threshold at `fmr`."""
+    return interpolate(load_tail()["flip" if flip else "plain"], fmr)
 
 
 def fmr_for(fpir: float, templates: int) -> float:
