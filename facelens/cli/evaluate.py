@@ -55,6 +55,7 @@ def identify(
 ) -> None:
     """LFW 1:N identification: rank-1, rank-5 and DIR at FPIR 1% through the gallery."""
     from facelens.eval.identify import evaluate_identification
+    from facelens.recognition.open_set import OPEN_SET_POINTS
 
     if not (data / "images").is_dir():
         raise typer.BadParameter(f"{data} has no images/ folder", param_hint="--data")
@@ -91,6 +92,10 @@ def identify(
         + ", ".join(
             f"{name} {v['predicted']:.4f} / {v['measured']:.4f}"
             for name, v in check.items()
-            if isinstance(v, dict)
+            if name in OPEN_SET_POINTS
         )
+    )
+    console.print(
+        "strangers matched to someone with a 1:1 threshold: "
+        + ", ".join(f"{p} {v:.1%}" for p, v in check["fpir_at_one_to_one_points"].items())
     )

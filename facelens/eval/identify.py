@@ -27,6 +27,7 @@ from facelens.recognition.open_set import (
     load_tail,
     tail_thresholds,
 )
+from facelens.recognition.operating_points import operating_points, threshold_for
 
 
 def split_lfw(names: list[str], templates: int = 1) -> tuple[list[str], list[str], list[str]]:
@@ -144,7 +145,8 @@ def impostor_scores(vectors: dict[str, np.ndarray]) -> np.ndarray:
 
 def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> dict:
     """Thresholds the open-set model predicts for this protocol's gallery (one template per
-    enrolled person) against those measured on its non-mated probes."""
+    enrolled person) against those measured on its non-mated probes, and the share of those
+    probes that the 1:1 operating points would match to someone."""
     enrolled, _, non_mated = split_lfw(list(vectors), 1)
     gallery = np.stack([vectors[n] for n in enrolled])
     top = np.sort((np.stack([vectors[n] for n in non_mated]) @ gallery.T).max(axis=1))[::-1]
@@ -153,4 +155,9 @@ def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> 
         predicted = interpolate(table, fmr_for(fpir, len(enrolled)))
         measured = float(top[int(np.floor(fpir * len(top)))])
         out[name] = {"predicted": round(predicted, 4), "measured": round(measured, 4)}
+    # what the 1:1 verification thresholds would let through at this gallery size
+    out["fpir_at_one_to_one_points"] = {
+        point: round(float(np.mean(top > threshold_for(point, flip=False))), 4)
+        for point in operating_points()
+    }
     return out
