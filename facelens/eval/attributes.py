@@ -56,12 +56,14 @@ class Predicted:
     detected: np.ndarray
 
 
-def predict_files(
-    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray], tick: Tick = None
-) -> Predicted:
+def face_points(
+    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray]
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Five landmarks per image (of the face nearest the image centre) and whether the
+    detector found it; a miss gets the mean layout of the faces found in the set."""
     detector = FaceDetector.shared()
     points: list[np.ndarray | None] = []
-    for path in files:  # pass 1: landmarks of the face nearest the image centre
+    for path in files:
         rgb = prepare(load_image(path))
         found = detector.detect(rgb)
         if len(found):
@@ -72,12 +74,22 @@ def predict_files(
             points.append(None)
     detected = np.array([p is not None for p in points], bool)
     fallback = np.mean([p for p in points if p is not None], axis=0) if detected.any() else None
+    filled = []
+    for five, path in zip(points, files, strict=True):
+        if five is None:
+            five = fallback if fallback is not None else _centred_layout(prepare(load_image(path)))
+        filled.append(five)
+    return filled, detected
+
+
+def predict_files(
+    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray], tick: Tick = None
+) -> Predicted:
+    points, detected = face_points(files, prepare)
     years, female, expression, confidence = [], [], [], []
-    for path, face_points in zip(files, points, strict=True):  # pass 2: the attributes
+    for path, five in zip(files, points, strict=True):
         rgb = prepare(load_image(path))
-        if face_points is None:
-            face_points = fallback if fallback is not None else _centred_layout(rgb)
-        age, gender, emotion = predict_attributes(rgb, _one_face(face_points))[0]
+        age, gender, emotion = predict_attributes(rgb, one_face(five))[0]
         years.append(age.years)
         female.append(gender.probability if gender.label == "female" else 1 - gender.probability)
         expression.append(LABELS.index(emotion.label))
@@ -103,7 +115,7 @@ def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 1
     return float(error)
 
 
-def _one_face(points: np.ndarray) -> FoundFaces:
+def one_face(points: np.ndarray) -> FoundFaces:
     x1, y1 = points.min(axis=0)
     x2, y2 = points.max(axis=0)
     return FoundFaces(
