@@ -4,7 +4,7 @@ A TinyXception (Vincent Mühler's face-api, MIT; weights from npm @vladmandic/fa
 a 1-unit age regression in years and a male/female softmax. Crop: dlib chip 112×112,
 padding 0.2, plus its mirror image, averaged. On the 3,000 UTKFace dev faces the padding
 sweep 0.1 / 0.2 / 0.25 / 0.3 / 0.4 gave age MAE 5.06 / 4.82 / 4.94 / 5.02 / 5.55 with the
-mirror (0.1-0.15 years better than without). Input: RGB, NCHW float32,
+mirror (tools/experiments/age_gender_crops.py). Input: RGB, NCHW float32,
 (value − channel mean) / 255, the normalisation face-api applies.
 """
 
