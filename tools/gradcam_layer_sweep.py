@@ -33,7 +33,7 @@ CANDIDATES = {
 }  # fmt: skip
 
 
-def sweep(data: Path, faces: int) -> dict[str, dict]:
+def sweep(data: Path, faces: int) -> AreaLog:
     log = AreaLog()
     for crops, pair in held_out_faces(data, faces):
         for attribute in ("age", "gender"):
@@ -49,7 +49,7 @@ def sweep(data: Path, faces: int) -> dict[str, dict]:
         similarity = SimilarityTarget(embedding_of(face_b.crop))
         for layer in CANDIDATES["embedding"]:
             log.add(f"embedding-gradcam/{layer}", EmbeddingGradCAM(layer), face_a, similarity)
-    return log.summary()
+    return log
 
 
 def main() -> None:
@@ -58,16 +58,8 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=20)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = sweep(args.data, args.faces)
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return
-    for name, m in report.items():
-        verdict = "met" if m["deletion_target_met"] else "missed"
-        print(
-            f"{name:40s} deletion {m['deletion_auc']:.3f}  random {m['random_deletion_auc']:.3f}"
-            f"  centre {m['centre_deletion_auc']:.3f}  {verdict}"
-        )
+    log = sweep(args.data, args.faces)
+    print(json.dumps(log.summary(), indent=2) if args.json else "\n".join(log.lines()))
 
 
 if __name__ == "__main__":

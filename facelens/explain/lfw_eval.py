@@ -247,6 +247,15 @@ class AreaLog:
             report[name] = means
         return report
 
+    def lines(self) -> list[str]:
+        """One readable line per method: deletion area against both baselines."""
+        return [
+            f"{name:40s} deletion {m['deletion_auc']:.3f}  random {m['random_deletion_auc']:.3f}"
+            f"  centre {m['centre_deletion_auc']:.3f}  "
+            + ("met" if m["deletion_target_met"] else "missed")
+            for name, m in self.summary().items()
+        ]
+
 
 def evaluate_single_face(
     data: Path, faces: int = 20, tick: Callable[[], None] | None = None
