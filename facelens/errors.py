@@ -10,6 +10,7 @@ class ErrorCode(StrEnum):
     NOT_AN_IMAGE = "not_an_image"
     TRUNCATED_IMAGE = "truncated_image"
     TOO_LARGE = "too_large"
+    BAD_DIMENSIONS = "bad_dimensions"
     BAD_ARRAY = "bad_array"
     NO_FACE = "no_face"
     FACE_INDEX = "face_index"

@@ -1,4 +1,4 @@
-"""Image decoding: bytes, paths or arrays in, an RGB uint8 array out, with input limits.
+"""Image decoding: bytes, paths or arrays in, an RGB uint8 array out, within the input budget.
 
 Pillow decodes (it sniffs the content, not the file name); EXIF orientation is applied;
 grayscale, palette, RGBA, 16-bit and CMYK images all become 8-bit RGB.
@@ -7,88 +7,123 @@ grayscale, palette, RGBA, 16-bit and CMYK images all become 8-bit RGB.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.errors import ErrorCode, FaceLensError
 
-MAX_BYTES = 40 * 1024 * 1024
-MAX_PIXELS = 50_000_000
+# Pillow is asked to open these formats only (it sniffs the content, never the file name):
+# EPS, PSD, FITS and the other ~35 formats it knows stay out of reach. MPO (multi-picture
+# JPEG from phones) is opened by the JPEG plugin.
+FORMATS = ("JPEG", "PNG", "WEBP", "AVIF", "GIF", "BMP", "TIFF")
+FORMAT_NAMES = "JPEG, PNG, WebP, AVIF, GIF, BMP or TIFF"
 
 ImageInput = str | Path | bytes | bytearray | np.ndarray
 
 
-def load_image(
-    source: ImageInput, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
-) -> np.ndarray:
-    """Decode any supported input to an H×W×3 RGB uint8 array.
+def load_image(source: ImageInput, budget: InputBudget = DEFAULT_BUDGET) -> np.ndarray:
+    """Decode any supported input to an H×W×3 RGB uint8 array, within `budget`.
 
     Arrays are taken as RGB (H×W, H×W×3 or H×W×4); use `from_bgr` for OpenCV arrays.
+    Every failure is a `FaceLensError` with a code.
     """
     if isinstance(source, np.ndarray):
-        return _from_array(source, max_pixels)
+        return _from_array(source, budget)
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        return decode_bytes(_read_file(Path(source), budget), budget)
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"expected a path, bytes or a NumPy array, got {type(source).__name__}",
+        )
+    return decode_bytes(bytes(source), budget)
+
+
+def _read_file(path: Path, budget: InputBudget) -> bytes:
+    try:
         if not path.is_file():
             raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {path}")
-        if path.stat().st_size > max_bytes:
-            raise FaceLensError(
-                ErrorCode.TOO_LARGE, f"{path.name} is larger than {max_bytes} bytes"
-            )
-        data = path.read_bytes()
-    else:
-        data = bytes(source)
-    return decode_bytes(data, max_bytes, max_pixels)
+        budget.check_bytes(path.stat().st_size)
+        return path.read_bytes()
+    except OSError as error:  # unreadable, a name too long, a file vanishing meanwhile
+        raise FaceLensError(
+            ErrorCode.NOT_AN_IMAGE, f"{path} could not be read: {error.strerror or error}"
+        ) from None
 
 
-def decode_bytes(
-    data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
-) -> np.ndarray:
+def decode_bytes(data: bytes, budget: InputBudget = DEFAULT_BUDGET) -> np.ndarray:
+    """Decode an encoded image; the budget is checked on the header, before any pixel."""
     if not data:
         raise FaceLensError(ErrorCode.EMPTY_INPUT, "the image is empty (0 bytes)")
-    if len(data) > max_bytes:
-        raise FaceLensError(ErrorCode.TOO_LARGE, f"the upload is larger than {max_bytes} bytes")
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise FaceLensError(
-            ErrorCode.NOT_AN_IMAGE, "the data is not an image in a supported format"
-        ) from None
-    except Image.DecompressionBombError as bomb:  # Pillow's own, stricter, header check
-        raise FaceLensError(ErrorCode.TOO_LARGE, str(bomb)) from None
-    # The header gives the size before any pixel is decoded: refuse decompression bombs here.
-    width, height = image.size
-    if width * height > max_pixels:
-        raise FaceLensError(
-            ErrorCode.TOO_LARGE,
-            f"the image has {width}x{height} pixels, more than the limit of {max_pixels}",
-        )
+    budget.check_bytes(len(data))
+    image = _open(data, budget)
+    budget.check_size(image.width, image.height, image.mode)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+            warnings.simplefilter("ignore")  # Pillow warns on odd but readable files
+            image.load()  # the first frame only: animations and multi-page files stop here
+    except Exception as error:
         raise FaceLensError(
-            ErrorCode.TRUNCATED_IMAGE, f"the image could not be decoded completely: {exc}"
+            ErrorCode.TRUNCATED_IMAGE,
+            f"the {image.format} image is damaged or incomplete: {_reason(error)}",
         ) from None
-    image = ImageOps.exif_transpose(image)
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a broken EXIF block: keep the pixels as stored
+        pass
     return _to_rgb(image)
 
 
+def _open(data: bytes, budget: InputBudget) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError:
+        raise FaceLensError(
+            ErrorCode.NOT_AN_IMAGE, f"the data is not a {FORMAT_NAMES} image"
+        ) from None
+    except Image.DecompressionBombError as bomb:  # Pillow's own check, at 357 million pixels
+        found = re.search(r"\((\d+) pixels\)", str(bomb))
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise FaceLensError(
+            ErrorCode.TOO_LARGE,
+            f"the image has {size}, more than the limit of {budget.max_pixels:,} pixels",
+        ) from None
+    except Exception as error:  # a header Pillow chokes on (truncated, bad chunk, text bomb)
+        raise FaceLensError(
+            ErrorCode.NOT_AN_IMAGE, f"the image header could not be read: {_reason(error)}"
+        ) from None
+
+
+def _reason(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
 def _to_rgb(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+    try:
+        return _pixels_to_rgb(image)
+    except (OSError, ValueError) as error:  # a mode Pillow cannot convert (LAB, odd TIFFs)
+        raise FaceLensError(
+            ErrorCode.NOT_AN_IMAGE,
+            f"the {image.mode} pixels could not be converted to RGB: {_reason(error)}",
+        ) from None
+
+
+def _pixels_to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit (or 32-bit int) grayscale: scale to 8 bits by the actual range of the type.
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)
         peak = 65535.0 if values.max(initial=0) > 255 or image.mode.startswith("I;16") else 255.0
-        gray = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
+        return _gray_to_rgb(values * (255.0 / peak))
     if image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        gray = np.clip(values * (255.0 if values.max(initial=0) <= 1.0 else 1.0), 0, 255)
-        return np.ascontiguousarray(np.stack([gray.astype(np.uint8)] * 3, axis=-1))
+        values = np.nan_to_num(np.asarray(image, dtype=np.float32), posinf=0.0, neginf=0.0)
+        return _gray_to_rgb(values * (255.0 if values.max(initial=0) <= 1.0 else 1.0))
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels become white, as a viewer shows them.
         rgba = image.convert("RGBA")
@@ -97,22 +132,27 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
 
 
-def _from_array(array: np.ndarray, max_pixels: int) -> np.ndarray:
+def _gray_to_rgb(values: np.ndarray) -> np.ndarray:
+    gray = np.clip(values + 0.5, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def _from_array(array: np.ndarray, budget: InputBudget) -> np.ndarray:
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise FaceLensError(
             ErrorCode.BAD_ARRAY, f"expected an H×W, H×W×3 or H×W×4 array, got shape {array.shape}"
         )
     if array.size == 0:
         raise FaceLensError(ErrorCode.EMPTY_INPUT, "the image array is empty")
-    if array.shape[0] * array.shape[1] > max_pixels:
-        raise FaceLensError(ErrorCode.TOO_LARGE, f"the array has more than {max_pixels} pixels")
+    budget.check_size(array.shape[1], array.shape[0])
     if array.dtype == np.uint16:
         array = (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     elif array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating):
             raise FaceLensError(ErrorCode.BAD_ARRAY, f"unsupported array dtype {array.dtype}")
-        scale = 255.0 if float(np.nanmax(array)) <= 1.0 else 1.0
-        array = np.clip(np.nan_to_num(array) * scale + 0.5, 0, 255).astype(np.uint8)
+        array = np.nan_to_num(array.astype(np.float32), posinf=0.0, neginf=0.0)
+        scale = 255.0 if float(array.max()) <= 1.0 else 1.0
+        array = np.clip(array * scale + 0.5, 0, 255).astype(np.uint8)
     if array.ndim == 2:
         array = array[:, :, None]
     if array.shape[2] == 1:

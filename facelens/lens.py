@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.detection.align import align_faces
 from facelens.detection.detector import FaceDetector, FoundFaces
 from facelens.detection.dlib_points import dlib_points
@@ -22,10 +23,12 @@ class FaceLens:
     lazily, once per process.
 
     flip: fuse each embedding with that of the mirrored chip (slower, see README figures).
+    budget: the input limits every image is checked against before any work (facelens.budget).
     """
 
-    def __init__(self, flip: bool = False) -> None:
+    def __init__(self, flip: bool = False, budget: InputBudget = DEFAULT_BUDGET) -> None:
         self.flip = flip
+        self.budget = budget
 
     @property
     def detector(self) -> FaceDetector:
@@ -40,13 +43,14 @@ class FaceLens:
 
         tiles: also look in a tiles×tiles grid (small faces in group photos; ≈5× the cost at
         2). Default: one pass, tiled only when a big photo shows no face at all."""
-        rgb = load_image(image)
+        self.budget.check_tiles(tiles)
+        rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb, tiles=tiles)
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
 
     def embed(self, image: ImageInput) -> ImageResult:
         """`detect`, plus an L2-normalised embedding for every face (one batched call)."""
-        rgb = load_image(image)
+        rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
         embeddings = self.embed_mesh(rgb, detections.mesh)
@@ -66,7 +70,7 @@ class FaceLens:
         """Everything about every face: detection, quality, age, gender, expression and
         (on request) the embedding and the quality heat map (`face.quality.heatmap`).
         One decode, one detection, every head batched."""
-        rgb = load_image(image)
+        rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
         if embedding:
@@ -125,7 +129,7 @@ class FaceLens:
         threshold = chosen.threshold if chosen else threshold_for(operating_point, self.flip)
         picked = []
         for image, index, which in ((image_a, face_a, "image_a"), (image_b, face_b, "image_b")):
-            rgb = load_image(image)
+            rgb = load_image(image, self.budget)
             detections = self.detector.detect(rgb)
             found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
             face = _pick(found, index, which)

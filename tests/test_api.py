@@ -300,9 +300,9 @@ def test_concurrent_requests_are_served(photos):
     lens = app.state.lens
 
     class SlowLens:
-        def detect(self, rgb):
+        def detect(self, rgb, tiles=None):
             time.sleep(0.5)
-            return type(lens).detect(lens, rgb)
+            return type(lens).detect(lens, rgb, tiles=tiles)
 
     async def scenario() -> tuple[float, float]:
         transport = httpx.ASGITransport(app=app)

@@ -69,7 +69,7 @@ def test_analyze_folder_keeps_every_image(data_dir: Path, tmp_path: Path) -> Non
     assert all(r["gender"] == "female" and 15 <= float(r["age"]) <= 35 for r in table[-2:])
     assert {r["error"] for r in table if not r["face"]} == {
         "no face was found",
-        "the data is not an image in a supported format",
+        "the data is not a JPEG, PNG, WebP, AVIF, GIF, BMP or TIFF image",
     }
 
 

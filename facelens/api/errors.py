@@ -18,6 +18,7 @@ STATUS = {
     ErrorCode.TRUNCATED_IMAGE: 400,
     ErrorCode.NOT_AN_IMAGE: 415,
     ErrorCode.TOO_LARGE: 413,
+    ErrorCode.BAD_DIMENSIONS: 422,
     ErrorCode.NO_FACE: 422,
     ErrorCode.FACE_INDEX: 422,
     ErrorCode.RETAKE: 422,
@@ -50,7 +51,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
         (401, "missing or wrong X-API-Key"),
         (413, "upload or image too large"),
         (415, "not an image in a supported format"),
-        (422, "no face, face index out of range, or face refused for quality"),
+        (422, "no face, face index out of range, face refused for quality, bad dimensions"),
     )
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from facelens.io import MAX_PIXELS
+from facelens.budget import DEFAULT_BUDGET, InputBudget
 
 
 class Settings(BaseModel):
@@ -17,7 +17,7 @@ class Settings(BaseModel):
     api_key: str | None = Field(default=None, description="required in X-API-Key if set")
     cors_origins: list[str] = Field(default_factory=list, description="empty: CORS off")
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="per image")
-    max_pixels: int = Field(default=MAX_PIXELS, gt=0)
+    max_pixels: int = Field(default=DEFAULT_BUDGET.max_pixels, gt=0)
     # Inference threads at once: more than the cores only adds queueing inside ONNX Runtime.
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), gt=0)
     warm_up: bool = Field(default=True, description="load the networks at start-up")
@@ -26,3 +26,8 @@ class Settings(BaseModel):
     def max_body_bytes(self) -> int:
         """Largest request body: two images, base64-inflated, plus form overhead."""
         return 2 * (self.max_upload_bytes * 4 // 3 + 4) + 64 * 1024
+
+    @property
+    def budget(self) -> InputBudget:
+        """The input budget every request is checked against (facelens.budget)."""
+        return InputBudget(max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)

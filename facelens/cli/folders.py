@@ -10,7 +10,7 @@ from rich.progress import Progress
 from facelens.cli.output import console
 from facelens.errors import FaceLensError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".avif", ".gif", ".tif", ".tiff"}
 
 # (image, error code, message) -> the row that stands for an image with nothing to report
 Problem = Callable[[Path, str, str], dict]

@@ -27,6 +27,7 @@ from functools import cached_property
 import cv2
 import numpy as np
 
+from facelens.budget import DEFAULT_BUDGET
 from facelens.models.onnx_model import OnnxModel, shared
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear")
@@ -175,8 +176,10 @@ class BlazeFace(OnnxModel):
             n = 1 if length <= t else int(np.ceil((length - t) / (0.75 * t))) + 1
             return np.linspace(0, max(length - t, 0), n).round().astype(int)
 
-        for y in starts(small.shape[0]):
-            for x in starts(small.shape[1]):
+        rows, columns = starts(small.shape[0]), starts(small.shape[1])
+        DEFAULT_BUDGET.check_views(1 + len(rows) * len(columns))  # before any tile is cut
+        for y in rows:
+            for x in columns:
                 out.append((small[y : y + t, x : x + t], np.array([x, y]) / f, f))
         return out
 

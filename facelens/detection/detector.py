@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facelens.budget import DEFAULT_BUDGET
 from facelens.detection.blazeface import BlazeFace, detector
 from facelens.detection.facemesh import FaceMesh
 from facelens.detection.landmarks import five_points
@@ -56,6 +57,7 @@ class FaceDetector:
         found = self.boxes_model.detect(rgb, tiles=tiles or 1)
         if tiles is None and len(found) == 0 and max(rgb.shape[:2]) >= TILE_RETRY_MIN_SIDE:
             found = self.boxes_model.detect(rgb, tiles=2)
+        found = found.take(np.argsort(-found.scores, kind="stable")[: DEFAULT_BUDGET.max_faces])
         # keypoint order: right eye, left eye (subject's), nose, mouth, ears
         mesh = self.mesh_model.predict(
             rgb, found.boxes, found.keypoints[:, 0], found.keypoints[:, 1]

@@ -8,6 +8,7 @@ from facelens.api.deps import has_feature, lens_of, request_images, run_cpu
 from facelens.api.deps import image_body as body
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.api.logs import note_faces
+from facelens.budget import DEFAULT_BUDGET
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.types import ImageResult
 
@@ -15,10 +16,15 @@ router = APIRouter(tags=["faces"], responses=ERROR_RESPONSES)
 
 
 @router.post("/detect", openapi_extra=body("image"), summary="Boxes, scores and landmarks")
-async def detect(request: Request) -> ImageResult:
+async def detect(
+    request: Request,
+    tiles: int | None = Query(
+        None, ge=1, le=DEFAULT_BUDGET.max_tiles, description="also search a tiles×tiles grid"
+    ),
+) -> ImageResult:
     """Every face, largest first. No face is an empty list, not an error."""
     (rgb,), _ = await request_images(request, "image")
-    result = await run_cpu(request, lens_of(request).detect, rgb)
+    result = await run_cpu(request, lens_of(request).detect, rgb, tiles=tiles)
     note_faces(request, result.faces)
     return result
 
