@@ -1,15 +1,23 @@
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 7860
+GALLERY ?= $(HOME)/.facelens/gallery
 
-.PHONY: setup test lint weights
+.PHONY: run test install lint weights soak
 
-setup:
-	bash scripts/setup.sh
+# Both commands first install whatever is missing (about a second when nothing is).
+run: install
+	$(PYTHON) -m facelens.cli serve --host $(HOST) --port $(PORT) --gallery $(GALLERY)
 
-test:
+test: install
 	$(PYTHON) -m pytest -q
+
+install:
+	PYTHON=$(PYTHON) bash scripts/setup.sh
 
 lint:
 	ruff check .
+	ruff format --check .
 
 weights:
 	$(PYTHON) tools/convert_dlib_resnet.py

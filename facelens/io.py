@@ -73,10 +73,13 @@ def decode_bytes(data: bytes, budget: InputBudget = DEFAULT_BUDGET) -> np.ndarra
             f"the {image.format} image is damaged or incomplete: {_reason(error)}",
         ) from None
     try:
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: no copy of a big image
     except Exception:  # a broken EXIF block: keep the pixels as stored
         pass
-    return _to_rgb(image)
+    try:
+        return _to_rgb(image)
+    finally:
+        image.close()  # Pillow's own buffer goes now, not at the next garbage collection
 
 
 def _open(data: bytes, budget: InputBudget) -> Image.Image:
@@ -129,11 +132,15 @@ def _pixels_to_rgb(image: Image.Image) -> np.ndarray:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    if image.mode == "L":  # 1 byte a pixel until the last step (Pillow's RGB takes 4)
+        return _gray_to_rgb(np.asarray(image))
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
 def _gray_to_rgb(values: np.ndarray) -> np.ndarray:
-    gray = np.clip(values + 0.5, 0, 255).astype(np.uint8)
+    gray = values if values.dtype == np.uint8 else np.clip(values + 0.5, 0, 255).astype(np.uint8)
     return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
 
 

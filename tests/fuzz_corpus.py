@@ -301,7 +301,7 @@ def multipart_cases(image: bytes) -> dict[str, tuple[bytes, str]]:
         "multipart_empty_file": ((part + f"\r\n--{b}--\r\n").encode(), ok_type),
         "multipart_huge_field_name": (
             (
-                f'--{b}\r\nContent-Disposition: form-data; name="{"n" * 100_000}"\r\n\r\nv\r\n--{b}--\r\n'
+                part.replace('name="image"', f'name="{"n" * 100_000}"') + f"v\r\n--{b}--\r\n"
             ).encode(),
             ok_type,
         ),

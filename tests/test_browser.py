@@ -42,7 +42,7 @@ CANVAS_SUM = """id => {
 }"""
 
 if not Path(CHROMIUM).exists():  # a missing browser is a failed set-up, never a skipped test
-    raise RuntimeError("chromium is not installed: run `make setup` (Debian package chromium)")
+    raise RuntimeError("chromium is not installed: run `make test` (it installs Debian's chromium)")
 
 
 @pytest.fixture(scope="module")

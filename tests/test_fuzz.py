@@ -162,9 +162,7 @@ def test_cli_folder_run_lists_every_bad_file_and_goes_on(tmp_path: Path, fr_imag
     assert by_image["bmp_holding_text"]["error"]["code"] == "not_an_image"
     assert by_image["jpeg_cut_at_300"]["error"]["code"] == "not_an_image"
     assert by_image["png_ztxt_bomb"]["error"]["code"] == "not_an_image"
-    assert by_image["z_obama"]["result"]["faces"], (
-        "the good photo was still analysed"
-    )
+    assert by_image["z_obama"]["result"]["faces"], "the good photo was still analysed"
     single = subprocess.run(
         [sys.executable, "-m", "facelens.cli", "detect", str(tmp_path / "png_65535x1.jpg")],
         cwd=ROOT,
