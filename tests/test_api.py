@@ -255,6 +255,34 @@ def test_size_limits(photos):
         assert response.status_code == 413 and error_of(response) == "too_large"
 
 
+def test_hardening_regressions(client: TestClient, photos):
+    """The inputs that broke the service before the input budget, each now a clear 4xx."""
+    strip = io.BytesIO()
+    Image.new("L", (65535, 1)).save(strip, format="PNG")  # ~140 bytes; killed the server
+    response = client.post("/v1/detect", files={"image": strip.getvalue()})
+    assert response.status_code == 413 and error_of(response) == "too_large"
+    assert "65535x1" in response.json()["error"]["message"]
+    # A header claiming 400 megapixels: the message names the server's limit, not Pillow's.
+    response = client.post("/v1/detect", files={"image": png_bomb_header(20000, 20000)})
+    assert response.status_code == 413 and "50,000,000" in response.json()["error"]["message"]
+    for body in (b"[" * 100_000 + b"]" * 100_000, b"[" + b"0," * 100_000 + b"0]"):
+        response = client.post(
+            "/v1/detect", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400 and error_of(response) == "bad_request"
+
+
+def test_avif_and_tiles_over_rest(client: TestClient, photos):
+    avif = io.BytesIO()
+    Image.open(io.BytesIO(photos["two"])).save(avif, format="AVIF", quality=90)
+    response = client.post("/v1/detect", files={"image": avif.getvalue()})
+    assert response.status_code == 200 and len(response.json()["faces"]) == 2
+    tiled = client.post("/v1/detect?tiles=2", files={"image": photos["two"]})
+    assert tiled.status_code == 200 and len(tiled.json()["faces"]) == 2
+    refused = client.post("/v1/detect?tiles=9", files={"image": photos["two"]})
+    assert refused.status_code == 422 and "tiles" in refused.json()["error"]["message"]
+
+
 # ---------- key, CORS, logs, concurrency ----------
 
 
