@@ -67,6 +67,13 @@ async def client(
             good.latencies.append(time.perf_counter() - start)
 
 
+async def sample_rss(pid: int, deadline: float, samples: list[float]) -> None:
+    """The server's resident memory once a minute, to tell a plateau from a leak."""
+    while (left := deadline - time.perf_counter()) > 0:
+        await asyncio.sleep(min(60.0, left))
+        samples.append(rss_mb(pid))
+
+
 async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -> dict:
     check_loopback(url)
     photo, pair = DEFAULT_IMAGE.read_bytes(), PAIR_IMAGE.read_bytes()
@@ -93,8 +100,10 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
         good, statuses = Tally(), {}
         start = time.perf_counter()
         deadline = start + seconds
+        samples: list[float] = []
         await asyncio.gather(
-            *(client(http, plan, deadline, good, statuses) for _ in range(clients))
+            sample_rss(pid, deadline, samples),
+            *(client(http, plan, deadline, good, statuses) for _ in range(clients)),
         )
         elapsed = time.perf_counter() - start
     end_rss = rss_mb(pid)
@@ -112,6 +121,7 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
         "rss_end_mb": round(end_rss),
         "rss_peak_mb": round(rss_mb(pid, "VmHWM")),
         "rss_growth_pct": round(100 * (end_rss - start_rss) / start_rss, 1),
+        "rss_mb_each_minute": [round(v) for v in samples],
     }
 
 
