@@ -119,13 +119,14 @@ async def remove(
 
 
 @router.delete(
-    "/people/{name}",
+    "/people/{name:path}",
     name="gallery_remove_by_path",
     summary="Remove a person named in the path (deprecated: use DELETE /people?name=)",
     deprecated=True,
 )
 async def remove_by_path(request: Request, name: str = Path()) -> Removed:
-    """Kept for old clients; a name with `/` or one that is `.` or `..` cannot be sent here."""
+    """Kept for old clients. Clients resolve `.` and `..` segments before sending, so a name
+    that is or contains one cannot be sent here; `?name=` takes any name."""
     return await remove(request, name)
 
 
