@@ -52,7 +52,10 @@ def _open(gallery: Path | str):
 
 @app.command()
 def enroll(
-    name: str, images: list[Path], gallery: str = GalleryOption, as_json: bool = JsonOption
+    name: str,
+    images: list[Path] = typer.Argument(..., exists=True, dir_okay=False),
+    gallery: str = GalleryOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Enrol NAME from one or more photos (each quality-checked first). A name differing
     from an enrolled one only in case adds to that person."""
