@@ -132,6 +132,19 @@ def test_store_people_are_case_and_form_insensitive(
     assert [p.name for p in s.people()] == ["Barack"]
 
 
+def test_store_bulk_add_merges_case_variants(
+    opener: Callable[..., GalleryStore],  # noqa: F811
+) -> None:
+    """Many names at once (Milvus then reads every name in one scan) and in one batch."""
+    s = opener()
+    s.add("Obama", [tpl(e(0), "o1")])
+    batch = [(f"P{i}", [tpl(e(i + 1), f"p{i}")]) for i in range(20)]
+    batch += [("OBAMA", [tpl(e(30), "o2")]), ("p3", [tpl(e(31), "p3b")])]
+    assert len(s.add_many(batch)) == 22
+    counts = {p.name: p.templates for p in s.people()}
+    assert len(counts) == 21 and counts["Obama"] == 2 and counts["P3"] == 2
+
+
 def test_store_reaches_any_stored_name(opener: Callable[..., GalleryStore]) -> None:  # noqa: F811
     s = opener()
     for i, name in enumerate(LEGACY):

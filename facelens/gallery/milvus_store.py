@@ -138,20 +138,30 @@ class MilvusGalleryStore:
 
     def _stored_like(self, names: Sequence[str]) -> dict[str, set[str]]:
         """Stored names sharing the key of one of `names`, by key; enough for `pick`: a name
-        stored exactly stands alone. The rest cost a filter on the key (one name) or a scan
-        of every row's name (several): JSON fields have no index in milvus-lite."""
+        stored exactly stands alone. JSON fields have no index in milvus-lite, so a few
+        names cost an exact query each (and a key filter when absent); many, one scan."""
         found: dict[str, set[str]] = {}
-        exact = sorted(set(names))
-        for s in range(0, len(exact), 1000):
-            for r in self._iter(f"person in {_lit(exact[s : s + 1000])}", ["person"]):
-                found.setdefault(name_key(r["person"]), set()).add(r["person"])
-        rest = {name_key(n) for n in exact if n not in found.get(name_key(n), ())}
-        if rest:  # rows written before keys have none: the filter reads their names too
-            flt = f"{KEY} == {_lit(min(rest))} or not exists {KEY}" if len(rest) == 1 else ""
-            for r in self._iter(flt, ["person"]):
-                if name_key(r["person"]) in rest:
-                    found.setdefault(name_key(r["person"]), set()).add(r["person"])
+        keys = {name_key(n) for n in names}
+        if len(keys) > 16:
+            people: Iterable[str] = (r["person"] for r in self._iter("", ["person"]))
+        else:
+            people = []
+            for name in set(names):
+                if self._query(f"person == {_lit(name)}", ["person"], limit=1):
+                    people.append(name)
+                else:  # rows written before keys have none: the filter reads their names too
+                    flt = f"{KEY} == {_lit(name_key(name))} or not exists {KEY}"
+                    people += self._people_where(flt)
+        for person in people:
+            if name_key(person) in keys:
+                found.setdefault(name_key(person), set()).add(person)
         return found
+
+    def _people_where(self, flt: str) -> set[str]:
+        rows = self._query(flt, ["person"], limit=MAX_LIMIT)
+        if len(rows) == MAX_LIMIT:  # more rows than one query returns: page through them
+            rows = list(self._iter(flt, ["person"]))
+        return {r["person"] for r in rows}
 
     def resolve(self, name: str) -> str | None:
         return pick(name, list(self._stored_like([name]).get(name_key(name), ())))
@@ -268,12 +278,11 @@ class MilvusGalleryStore:
 
     def has_hash(self, content_hash: str, person: str | None = None) -> bool:
         flt = f"content_hash == {_lit(content_hash)}"
-        if person:
-            stored = self.resolve(person)
-            if stored is None:
-                return False
-            flt += f" and person == {_lit(stored)}"
-        return bool(self._query(flt, ["template_id"], limit=1))
+        if not person:
+            return bool(self._query(flt, ["template_id"], limit=1))
+        # the few rows with this hash, matched by name key here: one query, not a resolve too
+        key = name_key(person)
+        return any(name_key(r["person"]) == key for r in self._query(flt, ["person"]))
 
     def count(self) -> int:
         return int(self._query("", ["count(*)"])[0]["count(*)"])
