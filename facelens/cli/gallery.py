@@ -64,7 +64,7 @@ def enroll(
     if as_json:
         emit_json(result)
         return
-    _say(f"person: {result.person}")
+    _say(f"person: {escape_name(result.person)}")
     for item in result.images:
         _say(f"{item.source}: {item.status} {'; '.join(item.reasons)}")
 
@@ -98,7 +98,7 @@ def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonO
         return
     console.print(f"{len(results)} people: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for row in refused:
-        _say(f"  {row['source']}: {row['status']} ({'; '.join(row['reasons'])})")
+        _say(f"  {escape_name(row['source'])}: {row['status']} ({'; '.join(row['reasons'])})")
 
 
 @app.command()
