@@ -82,6 +82,14 @@ def test_hostile_characters_are_refused_by_name(ch: str, named: str) -> None:
     assert ch not in message  # the message itself is safe to print
 
 
+def test_joiners_are_spelling_inside_a_word_only() -> None:
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # ZWNJ inside a word
+    assert valid_name(persian) == persian
+    assert valid_name("\U0001f469\u200d\U0001f52c") == "\U0001f469\u200d\U0001f52c"
+    for outside in ("\u200cab", "ab\u200d", "a \u200c b"):
+        assert "U+200" in refused(lambda name=outside: valid_name(name))
+
+
 def test_one_key_per_person() -> None:
     assert name_key("Obama") == name_key("obama") == name_key("OBAMA") == name_key(" obama ")
     assert name_key(NFD) == name_key(NFC) == name_key(NFC.upper())

@@ -50,7 +50,7 @@ def valid_name(raw: str) -> str:
         raise FaceLensError(ErrorCode.BAD_NAME, "a person's name must not be empty")
     for position, ch in enumerate(name):
         category = unicodedata.category(ch)
-        if category in REFUSED:
+        if category in REFUSED and not _joins_a_word(name, position):
             raise FaceLensError(
                 ErrorCode.BAD_NAME,
                 f"the name {name!r} contains {REFUSED[category]},"
@@ -62,6 +62,18 @@ def valid_name(raw: str) -> str:
             f"a name may have at most {MAX_NAME_LENGTH} characters, not {len(name)}",
         )
     return name
+
+
+# Zero-width non-joiner and joiner are spelling inside Persian, Kurdish and Indic words
+# (and emoji sequences): allowed between two visible characters, nowhere else.
+JOINERS = {"\u200c", "\u200d"}
+
+
+def _joins_a_word(name: str, position: int) -> bool:
+    if name[position] not in JOINERS or not 0 < position < len(name) - 1:
+        return False
+    visible = ("L", "M", "N", "S")
+    return all(unicodedata.category(name[i])[0] in visible for i in (position - 1, position + 1))
 
 
 def name_key(name: str) -> str:
