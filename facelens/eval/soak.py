@@ -4,7 +4,10 @@ interleaved, for minutes; reports 5xx, latency and the server's memory at start 
     python tests/fuzz_corpus.py /tmp/corpus
     facelens serve --port 7861 --gallery /tmp/soak-gallery &
     python -m facelens.eval.soak --url http://127.0.0.1:7861 --pid $! --bad /tmp/corpus \
-        --clients 32 --seconds 600 --json
+        --clients 32 --seconds 600 --warm-up 60 --json
+
+Memory is measured after the warm-up (the same load, not counted), once a minute during the
+run and at its end: growth from there is what a leak would show.
 
 Bounded on purpose: loopback only, at most 32 clients and 15 minutes.
 """
@@ -74,7 +77,9 @@ async def sample_rss(pid: int, deadline: float, samples: list[float]) -> None:
         samples.append(rss_mb(pid))
 
 
-async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -> dict:
+async def run(
+    url: str, pid: int, bad_dir: Path, clients: int, seconds: float, warm_up: float
+) -> dict:
     check_loopback(url)
     photo, pair = DEFAULT_IMAGE.read_bytes(), PAIR_IMAGE.read_bytes()
     bad = [p.read_bytes() for p in sorted(bad_dir.iterdir()) if p.is_file()]
@@ -96,6 +101,11 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
         await http.post("/v1/gallery/people", files={"image": photo}, data={"name": "soak"})
         for route in GOOD_ROUTES:  # every network loaded before memory is measured
             await http.post(route, files=files_for(route, photo, pair))
+        if warm_up > 0:  # the same load until the allocator's working set has formed
+            warm_deadline = time.perf_counter() + warm_up
+            await asyncio.gather(
+                *(client(http, plan, warm_deadline, Tally(), {}) for _ in range(clients))
+            )
         start_rss = rss_mb(pid)
         good, statuses = Tally(), {}
         start = time.perf_counter()
@@ -110,6 +120,7 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
     ms = np.array(good.latencies) * 1000 if good.latencies else np.zeros(1)
     return {
         "clients": clients,
+        "warm_up_s": warm_up,
         "seconds": round(elapsed, 1),
         "requests": sum(statuses.values()),
         "statuses": dict(sorted(statuses.items())),
@@ -132,11 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bad", type=Path, required=True, help="folder of hostile files")
     parser.add_argument("--clients", type=int, default=32, help=f"at most {MAX_CLIENTS}")
     parser.add_argument("--seconds", type=float, default=600.0, help=f"at most {MAX_SECONDS:.0f}")
+    parser.add_argument(
+        "--warm-up", type=float, default=60.0, help="seconds of the same load before measuring"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS:.0f}")
-    report = asyncio.run(run(args.url, args.pid, args.bad, args.clients, args.seconds))
+    report = asyncio.run(
+        run(args.url, args.pid, args.bad, args.clients, args.seconds, args.warm_up)
+    )
     print(json.dumps(report, indent=None if args.json else 2))
 
 
