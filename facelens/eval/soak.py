@@ -25,7 +25,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from facelens.eval.load_test import DEFAULT_IMAGE, MAX_CLIENTS, PAIR_IMAGE, Tally, check_loopback
+from facelens.eval.load_test import (
+    DEFAULT_IMAGE,
+    MAX_CLIENTS,
+    PAIR_IMAGE,
+    Tally,
+    check_bounds,
+    check_loopback,
+)
 
 MAX_SECONDS = 900.0
 GOOD_ROUTES = (
@@ -148,8 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
-        parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS:.0f}")
+    check_bounds(parser, args.clients, args.seconds, MAX_SECONDS)
     report = asyncio.run(
         run(args.url, args.pid, args.bad, args.clients, args.seconds, args.warm_up)
     )
