@@ -159,3 +159,18 @@ def test_gallery_names(images: Path, tmp_path: Path) -> None:
         {"name": "Barack Obama", "templates": 2},
         {"name": "Joe", "templates": 1},
     ]
+
+
+def test_version() -> None:
+    from facelens import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"facelens {__version__}"
+
+
+def test_reading_a_missing_gallery_is_an_error_not_a_new_gallery(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    for args in (["list"], ["remove", "someone"], ["search", "x.jpg", "--json"]):
+        result = runner.invoke(app, ["gallery", *args, "--gallery", str(missing)])
+        assert result.exit_code == 2 and "no gallery at" in result.output, result.output
+    assert not missing.exists()

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.names import escape_name, needs_escape, unescape_name
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT
 
@@ -44,9 +45,19 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False)
 
 
-def _open(gallery: Path | str):
+def _open(gallery: Path | str, create: bool = False):
+    """The gallery; only enrolment and import may create one (a typo in --gallery must not
+    silently answer from a new, empty gallery)."""
     from facelens.gallery.gallery import Gallery
 
+    where = str(gallery)
+    local = "://" not in where and not where.startswith("milvus:")
+    if not create and local and not Path(where).expanduser().exists():
+        raise FaceLensError(
+            ErrorCode.NOT_FOUND,
+            f"no gallery at {where}: enrol someone first (facelens gallery enroll NAME PHOTO)"
+            " or point --gallery / $FACELENS_GALLERY at an existing one",
+        )
     return Gallery(gallery)
 
 
@@ -60,7 +71,7 @@ def enroll(
     """Enrol NAME from one or more photos (each quality-checked first). A name differing
     from an enrolled one only in case adds to that person."""
     with reporting_errors(as_json):
-        result = _open(gallery).enroll(name, images)
+        result = _open(gallery, create=True).enroll(name, images)
     if as_json:
         emit_json(result)
         return
@@ -77,7 +88,7 @@ def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonO
     total = sum(1 for p in folder.glob("*/*") if p.is_file())
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("enrolling", total=total)
-        results = _open(gallery).enroll_dir(folder, lambda *_: progress.advance(task))
+        results = _open(gallery, create=True).enroll_dir(folder, lambda *_: progress.advance(task))
     counts: dict[str, int] = {}
     refused: list[dict] = []
     for enrollment in results:
@@ -131,7 +142,8 @@ def search(
 @app.command("list")
 def list_people(gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
     """Everyone enrolled, with their number of templates."""
-    people = _open(gallery).people()
+    with reporting_errors(as_json):
+        people = _open(gallery).people()
     if as_json:
         emit_json(people)
         return
@@ -175,7 +187,9 @@ def rename(
 @app.command("export")
 def export_gallery(path: Path, gallery: str = GalleryOption) -> None:
     """Write the gallery (embeddings and metadata, no images) to one .npz file."""
-    console.print(f"exported {_open(gallery).export(path)} templates to {path}")
+    with reporting_errors(False):
+        exported = _open(gallery).export(path)
+    console.print(f"exported {exported} templates to {path}")
 
 
 @app.command("import")
@@ -185,5 +199,5 @@ def import_gallery(path: Path, gallery: str = GalleryOption) -> None:
     if not path.is_file():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     with reporting_errors(False):
-        added = _open(gallery).import_(path)
+        added = _open(gallery, create=True).import_(path)
     _say(f"imported {added} templates from {path}")
