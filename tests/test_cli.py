@@ -121,7 +121,9 @@ def test_detect_tiles_finds_the_small_faces(data_dir: Path) -> None:
 def test_verify_refusal_threshold_is_a_parameter(images: Path) -> None:
     args = ["verify", str(images / "obama.jpg"), str(images / "obama2.jpg"), "--json"]
     assert _json(args)["status"] == "ok"
-    refused = _json([*args, "--retake-below", "0.95"])
+    out = runner.invoke(app, [*args, "--retake-below", "0.95"])
+    assert out.exit_code == 3, out.output  # refused: no decision, not a success
+    refused = json.loads(out.stdout)
     assert refused["status"] == "retake" and refused["same_person"] is None
     assert refused["face_a"]["quality"]["score"] < 0.95
 

@@ -10,7 +10,10 @@ from rich.table import Table
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
-from facelens.types import ImageResult
+from facelens.types import ImageResult, Verification
+
+# `verify` refused a photo: no decision (distinct from 2, bad input, and 0, decided).
+RETAKE_EXIT_CODE = 3
 
 
 def _faces_table(result: ImageResult, title: str) -> Table:
@@ -84,7 +87,10 @@ def verify(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Decide whether two photos show the same person (refusing photos that need a retake)."""
+    """Decide whether two photos show the same person (refusing photos that need a retake).
+
+    Exit code: 0 when a decision was made (same or different), 3 when a photo was refused
+    (retake), 2 on bad input."""
     with reporting_errors(as_json):
         result = FaceLens(flip=flip).verify(
             image_a,
@@ -101,7 +107,13 @@ def verify(
                 mode="json", exclude={"face_a": {"embedding"}, "face_b": {"embedding"}}
             )
         )
-        return
+    else:
+        _print_verification(result)
+    if result.status == "retake":
+        raise typer.Exit(RETAKE_EXIT_CODE)
+
+
+def _print_verification(result: Verification) -> None:
     if result.status == "retake":
         console.print("[red]refused[/red]: no decision, please retake")
     else:
