@@ -176,3 +176,14 @@ def test_reading_a_missing_gallery_is_an_error_not_a_new_gallery(tmp_path: Path)
         result = runner.invoke(app, ["gallery", *args, "--gallery", str(missing)])
         assert result.exit_code == 2 and "no gallery at" in result.output, result.output
     assert not missing.exists()
+
+
+def test_analyze_folder_prints_one_line_per_face(images: Path, tmp_path: Path) -> None:
+    for name in ("obama.jpg", "biden.jpg"):
+        shutil.copy(images / name, tmp_path / name)
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    out = runner.invoke(app, ["analyze", str(tmp_path)])
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert out.exit_code == 0 and len(lines) == 3, out.stdout
+    assert lines[0].startswith("biden.jpg face 0: Male") and "quality" in lines[0]
+    assert lines[1].startswith("broken.jpg: the data is not")
