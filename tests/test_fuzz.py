@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -127,6 +128,7 @@ def test_cli_survives_the_corpus(tmp_path: Path, fr_images: Path):
         ["quality", "{}", "--json"],
         ["explain", "{}", "--json", "--target", "embedding", "--no-faithfulness"],
         ["verify", str(good), "{}", "--json"],
+        ["explain-pair", str(good), "{}", "--method", "gradient", "--no-faithfulness", "--json"],
         ["gallery", "enroll", "someone", "{}", "--gallery", str(gallery)],
         ["gallery", "search", "{}", "--json", "--gallery", str(gallery)],
     ]
@@ -140,6 +142,14 @@ def test_cli_survives_the_corpus(tmp_path: Path, fr_images: Path):
             crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
             if crashed or result.exit_code not in (0, 2) or took > ANSWER_WITHIN_S:
                 problems.append((path.name, command[0], result.exit_code, repr(result.exception)))
+    # enroll-dir reads a folder laid out as PERSON/*.jpg: the whole corpus as one person.
+    person = tmp_path / "people" / "someone"
+    shutil.copytree(folder, person)
+    result = runner.invoke(
+        app, ["gallery", "enroll-dir", str(person.parent), "--gallery", str(gallery), "--json"]
+    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        problems.append(("people/", "enroll-dir", result.exit_code, repr(result.exception)))
     assert not problems, problems[:10]
 
 
