@@ -18,7 +18,7 @@ from facelens.detection.dlib_points import dlib_points
 from facelens.eval.lfw_pairs import best_threshold, read_pairs, tar_at_fmr, ten_fold_accuracy
 from facelens.io import load_image
 from facelens.lens import FaceLens
-from facelens.recognition.embedder import normalise
+from facelens.recognition.base import normalise
 from facelens.recognition.operating_points import CALIBRATION_FILE
 
 BATCH = 32
