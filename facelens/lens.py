@@ -11,8 +11,8 @@ from facelens.io import ImageInput, load_image
 from facelens.models.onnx_model import shared
 from facelens.recognition.base import Embedder
 from facelens.recognition.dlib import DlibEmbedder
-from facelens.recognition.registry import DEFAULT_EMBEDDER, check_embedder, get_embedder
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.recognition.registry import DEFAULT_EMBEDDER, check_embedder, get_embedder
 from facelens.types import Box, Face, ImageResult, Landmarks, Verification
 
 
@@ -109,7 +109,9 @@ class FaceLens:
                 face.age, face.gender, face.expression = age, gender, expression
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
 
-    def embed_found(self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)) -> np.ndarray:
+    def embed_found(
+        self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)
+    ) -> np.ndarray:
         """Embeddings of the detected faces `found[pick]` of an RGB image."""
         return self.embedder.embed_faces(rgb, found.points[pick], found.mesh[pick], self.flip)
 
@@ -144,7 +146,11 @@ class FaceLens:
                 f"quality policies are calibrated for the {DEFAULT_EMBEDDER!r} embedder only",
             )
         chosen = get_policy(policy, self.flip) if policy else None
-        threshold = chosen.threshold if chosen else threshold_for(operating_point, self.flip, self.embedder_name)
+        threshold = (
+            chosen.threshold
+            if chosen
+            else threshold_for(operating_point, self.flip, self.embedder_name)
+        )
         picked = []
         for image, index, which in ((image_a, face_a, "image_a"), (image_b, face_b, "image_b")):
             rgb = load_image(image, self.budget)
@@ -153,7 +159,9 @@ class FaceLens:
             face = _pick(found, index, which)
             face._embedding = self.embed_found(rgb, detections, slice(index, index + 1))[0]
             face.embedding = [round(float(v), 6) for v in face._embedding]
-            face.quality = assess_quality(rgb, detections, self.quality_embedder, config=config)[index]
+            face.quality = assess_quality(rgb, detections, self.quality_embedder, config=config)[
+                index
+            ]
             picked.append(face)
         first, second = picked
         similarity = float(np.dot(first.embedding_array, second.embedding_array))

@@ -119,7 +119,9 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
         else:
             clean = clean or _default_face(lens, rgb)
             faces, pick = _mapped(clean, matrix), 0
-        chip, _ = align_faces(rgb, dlib_points(faces.mesh[pick : pick + 1]), lens.quality_embedder.template)
+        chip, _ = align_faces(
+            rgb, dlib_points(faces.mesh[pick : pick + 1]), lens.quality_embedder.template
+        )
         chips.append(chip)
         records.append(Record(faces, pick, found, np.zeros(0)))
     batch = perturb(np.concatenate(chips))
