@@ -60,7 +60,7 @@ def test_sface_landmarks_land_on_the_arcface_template(found):
         mapped = points @ matrix[:, :2].T + matrix[:, 2]
         return float(np.linalg.norm(mapped - template, axis=1).max())
 
-    for rgb, faces in found.values():
+    for _, faces in found.values():
         points = sface.landmarks(faces.points[:1], faces.mesh[:1])[0]
         assert residual(points) < 0.25 * eye_distance  # measured at most 7 px (a wide smile)
         assert residual(points[[1, 0, 2, 4, 3]]) > 0.5 * eye_distance  # sides swapped
