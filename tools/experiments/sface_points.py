@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from facelens.detection.align import align_faces
-from facelens.detection.facemesh import NOSE_TIP, eye_centres
+from facelens.detection.facemesh import eye_centres
 from facelens.detection.landmarks import five_points
-from facelens.eval.lfw import detect_faces
+from facelens.eval.lfw import detect_faces, network_outputs
 from facelens.eval.lfw_pairs import read_pairs, tar_at_fmr, ten_fold_accuracy
 from facelens.io import load_image
 from facelens.recognition.base import normalise
@@ -34,15 +34,7 @@ def variants(mesh: np.ndarray) -> dict[str, np.ndarray]:
     corners[:, [1, 0]] = eye_centres(mesh)  # eye_centres: subject's right, then left
     inner = base.copy()
     inner[:, 3:] = xy[:, INNER_MOUTH]
-    nose = base.copy()
-    nose[:, 2] = xy[:, 4]  # the mesh point just above the tip (1 = NOSE_TIP)
-    assert NOSE_TIP == 1
-    return {
-        "eye-contour centres, nose tip, outer mouth corners (pipeline's five)": base,
-        "eye-corner midpoints": corners,
-        "inner mouth corners": inner,
-        "nose point 4": nose,
-    }
+    return {"eye-corner midpoints": corners, "inner mouth corners": inner}
 
 
 def main() -> None:
@@ -58,16 +50,26 @@ def main() -> None:
     folds = np.array([p.fold for p in pairs])
     faces = detect_faces(data, names)
     sface = get_network("sface")
-    images = [load_image(data / "images" / name) for name in names]
-    for label, points in variants(faces["mesh"]).items():
-        chips = np.concatenate(
-            [align_faces(rgb, points[i : i + 1], sface.template)[0] for i, rgb in enumerate(images)]
-        )
-        vectors = np.concatenate([sface.embed(chips[s : s + 64]) for s in range(0, len(chips), 64)])
-        scores = np.sum(normalise(vectors)[a] * normalise(vectors)[b], axis=1)
+
+    def report(label: str, raw: np.ndarray) -> None:
+        vectors = normalise(raw)
+        scores = np.sum(vectors[a] * vectors[b], axis=1)
         accuracy, std = ten_fold_accuracy(scores, same, folds)
         tar = tar_at_fmr(scores, same, 1e-3)[0]
         print(f"{label}: accuracy {accuracy:.2%} ± {std:.2%}, TAR@FMR1e-3 {tar:.2%}", flush=True)
+
+    shipped = network_outputs(sface, data, names, faces)["plain"]  # `facelens eval lfw`'s cache
+    report("pipeline's five points (eye-contour centres, nose tip, mouth corners)", shipped)
+    images = [load_image(data / "images" / name) for name in names]
+    for label, points in variants(faces["mesh"]).items():
+        chips = [
+            align_faces(rgb, points[i : i + 1], sface.template)[0] for i, rgb in enumerate(images)
+        ]
+        chips = np.concatenate(chips)
+        report(
+            label,
+            np.concatenate([sface.raw(chips[s : s + 64])[0] for s in range(0, len(chips), 64)]),
+        )
 
 
 if __name__ == "__main__":
