@@ -11,6 +11,7 @@ from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.recognition.fused import FusedEmbedder, fuse
+from facelens.recognition.operating_points import threshold_for
 from facelens.recognition.registry import EMBEDDER_NAMES, get_embedder, get_network
 from facelens.recognition.sface import SFaceEmbedder
 
@@ -113,3 +114,16 @@ def test_flip_fused_sface_stays_close(fr_images):
     plain = FaceLens(embedder="sface").embed(image).faces[0].embedding_array
     flipped = FaceLens(embedder="sface", flip=True).embed(image).faces[0].embedding_array
     assert 0.9 < float(plain @ flipped) < 1.0
+
+
+def test_verify_with_sface_uses_its_own_operating_points(fr_images):
+    images = fr_images / "tests/test_images"
+    lens = FaceLens(embedder="sface")
+    same = lens.verify(images / "obama.jpg", images / "obama2.jpg")
+    different = lens.verify(images / "obama.jpg", images / "biden.jpg")
+    assert same.same_person and different.same_person is False
+    assert same.threshold == threshold_for("accuracy", False, "sface")
+    assert same.threshold < threshold_for("accuracy", False, "dlib") - 0.3  # another scale
+    with pytest.raises(FaceLensError) as caught:  # policies hold dlib cosines
+        lens.verify(images / "obama.jpg", images / "obama2.jpg", policy="strict")
+    assert caught.value.code == ErrorCode.BAD_ARGUMENT
