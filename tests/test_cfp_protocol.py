@@ -57,5 +57,5 @@ def test_nested_fusion_finds_the_informative_network():
         return (noise + weight**2 * exact) / (1 + weight**2)
 
     result = nested_fusion(scores_at, same, folds)
-    assert result["accuracy"] == 1.0 and result["tar_at_fmr_1e-3"] == 1.0
+    assert result["accuracy"] == 1.0 and result["tar_at_fmr_1e-3_held_out"] == 1.0
     assert min(result["weights_per_fold"]) > 0 and result["weight_all_folds"] > 0

@@ -61,13 +61,16 @@ def lfw(
         console.print(
             f"{name:>10}: accuracy {figures['accuracy'] * 100:.2f}% "
             f"± {figures['accuracy_std'] * 100:.2f}, "
-            f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}%"
-            + (
-                f" (fusion weight per fold {weights}, on all folds {figures['weight_all_folds']})"
-                if weights
-                else ""
-            )
+            f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}% (all pairs"
+            + (f", weight {figures['shipped_weight']}" if weights else "")
+            + f"; held out {figures['tar_at_fmr_1e-3_held_out'] * 100:.2f}% at FMR "
+            f"{figures['held_out_fmr']:.1e})"
         )
+        if weights:
+            console.print(
+                f"{'':>10}  fusion weight chosen per fold {weights}, "
+                f"on all ten folds {figures['weight_all_folds']}"
+            )
     console.print(
         f"{report['images']} images, {report['pairs']} pairs, "
         f"{report['undetected']} faces not detected (fallback crop used)"

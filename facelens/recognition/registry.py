@@ -16,7 +16,7 @@ EMBEDDER_NAMES = (*NETWORKS, "fused")
 DEFAULT_EMBEDDER = "dlib"
 # [SFace, w·dlib]: w chosen on all ten LFW folds (`facelens eval lfw --embedder fused`
 # reports it as `weight_all_folds`; its accuracy is measured with w chosen on nine folds).
-FUSION_WEIGHT = 1.5
+FUSION_WEIGHT = 1.7
 
 _fused: FusedEmbedder | None = None
 _lock = threading.Lock()
