@@ -35,7 +35,7 @@ def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
     """The process-wide instance of the named embedder (each network loads once)."""
     global _fused
     if check_embedder(name) in NETWORKS:
-        return shared(NETWORKS[name])  # type: ignore[return-value]
+        return get_network(name)
     with _lock:
         if _fused is None:
             _fused = FusedEmbedder(get_network("sface"), get_network("dlib"), FUSION_WEIGHT)
@@ -43,4 +43,5 @@ def get_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
 
 
 def get_network(name: str) -> NetworkEmbedder:
+    """The process-wide instance of one network (`dlib`, `sface`)."""
     return shared(NETWORKS[name])  # type: ignore[return-value]
