@@ -86,7 +86,9 @@ def embed_cfp(
     return cached(f"cfp-{embedder}", images, f"{lens.embedder.version}:{weights}", compute)
 
 
-def cross_split(scores: np.ndarray, same: np.ndarray, splits: np.ndarray, failed: np.ndarray):
+def cross_split(
+    scores: np.ndarray, same: np.ndarray, splits: np.ndarray, failed: np.ndarray
+) -> np.ndarray:
     """Per split: (accuracy, accuracy with failed pairs counted wrong, accuracy over pairs
     whose faces were both found), thresholds fitted on the other splits."""
     rows = []
