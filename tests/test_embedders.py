@@ -127,3 +127,25 @@ def test_verify_with_sface_uses_its_own_operating_points(fr_images):
     with pytest.raises(FaceLensError) as caught:  # policies hold dlib cosines
         lens.verify(images / "obama.jpg", images / "obama2.jpg", policy="strict")
     assert caught.value.code == ErrorCode.BAD_ARGUMENT
+
+
+def test_cli_embed_and_verify_take_the_embedder(fr_images):
+    import json
+
+    from typer.testing import CliRunner
+
+    from facelens.cli import app
+
+    images = fr_images / "tests/test_images"
+    runner = CliRunner()
+    embedded = runner.invoke(
+        app, ["embed", str(images / "obama.jpg"), "--embedder", "fused", "--json"]
+    )
+    assert (
+        embedded.exit_code == 0 and len(json.loads(embedded.stdout)["faces"][0]["embedding"]) == 256
+    )
+    args = ["verify", str(images / "obama.jpg"), str(images / "biden.jpg"), "--embedder", "sface"]
+    verdict = json.loads(runner.invoke(app, [*args, "--json"]).stdout)
+    assert verdict["threshold"] == threshold_for("accuracy", False, "sface")
+    assert verdict["same_person"] is False
+    assert runner.invoke(app, [*args[:3], "--embedder", "vgg"]).exit_code == 2

@@ -7,20 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import JsonOption, console, emit_json
-
-
-def _embedder_name(name: str) -> str:
-    from facelens.recognition.registry import EMBEDDER_NAMES
-
-    if name not in EMBEDDER_NAMES:
-        raise typer.BadParameter(f"choose one of {', '.join(EMBEDDER_NAMES)}")
-    return name
-
-
-EmbedderOption = typer.Option(
-    "dlib", callback=_embedder_name, help="Recognition embedder: dlib, sface or fused."
-)
+from facelens.cli.output import EmbedderOption, JsonOption, console, emit_json
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate facelens on labelled data.")
 
