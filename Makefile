@@ -1,7 +1,7 @@
 PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 7860
-GALLERY ?= $(HOME)/.facelens/gallery
+GALLERY ?= $(or $(FACELENS_GALLERY),$(HOME)/.facelens/gallery)
 
 .PHONY: run test install lint weights soak
 

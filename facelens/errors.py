@@ -16,6 +16,9 @@ class ErrorCode(StrEnum):
     FACE_INDEX = "face_index"
     RETAKE = "retake"
     BAD_ARGUMENT = "bad_argument"
+    BAD_NAME = "bad_name"  # a gallery name outside the policy (facelens.gallery.names)
+    NOT_FOUND = "not_found"  # no such person in the gallery
+    NAME_TAKEN = "name_taken"  # the name (case-insensitively) belongs to another person
 
 
 class FaceLensError(Exception):

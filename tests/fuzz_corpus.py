@@ -56,6 +56,15 @@ def blank_png(width: int, height: int) -> bytes:
     return png(width, height, body)
 
 
+# 50 MB of zeros in 49 kB: more than any text or ICC chunk may inflate to.
+BOMB = zlib.compress(bytes(50_000_000), 9)
+
+
+def small_png_with(*extra: bytes) -> bytes:
+    """A valid 64x64 black PNG carrying extra chunks before its pixels."""
+    return png(64, 64, zlib.compress(bytes(65 * 64)), 8, 0, *extra)
+
+
 def gif_frames(count: int, side: int = 16) -> bytes:
     """An animated GIF of `count` one-pixel frames, built block by block."""
     head = (
@@ -125,14 +134,7 @@ def image_cases(seed: bytes | None = None) -> dict[str, bytes]:
         "polyglot_jpeg_zip": jpeg + _zip_bomb(),
         "polyglot_pdf_jpeg": b"%PDF-1.4\n" + jpeg,
         "polyglot_gif_js": b"GIF89a=1;alert(1);" + bytes(64),
-        "polyglot_png_html": png(
-            64,
-            64,
-            zlib.compress(bytes(65 * 64)),
-            8,
-            0,
-            chunk(b"tEXt", b"x\x00<script>alert(1)</script>"),
-        ),
+        "polyglot_png_html": small_png_with(chunk(b"tEXt", b"x\x00<script>alert(1)</script>")),
         "jpeg_then_png": jpeg + good_png,
         # Extreme shapes: the 141-byte PNG that killed the server, and its relatives.
         "png_65535x1": blank_png(65535, 1),
@@ -179,33 +181,10 @@ def image_cases(seed: bytes | None = None) -> dict[str, bytes]:
         },
         **{f"jpeg_bitflips_{k}": flipped(jpeg, k, 40) for k in range(4)},
         "png_bad_crc": good_png[:33] + good_png[33:41] + b"\x00\x00\x00\x00" + good_png[45:],
-        "png_ztxt_bomb": png(
-            64,
-            64,
-            zlib.compress(bytes(65 * 64)),
-            8,
-            0,
-            chunk(b"zTXt", b"k\x00\x00" + zlib.compress(bytes(50_000_000), 9)),
-        ),
-        "png_itxt_bomb": png(
-            64,
-            64,
-            zlib.compress(bytes(65 * 64)),
-            8,
-            0,
-            chunk(b"iTXt", b"k\x00\x01\x00\x00\x00" + zlib.compress(bytes(50_000_000), 9)),
-        ),
-        "png_iccp_bomb": png(
-            64,
-            64,
-            zlib.compress(bytes(65 * 64)),
-            8,
-            0,
-            chunk(b"iCCP", b"p\x00\x00" + zlib.compress(bytes(50_000_000), 9)),
-        ),
-        "png_10000_text_chunks": png(
-            64, 64, zlib.compress(bytes(65 * 64)), 8, 0, *[chunk(b"tEXt", b"k\x00v")] * 10_000
-        ),
+        "png_ztxt_bomb": small_png_with(chunk(b"zTXt", b"k\x00\x00" + BOMB)),
+        "png_itxt_bomb": small_png_with(chunk(b"iTXt", b"k\x00\x01\x00\x00\x00" + BOMB)),
+        "png_iccp_bomb": small_png_with(chunk(b"iCCP", b"p\x00\x00" + BOMB)),
+        "png_10000_text_chunks": small_png_with(*[chunk(b"tEXt", b"k\x00v")] * 10_000),
         "png_idat_zlib_bomb": png(4000, 4000, zlib.compress(bytes(200_000_000), 9)),
         "jpeg_exif_bomb_loop": exif_bomb(jpeg),
         # Pixel layouts: palette, alpha, 16-bit, float, 1-bit, CMYK, odd modes.

@@ -19,6 +19,8 @@ from PIL import Image
 from playwright import sync_api as playwright
 
 from facelens.api import Settings, create_app
+from facelens.gallery import Template, open_store
+from facelens.gallery.names import escape_name
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -46,11 +48,16 @@ if not Path(CHROMIUM).exists():  # a missing browser is a failed set-up, never a
 
 
 @pytest.fixture(scope="module")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def gallery_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gallery")
+
+
+@pytest.fixture(scope="module")
+def server_url(gallery_dir: Path) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    settings = Settings(gallery_dir=tmp_path_factory.mktemp("gallery"))
+    settings = Settings(gallery_dir=gallery_dir)
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -161,3 +168,34 @@ def test_gallery_enrol_and_search(page, fr_images: Path):
     page.wait_for_selector("#search-results[data-identity='Barack Obama']")
     assert "Barack Obama" in page.inner_text("#search-results li")
     page.screenshot(path=str(SHOTS / "gallery.png"), full_page=True)
+
+
+def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir, fr_images):
+    """The page's buttons reach every stored name: path-like ones, and ones stored before
+    names were checked (shown escaped)."""
+    photo = (fr_images / "tests" / "test_images" / "biden.jpg").read_bytes()
+    path_like = ["a/b", "/", ".", "..", "../../etc/passwd"]
+    for name in path_like:
+        answer = httpx.post(
+            f"{server_url}/v1/gallery/people", params={"name": name}, files={"image": photo}
+        )
+        assert answer.status_code == 200, answer.text
+    store, legacy = open_store(gallery_dir, 128), ["a\x00b", "\u202eevil"]
+    for i, name in enumerate(legacy):  # through the store, which does not check names
+        store.add(name, [Template(embedding=np.eye(128, dtype=np.float32)[i], content_hash=name)])
+    store.close()
+    page.click("[data-tab=gallery]")  # lists the people again
+
+    def row(name: str):
+        cell = page.get_by_role("cell", name=escape_name(name), exact=True)
+        return page.locator("#people tbody tr").filter(has=cell)
+
+    page.once("dialog", lambda dialog: dialog.accept("  Joe Biden "))
+    row("a\x00b").get_by_role("button", name="Rename").click()
+    row("Joe Biden").wait_for()
+    page.screenshot(path=str(SHOTS / "gallery-names.png"), full_page=True)
+    for name in [*path_like, "\u202eevil", "Joe Biden"]:
+        row(name).get_by_role("button", name="Remove").click()
+        row(name).wait_for(state="detached")
+    left = {p["name"] for p in httpx.get(f"{server_url}/v1/gallery/people").json()}
+    assert left.isdisjoint([*path_like, *legacy, "Joe Biden"]), left

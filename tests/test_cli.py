@@ -7,10 +7,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from facelens.cli import app
+from facelens.gallery import Template, open_store
 
 runner = CliRunner()
 
@@ -119,6 +121,69 @@ def test_detect_tiles_finds_the_small_faces(data_dir: Path) -> None:
 def test_verify_refusal_threshold_is_a_parameter(images: Path) -> None:
     args = ["verify", str(images / "obama.jpg"), str(images / "obama2.jpg"), "--json"]
     assert _json(args)["status"] == "ok"
-    refused = _json([*args, "--retake-below", "0.95"])
+    out = runner.invoke(app, [*args, "--retake-below", "0.95"])
+    assert out.exit_code == 3, out.output  # refused: no decision, not a success
+    refused = json.loads(out.stdout)
     assert refused["status"] == "retake" and refused["same_person"] is None
     assert refused["face_a"]["quality"]["score"] < 0.95
+
+
+def test_gallery_names(images: Path, tmp_path: Path) -> None:
+    """One person per name in any case; bad names refused (exit 2); names stored before the
+    policy listed escaped, never read as Rich markup, and reachable with --escaped."""
+    g = ["--gallery", str(tmp_path / "g")]
+    enrol = ["gallery", "enroll", "Barack Obama", str(images / "obama.jpg"), *g, "--json"]
+    assert _json(enrol)["person"] == "Barack Obama"
+    enrol[2:4] = ["barack OBAMA", str(images / "obama2.jpg")]
+    assert _json(enrol)["person"] == "Barack Obama"
+    enrol[2:4] = ["Jo\u202ee", str(images / "biden.jpg")]
+    bad = runner.invoke(app, enrol)
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["error"]["code"] == "bad_name"
+    assert "U+202E" in json.loads(bad.stdout)["error"]["message"]
+
+    store, rng = open_store(tmp_path / "g", 128), np.random.default_rng(0)
+    for i, name in enumerate(["a\x00b", "[/x]"]):  # written through the store: no check
+        v = rng.standard_normal(128).astype(np.float32)
+        store.add(name, [Template(embedding=v / np.linalg.norm(v), content_hash=str(i))])
+    store.close()
+    listed = runner.invoke(app, ["gallery", "list", *g])
+    assert listed.exit_code == 0, listed.output
+    assert "a\\x00b" in listed.stdout and "[/x]" in listed.stdout and "--escaped" in listed.stdout
+
+    rename = ["gallery", "rename", "a\\x00b", "Joe", "--escaped", *g, "--json"]
+    assert _json(rename) == {"renamed": ["a\x00b", "Joe"]}
+    taken = runner.invoke(app, ["gallery", "rename", "joe", "BARACK obama", *g])
+    assert taken.exit_code == 2 and "name_taken" in taken.stderr
+    assert runner.invoke(app, ["gallery", "remove", "[/x]", *g]).exit_code == 0
+    missing = runner.invoke(app, ["gallery", "remove", "[/x]", *g])
+    assert missing.exit_code == 2 and "not_found" in missing.stderr and "[/x]" in missing.stderr
+    assert _json(["gallery", "list", *g, "--json"]) == [
+        {"name": "Barack Obama", "templates": 2},
+        {"name": "Joe", "templates": 1},
+    ]
+
+
+def test_version() -> None:
+    from facelens import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"facelens {__version__}"
+
+
+def test_reading_a_missing_gallery_is_an_error_not_a_new_gallery(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    for args in (["list"], ["remove", "someone"], ["search", "x.jpg", "--json"]):
+        result = runner.invoke(app, ["gallery", *args, "--gallery", str(missing)])
+        assert result.exit_code == 2 and "no gallery at" in result.output, result.output
+    assert not missing.exists()
+
+
+def test_analyze_folder_prints_one_line_per_face(images: Path, tmp_path: Path) -> None:
+    for name in ("obama.jpg", "biden.jpg"):
+        shutil.copy(images / name, tmp_path / name)
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    out = runner.invoke(app, ["analyze", str(tmp_path)])
+    lines = [line for line in out.stdout.splitlines() if line.strip()]
+    assert out.exit_code == 0 and len(lines) == 3, out.stdout
+    assert lines[0].startswith("biden.jpg face 0: Male") and "quality" in lines[0]
+    assert lines[1].startswith("broken.jpg: the data is not")

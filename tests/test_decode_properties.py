@@ -80,13 +80,13 @@ def test_random_bytes(data: bytes):
 @given(
     seed=st.sampled_from(SEEDS),
     edits=st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), max_size=12),
-    keep=st.floats(0.0, 1.0),
+    keep=st.integers(1, 100),  # percent (no float strategy: a loaded library sets FTZ)
 )
-def test_mutated_images(seed: bytes, edits: list[tuple[int, int]], keep: float):
+def test_mutated_images(seed: bytes, edits: list[tuple[int, int]], keep: int):
     data = bytearray(seed)
     for position, value in edits:  # overwrite bytes, headers included
         data[position % len(data)] = value
-    decodes_or_names_the_problem(bytes(data[: max(1, round(len(data) * keep))]))
+    decodes_or_names_the_problem(bytes(data[: max(1, len(data) * keep // 100)]))
 
 
 @BOUNDED

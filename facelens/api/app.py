@@ -17,6 +17,7 @@ from facelens.api.deps import has_feature, require_api_key
 from facelens.api.errors import install_error_handlers
 from facelens.api.limits import BodyLimitMiddleware
 from facelens.api.logs import RequestLogMiddleware
+from facelens.api.memory import ReturnMemoryMiddleware
 from facelens.api.routes import faces, gallery, health, info, quality, verify, web
 from facelens.api.settings import Settings
 from facelens.detection.detector import FoundFaces
@@ -135,7 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.gallery = open_gallery(settings, app.state.lens)
     web.mount(app)
 
-    # Last added runs first: CORS, then the log line, then the body limit.
+    # Last added runs first: CORS, then the log line, then the body limit, then memory.
+    app.add_middleware(ReturnMemoryMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     if settings.cors_origins:

@@ -11,6 +11,25 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Explainable face analysis from the command line.",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from facelens import __version__
+
+        typer.echo(f"facelens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Explainable face analysis from the command line."""
+
+
 faces.register(app)
 bench.register(app)
 serve.register(app)

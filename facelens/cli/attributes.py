@@ -46,6 +46,9 @@ def analyze(
         True, "--quality/--no-quality", help="Assess each face's quality (score, verdict)."
     ),
     csv_file: Path | None = typer.Option(None, "--csv", help="Also write one CSV row per face."),
+    details: bool = typer.Option(
+        False, "--details", help="Full tables for a folder too (default: one line per face)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Every face with box, quality, age, gender and expression.
@@ -71,8 +74,27 @@ def analyze(
     if as_json:
         emit_json(rows if path.is_dir() else rows[0]["result"])
         return
+    compact = path.is_dir() and not details
     for row in rows:
-        _print_image(Path(row["image"]), row["result"], row["error"])
+        (_print_line if compact else _print_image)(Path(row["image"]), row["result"], row["error"])
+
+
+def _print_line(image: Path, result: ImageResult | None, error: dict | None) -> None:
+    """One line per face (a folder of 50 photos reads as 50-odd lines, not 600)."""
+    if result is None:
+        console.print(f"{image.name}: {error['message'] if error else 'failed'}", markup=False)
+        return
+    for face in result.faces:
+        if face.quality and face.quality.verdict == "retake":  # no attributes to trust
+            why = ", ".join(face.quality.reasons) or f"quality {face.quality.score:.2f}"
+            console.print(f"{image.name} face {face.index}: please retake ({why})", markup=False)
+            continue
+        parts = [face.label]
+        if face.expression:
+            parts.append(f"{face.expression.label} {face.expression.probability:.0%}")
+        if face.quality:
+            parts.append(f"quality {face.quality.score:.2f} ({face.quality.verdict})")
+        console.print(f"{image.name} face {face.index}: " + ", ".join(parts), markup=False)
 
 
 def _problem(image: Path, code: str, message: str) -> dict:

@@ -16,7 +16,10 @@ from facelens.cli.output import (
 )
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
-from facelens.types import ImageResult
+from facelens.types import ImageResult, Verification
+
+# `verify` refused a photo: no decision (distinct from 2, bad input, and 0, decided).
+RETAKE_EXIT_CODE = 3
 
 
 def _faces_table(result: ImageResult, title: str) -> Table:
@@ -93,7 +96,10 @@ def verify(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Decide whether two photos show the same person (refusing photos that need a retake)."""
+    """Decide whether two photos show the same person (refusing photos that need a retake).
+
+    Exit code: 0 when a decision was made (same or different), 3 when a photo was refused
+    (retake), 2 on bad input."""
     with reporting_errors(as_json):
         result = FaceLens(flip=flip, embedder=embedder).verify(
             image_a,
@@ -110,7 +116,13 @@ def verify(
                 mode="json", exclude={"face_a": {"embedding"}, "face_b": {"embedding"}}
             )
         )
-        return
+    else:
+        _print_verification(result)
+    if result.status == "retake":
+        raise typer.Exit(RETAKE_EXIT_CODE)
+
+
+def _print_verification(result: Verification) -> None:
     if result.status == "retake":
         console.print("[red]refused[/red]: no decision, please retake")
     else:

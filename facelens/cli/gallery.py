@@ -1,4 +1,8 @@
-"""`facelens gallery ...`: enrol people and identify faces (1:N)."""
+"""`facelens gallery ...`: enrol people and identify faces (1:N).
+
+Names print as plain text (never Rich markup); one with characters a terminal cannot show
+(stored before names were checked) prints escaped, and `--escaped` reads it back that way.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,11 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.gallery.names import escape_name, needs_escape, unescape_name
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT
 
 app = typer.Typer(no_args_is_help=True, help="Enrol people and identify faces (1:N).")
@@ -22,25 +29,55 @@ GalleryOption = typer.Option(
     "(default $FACELENS_GALLERY or ~/.facelens/gallery).",
 )
 
+EscapedOption = typer.Option(
+    False,
+    "--escaped",
+    help="The name is written with \\xNN / \\uNNNN escapes, as `list` shows a name with"
+    " characters a terminal cannot show (a NUL cannot be typed).",
+)
 
-def _open(gallery: Path | str):
+
+def _shown(name: str) -> Text:
+    return Text(escape_name(name))
+
+
+def _say(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def _open(gallery: Path | str, create: bool = False):
+    """The gallery; only enrolment and import may create one (a typo in --gallery must not
+    silently answer from a new, empty gallery)."""
     from facelens.gallery.gallery import Gallery
 
+    where = str(gallery)
+    local = "://" not in where and not where.startswith("milvus:")
+    if not create and local and not Path(where).expanduser().exists():
+        raise FaceLensError(
+            ErrorCode.NOT_FOUND,
+            f"no gallery at {where}: enrol someone first (facelens gallery enroll NAME PHOTO)"
+            " or point --gallery / $FACELENS_GALLERY at an existing one",
+        )
     return Gallery(gallery)
 
 
 @app.command()
 def enroll(
-    name: str, images: list[Path], gallery: str = GalleryOption, as_json: bool = JsonOption
+    name: str,
+    images: list[Path] = typer.Argument(..., exists=True, dir_okay=False),
+    gallery: str = GalleryOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """Enrol NAME from one or more photos (each quality-checked first)."""
+    """Enrol NAME from one or more photos (each quality-checked first). A name differing
+    from an enrolled one only in case adds to that person."""
     with reporting_errors(as_json):
-        result = _open(gallery).enroll(name, images)
+        result = _open(gallery, create=True).enroll(name, images)
     if as_json:
         emit_json(result)
         return
+    _say(f"person: {escape_name(result.person)}")
     for item in result.images:
-        console.print(f"{item.source}: {item.status} {'; '.join(item.reasons)}")
+        _say(f"{item.source}: {item.status} {'; '.join(item.reasons)}")
 
 
 @app.command("enroll-dir")
@@ -51,7 +88,7 @@ def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonO
     total = sum(1 for p in folder.glob("*/*") if p.is_file())
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("enrolling", total=total)
-        results = _open(gallery).enroll_dir(folder, lambda *_: progress.advance(task))
+        results = _open(gallery, create=True).enroll_dir(folder, lambda *_: progress.advance(task))
     counts: dict[str, int] = {}
     refused: list[dict] = []
     for enrollment in results:
@@ -72,7 +109,7 @@ def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonO
         return
     console.print(f"{len(results)} people: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     for row in refused:
-        console.print(f"  {row['source']}: {row['status']} ({'; '.join(row['reasons'])})")
+        _say(f"  {escape_name(row['source'])}: {row['status']} ({'; '.join(row['reasons'])})")
 
 
 @app.command()
@@ -94,54 +131,73 @@ def search(
     if as_json:
         emit_json(result.model_dump(mode="json", exclude={"face": {"embedding"}}))
         return
-    console.print(
-        f"identity: {result.identity or 'unknown'} (threshold {result.threshold:.3f},"
-        f" status {result.status})"
-    )
+    identity = escape_name(result.identity) if result.identity else "unknown"
+    _say(f"identity: {identity} (threshold {result.threshold:.3f}, status {result.status})")
     table = Table("rank", "person", "similarity")
     for rank, match in enumerate(result.matches, 1):
-        table.add_row(str(rank), match.person, f"{match.similarity:.3f}")
+        table.add_row(str(rank), _shown(match.person), f"{match.similarity:.3f}")
     console.print(table)
 
 
 @app.command("list")
 def list_people(gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
     """Everyone enrolled, with their number of templates."""
-    people = _open(gallery).people()
+    with reporting_errors(as_json):
+        people = _open(gallery).people()
     if as_json:
         emit_json(people)
         return
     table = Table("person", "templates")
     for person in people:
-        table.add_row(person.name, str(person.templates))
+        table.add_row(_shown(person.name), str(person.templates))
     console.print(table)
+    if any(needs_escape(p.name) for p in people):
+        _say("Some names are shown escaped (\\xNN, \\uNNNN): give them with --escaped.")
 
 
 @app.command()
-def remove(name: str, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
-    """Delete a person and all their templates."""
+def remove(
+    name: str,
+    escaped: bool = EscapedOption,
+    gallery: str = GalleryOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete a person (NAME in any case) and all their templates."""
     with reporting_errors(as_json):
-        removed = _open(gallery).remove(name)
-    emit_json({"removed": removed}) if as_json else console.print(f"removed {removed} templates")
+        removed = _open(gallery).remove(unescape_name(name) if escaped else name)
+    emit_json({"removed": removed}) if as_json else _say(f"removed {removed} templates")
 
 
 @app.command()
-def rename(old: str, new: str, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
-    """Rename a person."""
+def rename(
+    old: str,
+    new: str,
+    escaped: bool = EscapedOption,
+    gallery: str = GalleryOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Rename OLD (in any case) to NEW. NEW must not be another person's name in any case;
+    changing only its case is allowed."""
     with reporting_errors(as_json):
-        _open(gallery).rename(old, new)
-    emit_json({"renamed": [old, new]}) if as_json else console.print(f"{old} → {new}")
+        old = unescape_name(old) if escaped else old
+        stored = _open(gallery).rename(old, new)
+    emit_json({"renamed": [old, stored]}) if as_json else _say(f"{escape_name(old)} → {stored}")
 
 
 @app.command("export")
 def export_gallery(path: Path, gallery: str = GalleryOption) -> None:
     """Write the gallery (embeddings and metadata, no images) to one .npz file."""
-    console.print(f"exported {_open(gallery).export(path)} templates to {path}")
+    with reporting_errors(False):
+        exported = _open(gallery).export(path)
+    console.print(f"exported {exported} templates to {path}")
 
 
 @app.command("import")
 def import_gallery(path: Path, gallery: str = GalleryOption) -> None:
-    """Add the templates of an exported .npz file."""
+    """Add the templates of an exported .npz file; its names are checked first (one bad name
+    imports nothing) and a name already enrolled, in any case, adds to that person."""
     if not path.is_file():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    console.print(f"imported {_open(gallery).import_(path)} templates from {path}")
+    with reporting_errors(False):
+        added = _open(gallery, create=True).import_(path)
+    _say(f"imported {added} templates from {path}")

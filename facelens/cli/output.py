@@ -11,6 +11,7 @@ from typing import Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from facelens.errors import FaceLensError
 
@@ -44,7 +45,7 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
         if as_json:
             sys.stdout.write(json.dumps({"error": error.to_dict()}) + "\n")
         else:
-            errors.print(f"[red]error[/red] ({error.code.value}): {error.message}")
+            errors.print(f"[red]error[/red] ({error.code.value}): {escape(error.message)}")
         raise typer.Exit(2) from None
 
 

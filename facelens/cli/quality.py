@@ -25,11 +25,13 @@ def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
     for face in result.faces:
         quality = face.quality
         assert quality is not None
+        written = None
         if heatmap_dir is not None:
             from facelens.quality.render import save_overlay
 
             heatmap_dir.mkdir(parents=True, exist_ok=True)
-            save_overlay(rgb, face, heatmap_dir / f"{image.stem}_face{face.index}.png")
+            written = heatmap_dir / f"{image.stem}_face{face.index}.png"
+            save_overlay(rgb, face, written)
         rows.append(
             {
                 "image": str(image),
@@ -37,6 +39,7 @@ def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
                 "box": face.box.model_dump(),
                 "detection_score": face.detection_score,
                 "quality": quality.model_dump(mode="json"),
+                "heatmap": str(written) if written else None,
                 "error": None,
             }
         )
@@ -78,6 +81,9 @@ def quality(
         emit_json(rows)
         return
     _print(rows, len(images))
+    maps = [row["heatmap"] for row in rows if row.get("heatmap")]
+    if maps:
+        console.print(f"{len(maps)} heat map(s) written to {heatmap}", markup=False)
 
 
 def _write_csv(target: Path, rows: list[dict]) -> None:

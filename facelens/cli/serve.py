@@ -6,11 +6,18 @@ from pathlib import Path
 
 import typer
 
+from facelens.cli.gallery import DEFAULT_GALLERY
+
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on (loopback by default)."),
     port: int = typer.Option(7860, min=1, max=65535, help="TCP port."),
-    gallery: Path | None = typer.Option(None, help="Gallery folder (created if missing)."),
+    gallery: Path = typer.Option(
+        DEFAULT_GALLERY,
+        help="Gallery folder (created if missing); the same default as `facelens gallery`: "
+        "$FACELENS_GALLERY or ~/.facelens/gallery.",
+    ),
+    no_gallery: bool = typer.Option(False, "--no-gallery", help="Serve without a gallery."),
     api_key: str | None = typer.Option(
         None, envvar="FACELENS_API_KEY", help="Require this X-API-Key (except on health)."
     ),
@@ -32,7 +39,7 @@ def serve(
     configure_logging(getattr(logging, log_level.upper(), logging.INFO))
     options = {"workers": workers} if workers else {}
     settings = Settings(
-        gallery_dir=gallery,
+        gallery_dir=None if no_gallery else gallery,
         api_key=api_key or None,
         cors_origins=cors_origin,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),

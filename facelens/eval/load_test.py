@@ -45,6 +45,13 @@ def check_loopback(url: str) -> None:
         raise SystemExit(f"refusing to load-test {host!r}: only loopback addresses are allowed")
 
 
+def check_bounds(
+    parser: argparse.ArgumentParser, clients: int, seconds: float, max_seconds: float
+) -> None:
+    if not 1 <= clients <= MAX_CLIENTS or not 0 < seconds <= max_seconds:
+        parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{max_seconds:.0f}")
+
+
 async def client_loop(
     http: httpx.AsyncClient, route: str, files: dict[str, bytes], deadline: float, tally: Tally
 ) -> None:
@@ -118,8 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
-        parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS:.0f}")
+    check_bounds(parser, args.clients, args.seconds, MAX_SECONDS)
     report = asyncio.run(
         run(args.url, args.clients, args.seconds, args.endpoint, args.image, args.api_key)
     )

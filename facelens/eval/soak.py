@@ -4,7 +4,10 @@ interleaved, for minutes; reports 5xx, latency and the server's memory at start 
     python tests/fuzz_corpus.py /tmp/corpus
     facelens serve --port 7861 --gallery /tmp/soak-gallery &
     python -m facelens.eval.soak --url http://127.0.0.1:7861 --pid $! --bad /tmp/corpus \
-        --clients 32 --seconds 600 --json
+        --clients 32 --seconds 600 --warm-up 60 --json
+
+Memory is measured after the warm-up (the same load, not counted), once a minute during the
+run and at its end: growth from there is what a leak would show.
 
 Bounded on purpose: loopback only, at most 32 clients and 15 minutes.
 """
@@ -22,7 +25,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from facelens.eval.load_test import DEFAULT_IMAGE, MAX_CLIENTS, PAIR_IMAGE, Tally, check_loopback
+from facelens.eval.load_test import (
+    DEFAULT_IMAGE,
+    MAX_CLIENTS,
+    PAIR_IMAGE,
+    Tally,
+    check_bounds,
+    check_loopback,
+)
 
 MAX_SECONDS = 900.0
 GOOD_ROUTES = (
@@ -67,7 +77,16 @@ async def client(
             good.latencies.append(time.perf_counter() - start)
 
 
-async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -> dict:
+async def sample_rss(pid: int, deadline: float, samples: list[float]) -> None:
+    """The server's resident memory once a minute, to tell a plateau from a leak."""
+    while (left := deadline - time.perf_counter()) > 0:
+        await asyncio.sleep(min(60.0, left))
+        samples.append(rss_mb(pid))
+
+
+async def run(
+    url: str, pid: int, bad_dir: Path, clients: int, seconds: float, warm_up: float
+) -> dict:
     check_loopback(url)
     photo, pair = DEFAULT_IMAGE.read_bytes(), PAIR_IMAGE.read_bytes()
     bad = [p.read_bytes() for p in sorted(bad_dir.iterdir()) if p.is_file()]
@@ -89,18 +108,26 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
         await http.post("/v1/gallery/people", files={"image": photo}, data={"name": "soak"})
         for route in GOOD_ROUTES:  # every network loaded before memory is measured
             await http.post(route, files=files_for(route, photo, pair))
+        if warm_up > 0:  # the same load until the allocator's working set has formed
+            warm_deadline = time.perf_counter() + warm_up
+            await asyncio.gather(
+                *(client(http, plan, warm_deadline, Tally(), {}) for _ in range(clients))
+            )
         start_rss = rss_mb(pid)
         good, statuses = Tally(), {}
         start = time.perf_counter()
         deadline = start + seconds
+        samples: list[float] = []
         await asyncio.gather(
-            *(client(http, plan, deadline, good, statuses) for _ in range(clients))
+            sample_rss(pid, deadline, samples),
+            *(client(http, plan, deadline, good, statuses) for _ in range(clients)),
         )
         elapsed = time.perf_counter() - start
     end_rss = rss_mb(pid)
     ms = np.array(good.latencies) * 1000 if good.latencies else np.zeros(1)
     return {
         "clients": clients,
+        "warm_up_s": warm_up,
         "seconds": round(elapsed, 1),
         "requests": sum(statuses.values()),
         "statuses": dict(sorted(statuses.items())),
@@ -112,6 +139,7 @@ async def run(url: str, pid: int, bad_dir: Path, clients: int, seconds: float) -
         "rss_end_mb": round(end_rss),
         "rss_peak_mb": round(rss_mb(pid, "VmHWM")),
         "rss_growth_pct": round(100 * (end_rss - start_rss) / start_rss, 1),
+        "rss_mb_each_minute": [round(v) for v in samples],
     }
 
 
@@ -122,11 +150,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bad", type=Path, required=True, help="folder of hostile files")
     parser.add_argument("--clients", type=int, default=32, help=f"at most {MAX_CLIENTS}")
     parser.add_argument("--seconds", type=float, default=600.0, help=f"at most {MAX_SECONDS:.0f}")
+    parser.add_argument(
+        "--warm-up", type=float, default=60.0, help="seconds of the same load before measuring"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
-    if not 1 <= args.clients <= MAX_CLIENTS or not 0 < args.seconds <= MAX_SECONDS:
-        parser.error(f"--clients must be 1..{MAX_CLIENTS} and --seconds 0..{MAX_SECONDS:.0f}")
-    report = asyncio.run(run(args.url, args.pid, args.bad, args.clients, args.seconds))
+    check_bounds(parser, args.clients, args.seconds, MAX_SECONDS)
+    report = asyncio.run(
+        run(args.url, args.pid, args.bad, args.clients, args.seconds, args.warm_up)
+    )
     print(json.dumps(report, indent=None if args.json else 2))
 
 

@@ -2,6 +2,11 @@
 
 Images are never stored: a template keeps the embedding, the face box, the quality score
 and the source image's content hash (so enrolling the same photo twice adds nothing).
+
+Names follow one policy (names.py), checked here for every backend: enrolment, rename and
+import refuse a bad name with `bad_name`; a name differing from a stored one only in case
+or Unicode form adds to that person; remove and rename find any stored name, even one
+stored before the policy.
 """
 
 from __future__ import annotations
@@ -9,13 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery import open_store
-from facelens.gallery.store import Fuse, Template
+from facelens.gallery.names import valid_name
+from facelens.gallery.store import Fuse, Template, read_export_by_person
 from facelens.io import ImageInput
 from facelens.lens import FaceLens
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
@@ -58,10 +65,15 @@ class Gallery:
         result = self.lens.analyze(source, quality=True, attributes=False, embedding=True)
         return result.faces[0] if result.faces else None
 
+    def _stored_name(self, person: str) -> str:
+        """The name to enrol `person` under: checked, then the stored case variant if any."""
+        name = valid_name(person)
+        return self.store.resolve(name) or name
+
     def enroll(self, person: str, images: Iterable[ImageInput]) -> Enrollment:
-        """Add each photo's largest face as a template of `person`, unless refused."""
-        if not person.strip():
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, "a person needs a non-empty name")
+        """Add each photo's largest face as a template of `person`, unless refused.
+        `Enrollment.person` is the stored name ("Obama" when enrolling "obama" adds to it)."""
+        person = self._stored_name(person)
         items = [self._enroll_one(person, image) for image in images]
         return Enrollment(person=person, images=items)
 
@@ -102,20 +114,26 @@ class Gallery:
         (same content hash) are skipped before any model runs."""
         enrollments = []
         for person_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+            photos = [p for p in sorted(person_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+            try:
+                person, refusal = self._stored_name(person_dir.name), None
+            except FaceLensError as error:  # a bad folder name refuses its photos, not the run
+                person, refusal = person_dir.name, error.message
             items = []
-            for path in sorted(person_dir.iterdir()):
-                if path.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
-                try:
-                    item = self._enroll_one(person_dir.name, path)
-                except FaceLensError as error:  # one unreadable photo must not stop the run
-                    item = EnrolledImage(
-                        source=str(path), status="no_face", reasons=[error.message]
-                    )
+            for path in photos:
+                if refusal:
+                    item = EnrolledImage(source=str(path), status="refused", reasons=[refusal])
+                else:
+                    try:
+                        item = self._enroll_one(person, path)
+                    except FaceLensError as error:  # one unreadable photo must not stop the run
+                        item = EnrolledImage(
+                            source=str(path), status="no_face", reasons=[error.message]
+                        )
                 items.append(item)
                 if tick:
-                    tick(person_dir.name, item)
-            enrollments.append(Enrollment(person=person_dir.name, images=items))
+                    tick(person, item)
+            enrollments.append(Enrollment(person=person, images=items))
         self.store.flush()
         return enrollments
 
@@ -170,25 +188,64 @@ class Gallery:
         return [Person(name=p.name, templates=p.templates) for p in self.store.people()]
 
     def remove(self, person: str) -> int:
+        """Delete `person` (any stored name, matched as in `names.pick`) and their templates;
+        returns the number of templates removed."""
         try:
-            removed = self.store.remove(person)
+            return self.store.remove(_storable(person))
         except KeyError:
-            removed = 0
-        if removed == 0:
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"no person named {person!r}")
-        return removed
+            raise _not_found(person) from None
 
-    def rename(self, old: str, new: str) -> None:
+    def rename(self, old: str, new: str) -> str:
+        """Rename `old` (any stored name) to `new` (checked by the name policy); returns the
+        stored new name. A change of case only is allowed; another person's name (in any
+        case) is `name_taken`: nothing is merged."""
+        name = valid_name(new)
         try:
-            self.store.rename(old, new)
-        except (KeyError, ValueError) as error:
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, str(error).strip("'\"")) from None
+            self.store.rename(_storable(old), name)
+        except KeyError:
+            raise _not_found(old) from None
+        except ValueError as error:
+            raise FaceLensError(ErrorCode.NAME_TAKEN, str(error)) from None
+        return name
 
     def export(self, path: Path) -> int:
         return self.store.export(path)
 
     def import_(self, path: Path) -> int:
-        return self.store.import_(path)
+        """Merge an exported gallery; returns templates added. Its names are checked first:
+        one bad name imports nothing. A name already here (in any case) adds to that person."""
+        try:
+            entries = read_export_by_person(path, self.store.dim)
+        except (ValueError, OSError, KeyError) as error:
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{path}: {error}") from None
+        checked, refused = [], []
+        for person, templates in entries:
+            try:
+                name = valid_name(person)
+            except FaceLensError as error:
+                refused.append(error.message)
+                continue
+            checked.append((name, [replace(t, person=name) for t in templates]))
+        if refused:
+            raise FaceLensError(
+                ErrorCode.BAD_NAME,
+                f"{path}: {len(refused)} name(s) break the name policy, nothing was imported"
+                f" (rename them in the source gallery): {'; '.join(refused[:3])}",
+            )
+        return len(self.store.add_many(checked))
 
     def close(self) -> None:
         self.store.close()
+
+
+def _storable(name: str) -> str:
+    """A lookup name; one with lone surrogates (no store can hold it) is nobody's."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _not_found(name) from None
+    return name
+
+
+def _not_found(name: str) -> FaceLensError:
+    return FaceLensError(ErrorCode.NOT_FOUND, f"no person named {name!r}")

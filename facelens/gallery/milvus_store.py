@@ -5,20 +5,25 @@ the vector, and the rest of the template in fields. Milvus is the only source
 of truth (no side files); the collection uses Strong consistency, so a search
 sees every write committed before it, from any client. milvus-lite itself is
 single-process: share a gallery between processes through a Milvus server.
+
+A person is found by name case-insensitively (names.py): each row carries its person's
+``name_key`` in ``extra["person_key"]``. Rows written before that have none; they are
+matched by reading their names (a scan of those rows only).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
+from facelens.gallery.names import name_key, pick
 from facelens.gallery.store import (
     Fuse,
     Hit,
@@ -36,11 +41,17 @@ from facelens.gallery.store import (
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 FIELDS = ["template_id", "person", "embedding", "quality", "content_hash", "created_at", "extra"]
 MAX_LIMIT = 16_384  # Milvus caps topk
+KEY = 'extra["person_key"]'
+# Milvus's filter parser reads these escapes and every other character raw (NUL included);
+# json.dumps's \u00XX it refuses, which made names with control characters unreachable.
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
-def _lit(value: Any) -> str:
-    """A Milvus filter literal (milvus-lite has no filter templating); keep UTF-8 as is."""
-    return json.dumps(value, ensure_ascii=False)
+def _lit(value: str | Sequence[str]) -> str:
+    """A Milvus filter literal (milvus-lite has no filter templating): a string or a list."""
+    if isinstance(value, str):
+        return '"' + value.translate(_ESCAPES) + '"'
+    return "[" + ", ".join(_lit(v) for v in value) + "]"
 
 
 def _row(t: Template) -> dict[str, Any]:
@@ -51,7 +62,11 @@ def _row(t: Template) -> dict[str, Any]:
         "quality": float(t.quality),
         "content_hash": t.content_hash,
         "created_at": float(t.created_at),
-        "extra": {"box": list(t.box) if t.box else None, "metadata": t.metadata},
+        "extra": {
+            "box": list(t.box) if t.box else None,
+            "metadata": t.metadata,
+            "person_key": name_key(t.person),
+        },
     }
 
 
@@ -121,12 +136,49 @@ class MilvusGalleryStore:
         finally:
             it.close()
 
+    def _stored_like(self, names: Sequence[str]) -> dict[str, set[str]]:
+        """Stored names sharing the key of one of `names`, by key; enough for `pick`: a name
+        stored exactly stands alone. JSON fields have no index in milvus-lite, so a few
+        names cost an exact query each (and a key filter when absent); many, one scan."""
+        found: dict[str, set[str]] = {}
+        keys = {name_key(n) for n in names}
+        if len(keys) > 16:
+            people: Iterable[str] = (r["person"] for r in self._iter("", ["person"]))
+        else:
+            people = []
+            for name in set(names):
+                if self._query(f"person == {_lit(name)}", ["person"], limit=1):
+                    people.append(name)
+                else:  # rows written before keys have none: the filter reads their names too
+                    flt = f"{KEY} == {_lit(name_key(name))} or not exists {KEY}"
+                    people += self._people_where(flt)
+        for person in people:
+            if name_key(person) in keys:
+                found.setdefault(name_key(person), set()).add(person)
+        return found
+
+    def _people_where(self, flt: str) -> set[str]:
+        rows = self._query(flt, ["person"], limit=MAX_LIMIT)
+        if len(rows) == MAX_LIMIT:  # more rows than one query returns: page through them
+            rows = list(self._iter(flt, ["person"]))
+        return {r["person"] for r in rows}
+
+    def resolve(self, name: str) -> str | None:
+        return pick(name, list(self._stored_like([name]).get(name_key(name), ())))
+
     # -- writes --------------------------------------------------------------------------------
     def add(self, person: str, templates: Sequence[Template]) -> list[str]:
         return self.add_many([(person, templates)])
 
     def add_many(self, entries: Iterable[tuple[str, Sequence[Template]]]) -> list[str]:
-        batch = [t for person, temps in entries for t in prepare(person, temps, self.dim)]
+        entries = [(person, prepare(person, temps, self.dim)) for person, temps in entries]
+        found = self._stored_like([person for person, _ in entries])
+        batch: list[Template] = []
+        for person, temps in entries:  # an existing case variant takes the templates
+            stored = pick(person, list(found.setdefault(name_key(person), set())))
+            if stored is None:
+                found[name_key(person)].add(stored := person)
+            batch += [replace(t, person=stored) for t in temps]
         rows: list[dict[str, Any]] = []
         seen: set[tuple[str, str]] = set()
         for s in range(0, len(batch), 1000):  # one dedupe query per 1000 templates, not per person
@@ -153,20 +205,26 @@ class MilvusGalleryStore:
         return [r["template_id"] for r in rows]
 
     def rename(self, old: str, new: str) -> None:
-        if self._query(f"person == {_lit(new)}", ["template_id"], limit=1):
-            raise ValueError(f"person {new!r} already exists")
-        rows = list(self._iter(f"person == {_lit(old)}", FIELDS))
-        if not rows:
+        found = self._stored_like([old, new])
+        stored = pick(old, list(found.get(name_key(old), ())))
+        if stored is None:
             raise KeyError(old)
+        taken = found.get(name_key(new), set()) - {stored}
+        if taken:
+            raise ValueError(f"the name {new!r} belongs to {min(taken)!r}")
+        rows = list(self._iter(f"person == {_lit(stored)}", FIELDS))
         # Upsert replaces whole rows by primary key: same templates, new person.
+        key = name_key(new)
+        rows = [{**r, "person": new, "extra": {**r["extra"], "person_key": key}} for r in rows]
         for s in range(0, len(rows), 5000):
-            self._c.upsert(self.name, [{**r, "person": new} for r in rows[s : s + 5000]])
+            self._c.upsert(self.name, rows[s : s + 5000])
 
     def remove(self, person: str) -> int:
-        n = len(self._query(f"person == {_lit(person)}", ["template_id"]))
+        stored = self.resolve(person)
+        n = len(self._query(f"person == {_lit(stored)}", ["template_id"])) if stored else 0
         if not n:
             raise KeyError(person)
-        self._c.delete(self.name, filter=f"person == {_lit(person)}")
+        self._c.delete(self.name, filter=f"person == {_lit(stored)}")
         return n
 
     def import_(self, path: str | os.PathLike[str]) -> int:
@@ -206,19 +264,25 @@ class MilvusGalleryStore:
 
     def people(self) -> list[PersonSummary]:
         counts = Counter(r["person"] for r in self._iter("", ["person"]))
-        return [PersonSummary(n, c) for n, c in sorted(counts.items())]
+        ordered = sorted(counts.items(), key=lambda item: (name_key(item[0]), item[0]))
+        return [PersonSummary(n, c) for n, c in ordered]
 
     def templates(self, person: str) -> list[Template]:
+        stored = self.resolve(person)
+        if stored is None:
+            return []
         rows = sorted(
-            self._iter(f"person == {_lit(person)}", FIELDS), key=lambda r: r["created_at"]
+            self._iter(f"person == {_lit(stored)}", FIELDS), key=lambda r: r["created_at"]
         )
         return [_template(r) for r in rows]
 
     def has_hash(self, content_hash: str, person: str | None = None) -> bool:
-        flt = f"content_hash == {_lit(content_hash)}" + (
-            f" and person == {_lit(person)}" if person else ""
-        )
-        return bool(self._query(flt, ["template_id"], limit=1))
+        flt = f"content_hash == {_lit(content_hash)}"
+        if not person:
+            return bool(self._query(flt, ["template_id"], limit=1))
+        # the few rows with this hash, matched by name key here: one query, not a resolve too
+        key = name_key(person)
+        return any(name_key(r["person"]) == key for r in self._query(flt, ["person"]))
 
     def count(self) -> int:
         return int(self._query("", ["count(*)"])[0]["count(*)"])

@@ -2,7 +2,8 @@
 
 Layout of the gallery directory::
 
-    gallery.sqlite   people, templates (vector BLOBs), removed ids, meta (WAL mode)
+    gallery.sqlite   people (name, case-insensitive key), templates (vector BLOBs),
+                     removed ids, meta (WAL mode)
     index.json       manifest: gallery id, generation the index reflects, files
     index-<gen>.*    FAISS graph + key/tombstone arrays
     gallery.lock     exclusive file lock taken by every write
@@ -39,6 +40,7 @@ import numpy as np
 from filelock import FileLock
 
 from facelens.gallery.faiss_index import DEFAULT_STORAGE, AnnIndex
+from facelens.gallery.names import name_key, pick
 from facelens.gallery.store import (
     Fuse,
     Hit,
@@ -53,7 +55,8 @@ from facelens.gallery.store import (
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+-- key = names.name_key(name); not UNIQUE: galleries written before it may hold case variants
+CREATE TABLE IF NOT EXISTS people (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, key TEXT);
 CREATE TABLE IF NOT EXISTS templates (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     template_id TEXT NOT NULL UNIQUE,
@@ -151,6 +154,7 @@ class SqliteGalleryStore:
         with self._writing():  # schema creation and repair must not race another opener
             db = self._db()
             db.executescript(SCHEMA)
+            self._add_name_keys()
             with db:
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(dim),))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
@@ -185,6 +189,36 @@ class SqliteGalleryStore:
             with self._conns_lock:
                 self._conns.append(db)
         return db
+
+    def _add_name_keys(self) -> None:
+        """Galleries written before names.py have no `key` column: add it and fill it in."""
+        with self._txn() as db:
+            if "key" not in {r[1] for r in db.execute("PRAGMA table_info(people)")}:
+                db.execute("ALTER TABLE people ADD COLUMN key TEXT")
+            db.execute("CREATE INDEX IF NOT EXISTS people_key ON people(key)")
+            rows = db.execute("SELECT id, name FROM people WHERE key IS NULL").fetchall()
+            keys = [(name_key(name), i) for i, name in rows]
+            db.executemany("UPDATE people SET key=? WHERE id=?", keys)
+
+    def _person(self, db: sqlite3.Connection, name: str) -> tuple[int, str] | None:
+        """(id, stored name) of the person `name` means (names.pick), None if nobody."""
+        rows = dict(
+            (n, i)
+            for i, n in db.execute(
+                "SELECT id, name FROM people WHERE key=? OR name=?", (name_key(name), name)
+            )
+        )
+        chosen = pick(name, list(rows))
+        return None if chosen is None else (rows[chosen], chosen)
+
+    @staticmethod
+    def _insert_person(db: sqlite3.Connection, name: str) -> int:
+        cur = db.execute("INSERT INTO people(name, key) VALUES (?, ?)", (name, name_key(name)))
+        return int(cur.lastrowid or 0)
+
+    def resolve(self, name: str) -> str | None:
+        found = self._person(self._db(), name)
+        return found[1] if found else None
 
     def _meta(self, key: str) -> str:
         return self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
@@ -293,8 +327,8 @@ class SqliteGalleryStore:
                 for person, temps in batch:
                     if not temps:
                         continue
-                    db.execute("INSERT OR IGNORE INTO people(name) VALUES (?)", (person,))
-                    pid = db.execute("SELECT id FROM people WHERE name=?", (person,)).fetchone()[0]
+                    found = self._person(db, person)  # an existing case variant takes them
+                    pid = found[0] if found else self._insert_person(db, person)
                     for t in temps:
                         cur = db.execute(
                             INSERT_TEMPLATE,
@@ -328,10 +362,16 @@ class SqliteGalleryStore:
 
     def rename(self, old: str, new: str) -> None:
         with self._writing(), self._txn() as db:
-            if db.execute("SELECT 1 FROM people WHERE name=?", (new,)).fetchone():
-                raise ValueError(f"person {new!r} already exists")
-            if db.execute("UPDATE people SET name=? WHERE name=?", (new, old)).rowcount == 0:
+            found = self._person(db, old)
+            if found is None:
                 raise KeyError(old)
+            taken = db.execute(
+                "SELECT name FROM people WHERE (key=? OR name=?) AND id<>?",
+                (name_key(new), new, found[0]),
+            ).fetchone()
+            if taken:
+                raise ValueError(f"the name {new!r} belongs to {taken[0]!r}")
+            db.execute("UPDATE people SET name=?, key=? WHERE id=?", (new, name_key(new), found[0]))
         self.refresh()  # names live only in SQLite: the index just learns the generation
 
     def remove(self, person: str) -> int:
@@ -339,9 +379,10 @@ class SqliteGalleryStore:
         with self._writing():
             self._catch_up()
             with self._txn() as db:
-                row = db.execute("SELECT id FROM people WHERE name=?", (person,)).fetchone()
-                if row is None:
+                found = self._person(db, person)
+                if found is None:
                     raise KeyError(person)
+                row = (found[0],)
                 ids = [r[0] for r in db.execute("SELECT id FROM templates WHERE person_id=?", row)]
                 gen = int(self._meta("generation")) + 1  # the generation this transaction commits
                 db.executemany("INSERT INTO removed VALUES (?, ?)", [(i, gen) for i in ids])
@@ -426,27 +467,29 @@ class SqliteGalleryStore:
     def people(self) -> list[PersonSummary]:
         rows = self._db().execute(
             "SELECT p.name, COUNT(t.id) FROM people p LEFT JOIN templates t"
-            " ON t.person_id = p.id GROUP BY p.id ORDER BY p.name"
+            " ON t.person_id = p.id GROUP BY p.id ORDER BY p.key, p.name"
         )
         return [PersonSummary(n, c) for n, c in rows]
 
     def templates(self, person: str) -> list[Template]:
+        found = self._person(self._db(), person)
+        if found is None:
+            return []
         rows = self._db().execute(
             f"SELECT {COLS} FROM templates t JOIN people p ON p.id = t.person_id"
-            " WHERE p.name=? ORDER BY t.id",
-            (person,),
+            " WHERE p.id=? ORDER BY t.id",
+            (found[0],),
         )
         return [_template(r) for r in rows]
 
     def has_hash(self, content_hash: str, person: str | None = None) -> bool:
-        sql = "SELECT 1 FROM templates t JOIN people p ON p.id = t.person_id WHERE t.content_hash=?"
-        args: tuple[str, ...] = (content_hash,) if person is None else (content_hash, person)
-        return (
-            self._db()
-            .execute(sql + (" AND p.name=?" if person else "") + " LIMIT 1", args)
-            .fetchone()
-            is not None
-        )
+        sql, args = "SELECT 1 FROM templates WHERE content_hash=?", [content_hash]
+        if person:
+            found = self._person(self._db(), person)
+            if found is None:
+                return False
+            sql, args = sql + " AND person_id=?", [content_hash, found[0]]
+        return self._db().execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM templates").fetchone()[0])

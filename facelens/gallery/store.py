@@ -64,11 +64,14 @@ class GalleryStore(Protocol):
     add/add_many return the template ids actually stored: a template whose
     (person, content_hash) or template_id is already there is skipped, so a
     resumed bulk run may simply re-add everything (or test `has_hash` first).
-    search returns, per query row, up to k Hits best first. rename raises
-    KeyError for an unknown person and ValueError if `new` exists; remove
-    raises KeyError and returns the number of templates deleted. export writes
-    the portable .npz (see `write_export`); import_ merges one, idempotently,
-    and returns the number added. refresh makes writes by other processes
+    search returns, per query row, up to k Hits best first. A person is named
+    case-insensitively (`names.name_key`; `resolve` gives the stored name a name
+    means, preferring the exact one): adding under "obama" extends a stored
+    "Obama". Stores take names as given; the name policy is the Gallery's. rename
+    raises KeyError for an unknown person and ValueError if `new` belongs to
+    another person; remove raises KeyError and returns the number of templates
+    deleted. export writes the portable .npz (see `write_export`); import_ merges
+    one, idempotently, and returns the number added. refresh makes writes by other processes
     visible (search already does it); flush persists derived state. searched is the number
     of templates a search compares a probe with (= count, but cheap enough to call before
     every search: the open-set threshold depends on it).
@@ -80,6 +83,7 @@ class GalleryStore(Protocol):
     def add_many(self, entries: Iterable[tuple[str, Sequence[Template]]]) -> list[str]: ...
     def search(self, queries: np.ndarray, k: int = 5, fuse: Fuse = "max") -> list[list[Hit]]: ...
     def people(self) -> list[PersonSummary]: ...
+    def resolve(self, name: str) -> str | None: ...
     def rename(self, old: str, new: str) -> None: ...
     def remove(self, person: str) -> int: ...
     def templates(self, person: str) -> list[Template]: ...

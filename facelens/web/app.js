@@ -5,10 +5,14 @@ const MAIN = "#1f7ae0", MUTED = "rgba(105,105,105,0.9)";
 let features = {};
 
 // ---------- API ----------
-async function api(path, { body, method = "POST" } = {}) {
+async function api(path, { body, method = "POST", json } = {}) {
   const headers = {};
   const key = sessionStorage.getItem("facelens-key");
   if (key) headers["X-API-Key"] = key;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  }
   const response = await fetch(path, { method, body, headers });
   const data = await response.json().catch(() => ({}));
   if (response.status === 401) $("key-box").hidden = false;
@@ -271,18 +275,47 @@ async function extractFile(file) {
 }
 
 // ---------- Gallery ----------
+// Names stored before names were checked may hold characters a page cannot show (controls,
+// invisible or text-reordering ones): show those escaped, as the CLI does. Requests carry
+// the exact name, never in the URL path (`/`, `.` and `..` would be rewritten there).
+const HIDDEN = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+
+function shownName(name) {
+  if (!HIDDEN.test(name)) return name;
+  return [...name].map((ch) => {
+    if (ch === "\\") return "\\\\";
+    if (!HIDDEN.test(ch)) return ch;
+    const code = ch.codePointAt(0);
+    if (code < 0x100) return `\\x${code.toString(16).padStart(2, "0")}`;
+    return code < 0x10000 ? `\\u${code.toString(16).padStart(4, "0")}` : `\\U${code.toString(16).padStart(8, "0")}`;
+  }).join("");
+}
+
+function button(text, work) {
+  const el = Object.assign(document.createElement("button"), { type: "button", textContent: text });
+  el.addEventListener("click", () => guarded(work));
+  return el;
+}
+
 async function listPeople() {
   const people = await api("/v1/gallery/people", { method: "GET" });
   $("people").tBodies[0].replaceChildren(...people.map((person) => {
     const row = document.createElement("tr");
-    const remove = Object.assign(document.createElement("button"), { type: "button", textContent: "Remove" });
-    remove.addEventListener("click", () => guarded(async () => {
-      await api(`/v1/gallery/people/${encodeURIComponent(person.name)}`, { method: "DELETE" });
+    const remove = button("Remove", async () => {
+      await api(`/v1/gallery/people?name=${encodeURIComponent(person.name)}`, { method: "DELETE" });
+      status(`Removed ${shownName(person.name)}.`);
       await listPeople();
-    }));
-    row.append(...[person.name, String(person.templates)].map((t) => Object.assign(document.createElement("td"), { textContent: t })));
+    });
+    const rename = button("Rename", async () => {
+      const name = window.prompt(`New name for ${shownName(person.name)}`, person.name);
+      if (name === null) return;
+      const result = await api("/v1/gallery/people/rename", { json: { name: person.name, new_name: name } });
+      status(`Renamed to ${result.new_name}.`);
+      await listPeople();
+    });
+    row.append(...[shownName(person.name), String(person.templates)].map((t) => Object.assign(document.createElement("td"), { textContent: t })));
     const cell = document.createElement("td");
-    cell.append(remove);
+    cell.append(rename, " ", remove);
     row.append(cell);
     return row;
   }));
@@ -295,7 +328,8 @@ function setupGallery() {
       const body = form({ name: $("enrol-name").value, image: $("enrol-file").files[0] });
       const result = await api("/v1/gallery/people", { body });
       const item = result.images[0];
-      status(item.status === "duplicate" ? `This photo of ${result.person} is already enrolled.` : `Enrolled ${result.person}.`);
+      const who = shownName(result.person);
+      status(item.status === "duplicate" ? `This photo of ${who} is already enrolled.` : `Enrolled ${who}.`);
       await listPeople();
     });
   });
@@ -304,12 +338,12 @@ function setupGallery() {
     guarded(async () => {
       const result = await api("/v1/gallery/search", { body: form({ image: $("search-file").files[0] }) });
       $("search-results").replaceChildren(...result.matches.map((m) => Object.assign(document.createElement("li"), {
-        textContent: `${m.person} · similarity ${m.similarity.toFixed(3)}${m.person === result.identity ? " · match" : ""}`,
+        textContent: `${shownName(m.person)} · similarity ${m.similarity.toFixed(3)}${m.person === result.identity ? " · match" : ""}`,
       })));
       $("search-results").dataset.identity = result.identity || "";
       if (result.status === "retake") status(`Please retake: ${result.reasons.join("; ")}`, true);
       else if (!result.identity) status("Nobody in the gallery matches.");
-      else status(`This is ${result.identity}${result.status === "low" ? " (for reference only: low quality)" : ""}.`);
+      else status(`This is ${shownName(result.identity)}${result.status === "low" ? " (for reference only: low quality)" : ""}.`);
     });
   });
 }
