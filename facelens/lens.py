@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
-from facelens.detection.align import align_faces
 from facelens.detection.detector import FaceDetector, FoundFaces
-from facelens.detection.dlib_points import dlib_points
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import ImageInput, load_image
 from facelens.models.onnx_model import shared
-from facelens.recognition.embedder import DlibEmbedder
+from facelens.recognition.base import Embedder
+from facelens.recognition.dlib import DlibEmbedder
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.recognition.registry import DEFAULT_EMBEDDER, check_embedder, get_embedder
 from facelens.types import Box, Face, ImageResult, Landmarks, Verification
 
 
@@ -24,18 +24,32 @@ class FaceLens:
 
     flip: fuse each embedding with that of the mirrored chip (slower, see README figures).
     budget: the input limits every image is checked against before any work (facelens.budget).
+    embedder: the recognition network by name, "dlib" (default), "sface" or "fused"
+    (facelens.recognition.registry; figures in the README).
     """
 
-    def __init__(self, flip: bool = False, budget: InputBudget = DEFAULT_BUDGET) -> None:
+    def __init__(
+        self,
+        flip: bool = False,
+        budget: InputBudget = DEFAULT_BUDGET,
+        embedder: str = DEFAULT_EMBEDDER,
+    ) -> None:
         self.flip = flip
         self.budget = budget
+        self.embedder_name = check_embedder(embedder)
 
     @property
     def detector(self) -> FaceDetector:
         return FaceDetector.shared()
 
     @property
-    def embedder(self) -> DlibEmbedder:
+    def embedder(self) -> Embedder:
+        return get_embedder(self.embedder_name)
+
+    @property
+    def quality_embedder(self) -> DlibEmbedder:
+        """The network behind quality's embedding stability: the quality model and its
+        thresholds were fitted on dlib's embedding, so it stays dlib whatever recognises."""
         return shared(DlibEmbedder)  # type: ignore[return-value]
 
     def detect(self, image: ImageInput, tiles: int | None = None) -> ImageResult:
@@ -53,7 +67,7 @@ class FaceLens:
         rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
-        embeddings = self.embed_mesh(rgb, detections.mesh)
+        embeddings = self.embed_found(rgb, detections)
         for face, vector in zip(faces, embeddings, strict=True):
             face._embedding = vector
             face.embedding = [round(float(v), 6) for v in vector]
@@ -74,7 +88,7 @@ class FaceLens:
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
         if embedding:
-            for face, vector in zip(faces, self.embed_mesh(rgb, detections.mesh), strict=True):
+            for face, vector in zip(faces, self.embed_found(rgb, detections), strict=True):
                 face._embedding = vector
                 face.embedding = [round(float(v), 6) for v in vector]
         if quality and faces:
@@ -82,7 +96,7 @@ class FaceLens:
 
             for face, assessed in zip(
                 faces,
-                assess_quality(rgb, detections, self.embedder, heatmap=quality_heatmap),
+                assess_quality(rgb, detections, self.quality_embedder, heatmap=quality_heatmap),
                 strict=True,
             ):
                 face.quality = assessed
@@ -95,10 +109,11 @@ class FaceLens:
                 face.age, face.gender, face.expression = age, gender, expression
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
 
-    def embed_mesh(self, rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-        """Embeddings for faces given by their face meshes (N, 468, 3) in an RGB image."""
-        chips, _ = align_faces(rgb, dlib_points(mesh), self.embedder.template)
-        return self.embedder.embed(chips, flip=self.flip)
+    def embed_found(
+        self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)
+    ) -> np.ndarray:
+        """Embeddings of the detected faces `found[pick]` of an RGB image."""
+        return self.embedder.embed_faces(rgb, found.points[pick], found.mesh[pick], self.flip)
 
     def verify(
         self,
@@ -125,17 +140,28 @@ class FaceLens:
         config = (
             QualityConfig() if retake_below is None else QualityConfig(retake_below=retake_below)
         )
+        if policy and self.embedder_name != DEFAULT_EMBEDDER:  # its thresholds are dlib cosines
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"quality policies are calibrated for the {DEFAULT_EMBEDDER!r} embedder only",
+            )
         chosen = get_policy(policy, self.flip) if policy else None
-        threshold = chosen.threshold if chosen else threshold_for(operating_point, self.flip)
+        threshold = (
+            chosen.threshold
+            if chosen
+            else threshold_for(operating_point, self.flip, self.embedder_name)
+        )
         picked = []
         for image, index, which in ((image_a, face_a, "image_a"), (image_b, face_b, "image_b")):
             rgb = load_image(image, self.budget)
             detections = self.detector.detect(rgb)
             found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
             face = _pick(found, index, which)
-            face._embedding = self.embed_mesh(rgb, detections.mesh[index : index + 1])[0]
+            face._embedding = self.embed_found(rgb, detections, slice(index, index + 1))[0]
             face.embedding = [round(float(v), 6) for v in face._embedding]
-            face.quality = assess_quality(rgb, detections, self.embedder, config=config)[index]
+            face.quality = assess_quality(rgb, detections, self.quality_embedder, config=config)[
+                index
+            ]
             picked.append(face)
         first, second = picked
         similarity = float(np.dot(first.embedding_array, second.embedding_array))

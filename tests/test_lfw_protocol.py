@@ -90,3 +90,18 @@ def test_template_fusion_changes_the_ranking_as_defined():
     assert by_mean["rank5"] == 1.0
     assert by_max["fpir_threshold"] == 0.0  # s2 is orthogonal to everything enrolled
     assert (by_max["gallery_people"], by_max["templates"]) == (4, 6)
+
+
+def test_held_out_tar_uses_other_folds_impostors():
+    from facelens.eval.lfw_pairs import held_out_tar
+
+    # genuine pairs at 0.5, impostors at 0.1, except one impostor of fold 0 at 0.6
+    same = np.tile([True, False], 10)
+    folds = np.repeat([0, 1], 10)
+    scores = np.where(same, 0.5, 0.1)
+    scores[1] = 0.6
+    tar, fmr = held_out_tar(scores, same, folds, 1e-3)
+    # fold 0 is judged at fold 1's threshold (0.1): all genuine pass, and 1 of 5 impostors;
+    # fold 1 at fold 0's (0.6): no genuine pair passes, no impostor either
+    assert tar == (1.0 + 0.0) / 2
+    assert fmr == (1 / 5 + 0.0) / 2

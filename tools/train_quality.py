@@ -44,7 +44,7 @@ from facelens.quality.geometry import canonical_mesh  # noqa: E402
 from facelens.quality.policies import POLICY_FILE, TARGETS, quality_floor  # noqa: E402
 from facelens.quality.policies import measure as measure_policy  # noqa: E402
 from facelens.quality.stability import PERTURBATIONS, stability  # noqa: E402
-from facelens.recognition.embedder import normalise  # noqa: E402
+from facelens.recognition.base import normalise  # noqa: E402
 
 params = importlib.import_module("facelens.quality.params")  # the module, not its function
 SEED = 0

@@ -33,8 +33,7 @@ def warm_models(lens: FaceLens) -> None:
     """Load every network now, so the first request is as fast as the rest."""
     blank = np.full((256, 256, 3), 128, np.uint8)
     lens.detect(blank)
-    size = lens.embedder.template.size
-    lens.embedder.embed(np.full((1, size, size, 3), 128, np.uint8))
+    lens.embedder.warm_up()
     # The optional heads run once on a made-up face; if that fails they load on first use.
     points = np.array([[[150, 110], [106, 110], [128, 140], [146, 170], [110, 170]]], np.float32)
     face = FoundFaces(
@@ -67,7 +66,7 @@ def _warm_attributes(lens: FaceLens, rgb: np.ndarray, face: FoundFaces) -> None:
 def _warm_quality(lens: FaceLens, rgb: np.ndarray, face: FoundFaces) -> None:
     from facelens.quality import assess_quality
 
-    assess_quality(rgb, face, lens.embedder)
+    assess_quality(rgb, face, lens.quality_embedder)
 
 
 def open_gallery(settings: Settings, lens: FaceLens) -> Gallery | None:

@@ -17,22 +17,31 @@ def bench(
     reference_repeat: int = typer.Option(3, min=1, help="Timed runs of face_recognition."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Median latency of detect + align + embed, and the speed-up over face_recognition."""
+    """Median latency of detect + align + embed per embedder, the speed-up over
+    face_recognition, and the machine's load average (timings on a busy machine are high)."""
     from facelens.eval.bench import run_bench
 
     report = run_bench(image, repeat, reference_repeat)
     if as_json:
         emit_json(report)
         return
+    detect = report["detect_only"]
     console.print(
-        f"{report['image']} ({report['size']}): facelens {report['median_ms']} ms "
-        f"median (p90 {report['p90_ms']} ms; decoding adds {report['decode_ms']} ms)"
+        f"{report['image']} ({report['size']}), detect + align + embed, median (p90); "
+        f"decoding adds {report['decode_ms']} ms; detection alone {detect['median_ms']} ms "
+        f"({detect['p90_ms']})"
     )
-    if report["speedup_vs_face_recognition"] is not None:
-        console.print(
-            f"face_recognition: {report['face_recognition_median_ms']} ms median → "
-            f"facelens is {report['speedup_vs_face_recognition']}x faster"
-        )
+    speedups = report["speedup_vs_face_recognition"] or {}
+    for name, figures in report["embedders"].items():
+        faster = f", {speedups[name]}x face_recognition" if name in speedups else ""
+        console.print(f"{name:>6}: {figures['median_ms']} ms ({figures['p90_ms']}){faster}")
+    if speedups:
+        console.print(f"face_recognition: {report['face_recognition_median_ms']} ms median")
+    load = report["load_average"]
+    console.print(
+        f"load average (1, 5, 15 min) before {load['before']}, after {load['after']} "
+        f"on {load['cpus']} CPUs"
+    )
 
 
 def register(app: typer.Typer) -> None:

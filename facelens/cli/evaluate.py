@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import JsonOption, console, emit_json
+from facelens.cli.output import EmbedderOption, JsonOption, console, emit_json
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate facelens on labelled data.")
 
@@ -15,8 +15,12 @@ app = typer.Typer(no_args_is_help=True, help="Evaluate facelens on labelled data
 @app.command()
 def lfw(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder with pairs.txt."),
+    embedder: str = EmbedderOption,
+    flip: bool = typer.Option(
+        True, help="Also measure flip-fused embeddings (FaceLens(flip=True))."
+    ),
     write_calibration: bool = typer.Option(
-        False, help="Store the measured thresholds as the package's operating points."
+        False, help="Store the measured thresholds as this embedder's operating points."
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -26,22 +30,74 @@ def lfw(
 
     if not (data / "pairs.txt").is_file():
         raise typer.BadParameter(f"{data} has no pairs.txt", param_hint="--data")
+    if write_calibration and not flip:
+        raise typer.BadParameter("--write-calibration needs --flip", param_hint="--no-flip")
     total = len({n for p in read_pairs(data) for n in (p.image_a, p.image_b)})
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("detecting", total=total)
-        report = evaluate_lfw(data, lambda: progress.advance(task), write_calibration)
+        report = evaluate_lfw(
+            data, lambda: progress.advance(task), write_calibration, embedder, flip
+        )
     if as_json:
         emit_json(report)
         return
-    for name, figures in (("plain", report), ("flip-fused", report["flip"])):
+    console.print(f"embedder {report['embedder']} ({report['version']})")
+    rows = [("plain", report)] + ([("flip-fused", report["flip"])] if flip else [])
+    for name, figures in rows:
+        weights = figures.get("weights_per_fold")
         console.print(
             f"{name:>10}: accuracy {figures['accuracy'] * 100:.2f}% "
             f"± {figures['accuracy_std'] * 100:.2f}, "
-            f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}%"
+            f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}% (all pairs"
+            + (f", weight {figures['shipped_weight']}" if weights else "")
+            + f"; held out {figures['tar_at_fmr_1e-3_held_out'] * 100:.2f}% at FMR "
+            f"{figures['held_out_fmr']:.1e})"
         )
+        if weights:
+            console.print(
+                f"{'':>10}  fusion weight chosen per fold {weights}, "
+                f"on all ten folds {figures['weight_all_folds']}"
+            )
     console.print(
         f"{report['images']} images, {report['pairs']} pairs, "
         f"{report['undetected']} faces not detected (fallback crop used)"
+    )
+
+
+@app.command()
+def cfp(
+    data: Path = typer.Option(
+        Path("../shared/data/cfp-dev"), help="CFP folder (Images/, Protocol/)."
+    ),
+    embedder: str = EmbedderOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """CFP frontal-frontal and frontal-profile: split-cross-validated accuracy with every pair
+    counted, TAR at FMR 1e-3, undetected images."""
+    from facelens.eval.cfp import evaluate_cfp, read_cfp
+
+    if not (data / "Protocol" / "Pair_list_F.txt").is_file():
+        raise typer.BadParameter(f"{data} has no Protocol/Pair_list_F.txt", param_hint="--data")
+    total = len({n for p in read_cfp(data) for n in (p.first, p.second)})
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("embedding", total=total)
+        report = evaluate_cfp(data, embedder, lambda: progress.advance(task))
+    if as_json:
+        emit_json(report)
+        return
+    for protocol in ("FF", "FP"):
+        figures = report[protocol]
+        console.print(
+            f"{protocol}: accuracy {figures['accuracy'] * 100:.2f}% "
+            f"± {figures['accuracy_std'] * 100:.2f} (every pair counted; failed pairs as "
+            f"errors {figures['accuracy_failed_as_errors'] * 100:.2f}%, pairs with both faces "
+            f"found {figures['accuracy_detected_pairs_only'] * 100:.2f}%), "
+            f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}%, "
+            f"{figures['failed_pairs']} of {figures['pairs']} pairs without a face"
+        )
+    console.print(
+        f"{report['images']} images, {report['undetected']} without a face "
+        f"({report['undetected_frontal']} frontal, {report['undetected_profile']} profile)"
     )
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.cli.output import (
+    EmbedderOption,
+    JsonOption,
+    console,
+    emit_json,
+    reporting_errors,
+)
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
 from facelens.types import ImageResult, Verification
@@ -51,18 +57,20 @@ def detect(
 def embed(
     image: Path,
     flip: bool = typer.Option(False, help="Fuse each embedding with its mirror image's."),
+    embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Compute the 128-d recognition embedding of every face."""
+    """Compute the recognition embedding of every face (128-d; 256-d fused)."""
     with reporting_errors(as_json):
-        result = FaceLens(flip=flip).embed(image)
+        result = FaceLens(flip=flip, embedder=embedder).embed(image)
     if as_json:
         emit_json(result)
         return
     console.print(_faces_table(result, f"{image.name}: {len(result.faces)} face(s)"))
     for face in result.faces:
         head = ", ".join(f"{v:+.3f}" for v in (face.embedding or [])[:6])
-        console.print(f"face {face.index}: [{head}, …] (128 values; --json prints all)")
+        size = len(face.embedding or [])
+        console.print(f"face {face.index}: [{head}, …] ({size} values; --json prints all)")
 
 
 def verify(
@@ -80,6 +88,7 @@ def verify(
         help="Decision policy (replaces --operating-point): strict, lenient or identity_check.",
     ),
     flip: bool = typer.Option(False, help="Use flip-fused embeddings."),
+    embedder: str = EmbedderOption,
     face_a: int = typer.Option(0, help="Which face of image A (0 = largest)."),
     face_b: int = typer.Option(0, help="Which face of image B (0 = largest)."),
     retake_below: float | None = typer.Option(
@@ -92,7 +101,7 @@ def verify(
     Exit code: 0 when a decision was made (same or different), 3 when a photo was refused
     (retake), 2 on bad input."""
     with reporting_errors(as_json):
-        result = FaceLens(flip=flip).verify(
+        result = FaceLens(flip=flip, embedder=embedder).verify(
             image_a,
             image_b,
             operating_point,

@@ -50,4 +50,17 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+
+
+def _embedder_name(name: str) -> str:
+    from facelens.recognition.registry import EMBEDDER_NAMES
+
+    if name not in EMBEDDER_NAMES:
+        raise typer.BadParameter(f"choose one of {', '.join(EMBEDDER_NAMES)}")
+    return name
+
+
+EmbedderOption = typer.Option(
+    "dlib", callback=_embedder_name, help="Recognition embedder: dlib, sface or fused."
+)
 Command = Callable[..., None]

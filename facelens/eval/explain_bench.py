@@ -37,7 +37,7 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 def throughput(batch: int, seconds: float = 2.0) -> float:
     """Embedder images per second through ONNX Runtime at one batch size."""
     from facelens.explain import targets
-    from facelens.recognition.embedder import DlibEmbedder
+    from facelens.recognition.dlib import DlibEmbedder
 
     session = targets.onnx_model(DlibEmbedder.file_name)
     x = np.random.default_rng(0).random((batch, 3, 150, 150), np.float32) * 255

@@ -18,7 +18,7 @@ import numpy as np
 from facelens.eval.lfw import embed_images
 from facelens.gallery import open_store
 from facelens.gallery.store import Fuse, Template
-from facelens.recognition.embedder import normalise
+from facelens.recognition.base import normalise
 from facelens.recognition.open_set import (
     OPEN_SET_POINTS,
     TAIL_FILE,

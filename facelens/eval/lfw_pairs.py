@@ -75,3 +75,17 @@ def tar_at_fmr(scores: np.ndarray, same: np.ndarray, fmr: float) -> tuple[float,
     """(true-accept rate, threshold) at the given false-match rate."""
     threshold = threshold_at_fmr(scores[~same], fmr)
     return float(np.mean(scores[same] > threshold)), threshold
+
+
+def held_out_tar(
+    scores: np.ndarray, same: np.ndarray, folds: np.ndarray, fmr: float
+) -> tuple[float, float]:
+    """(TAR, realised FMR) on held-out folds, each at the threshold giving `fmr` on the
+    impostors of the other nine: the cross-validated counterpart of `tar_at_fmr`."""
+    tars, fmrs = [], []
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        threshold = threshold_at_fmr(scores[train & ~same], fmr)
+        tars.append(float(np.mean(scores[test & same] > threshold)))
+        fmrs.append(float(np.mean(scores[test & ~same] > threshold)))
+    return float(np.mean(tars)), float(np.mean(fmrs))

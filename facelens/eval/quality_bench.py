@@ -47,7 +47,7 @@ def bench(image: Path, runs: int) -> dict:
     one = type(faces)(
         faces.boxes[:1], faces.scores[:1], faces.points[:1], faces.mesh[:1], faces.mesh_scores[:1]
     )
-    embedder = lens.embedder
+    embedder = lens.quality_embedder
     for _ in range(3):  # warm up: model loading, first-call allocations
         assess_quality(rgb, one, embedder, heatmap=True)
     measured = measure(rgb, one, embedder.template)

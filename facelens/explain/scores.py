@@ -15,7 +15,8 @@ import torch
 
 from facelens.detection.align import CropTemplate
 from facelens.explain import targets
-from facelens.recognition.embedder import DlibEmbedder, normalise
+from facelens.recognition.base import normalise
+from facelens.recognition.dlib import DlibEmbedder
 
 BATCH = 64  # ONNX Runtime's CPU throughput levels off here (see explain_bench)
 

@@ -32,7 +32,7 @@ from facelens.attributes.age_gender import CHANNEL_MEANS, FaceApiAgeGender
 from facelens.attributes.expression import FER_FRAME, LUMA, NETWORK_ORDER
 from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel, weight_path
-from facelens.recognition.embedder import DLIB_CHIP
+from facelens.recognition.dlib import DLIB_CHIP
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 # (five landmarks 5×2, face mesh 468×3) -> the 5 points the crop template is defined on
@@ -127,12 +127,9 @@ def _torch_model(file: str, device: str) -> torch.nn.Module:
 
 @cache
 def _embedding_net(device: str) -> torch.nn.Module:
-    from facelens.models.dlib_resnet import load_dlib_resnet
+    from facelens.recognition.dlib import DlibEmbedder
 
-    model = load_dlib_resnet(weight_path("dlib_resnet_v1.onnx")).to(device)
-    for parameter in model.parameters():  # gradients w.r.t. inputs/activations only
-        parameter.requires_grad_(False)
-    return model
+    return DlibEmbedder.torch_twin(device)
 
 
 def torch_model(file: str, device: str | torch.device = "cpu") -> torch.nn.Module:

@@ -119,11 +119,13 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
         else:
             clean = clean or _default_face(lens, rgb)
             faces, pick = _mapped(clean, matrix), 0
-        chip, _ = align_faces(rgb, dlib_points(faces.mesh[pick : pick + 1]), lens.embedder.template)
+        chip, _ = align_faces(
+            rgb, dlib_points(faces.mesh[pick : pick + 1]), lens.quality_embedder.template
+        )
         chips.append(chip)
         records.append(Record(faces, pick, found, np.zeros(0)))
     batch = perturb(np.concatenate(chips))
-    vectors = run_embedder(lens.embedder, batch).reshape(-1, len(variants), 128)
+    vectors = run_embedder(lens.quality_embedder, batch).reshape(-1, len(variants), 128)
     for i, record in enumerate(records):
         record.embeddings = vectors[:, i].astype(np.float16)
     return records
@@ -200,7 +202,7 @@ def _measure_chunk(
     args: tuple[Path, list[Variant], list[Record], list[Record | None]],
 ) -> dict[str, np.ndarray]:
     from facelens.quality.measure import measure
-    from facelens.recognition.embedder import DLIB_CHIP
+    from facelens.recognition.dlib import DLIB_CHIP
 
     data_dir, variants, records, cleans = args
     rows: dict[str, list[float]] = {}
@@ -234,7 +236,7 @@ def measure_all(
 def chips_of(data_dir: Path, variants: list[Variant], records: list[Record]) -> np.ndarray:
     """The aligned chips of the variants' labelled faces (cached, they feed the occlusion
     network's training)."""
-    from facelens.recognition.embedder import DLIB_CHIP
+    from facelens.recognition.dlib import DLIB_CHIP
 
     path = CACHE_DIR / f"chips_{seed_of(*variants):08x}.npy"
     if path.is_file():

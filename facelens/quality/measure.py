@@ -54,7 +54,7 @@ def antialiased_chips(rgb: np.ndarray, matrices: np.ndarray, size: int) -> np.nd
 def measure(rgb: np.ndarray, faces: FoundFaces, template: CropTemplate) -> Measurements:
     """Every measure except embedding stability (which needs the recognition network)."""
     height, width = rgb.shape[:2]
-    # the same chips the recogniser sees (FaceLens.embed_mesh)
+    # the chips of the embedder quality is calibrated on (FaceLens.quality_embedder)
     chips, matrices = align_faces(rgb, dlib_points(faces.mesh), template)
     plain = antialiased_chips(rgb, matrices, template.size)
     gray = image_stats.luminance(plain)

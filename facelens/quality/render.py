@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelens.recognition.embedder import DLIB_CHIP
+from facelens.recognition.dlib import DLIB_CHIP
 from facelens.types import Face
 
 BAND_BGR = {

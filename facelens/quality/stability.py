@@ -13,7 +13,7 @@ from functools import cache
 import cv2
 import numpy as np
 
-from facelens.recognition.embedder import normalise
+from facelens.recognition.base import normalise
 
 # Perturbations of the aligned chip; index 0 is the chip itself.
 PERTURBATIONS = ("identity", "flip", "shift", "scale", "noise", "composite")

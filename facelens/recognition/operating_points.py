@@ -1,7 +1,8 @@
-"""Calibrated verification thresholds, named by operating point.
+"""Calibrated verification thresholds, named by operating point, one set per embedder.
 
-The numbers live in operating_points.json, written by `facelens eval lfw --write-calibration`
-from the LFW View 2 pairs; each entry records what it was measured on.
+The numbers live in operating_points.json under the embedder's name, written by
+`facelens eval lfw --embedder NAME --write-calibration` from the LFW View 2 pairs; each entry
+records what it was measured on.
 """
 
 from __future__ import annotations
@@ -21,9 +22,21 @@ def load_calibration() -> dict:
     return json.loads(CALIBRATION_FILE.read_text())
 
 
-def threshold_for(operating_point: str, flip: bool) -> float:
+def calibration_of(embedder: str) -> dict:
+    calibration = load_calibration()
+    if embedder not in calibration:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"no operating points measured for embedder {embedder!r} (measured: "
+            f"{sorted(calibration)}); run facelens eval lfw --embedder {embedder} "
+            "--write-calibration",
+        )
+    return calibration[embedder]
+
+
+def threshold_for(operating_point: str, flip: bool, embedder: str = "dlib") -> float:
     """Cosine-similarity threshold above which two faces are the same person."""
-    points = load_calibration()["flip" if flip else "plain"]
+    points = calibration_of(embedder)["flip" if flip else "plain"]
     if operating_point not in points:
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT,
@@ -32,5 +45,13 @@ def threshold_for(operating_point: str, flip: bool) -> float:
     return float(points[operating_point]["threshold"])
 
 
-def operating_points() -> list[str]:
-    return sorted(load_calibration()["plain"])
+def operating_points(embedder: str = "dlib") -> list[str]:
+    return sorted(calibration_of(embedder)["plain"])
+
+
+def store_calibration(embedder: str, entry: dict) -> None:
+    """Replace one embedder's operating points in operating_points.json, keeping the others."""
+    calibration = json.loads(CALIBRATION_FILE.read_text())
+    calibration[embedder] = entry
+    CALIBRATION_FILE.write_text(json.dumps(calibration, indent=2) + "\n")
+    load_calibration.cache_clear()

@@ -25,7 +25,7 @@ from facelens.quality.evaluate import DEGRADED_SHARE, comparisons, curves, set_q
 
 
 def raw_norms(data: Path, variants: list, records: list, cleans: list) -> np.ndarray:
-    embedder = FaceLens().embedder
+    embedder = FaceLens().quality_embedder
     out = []
     for variant, record, clean in zip(variants, records, cleans, strict=True):
         rgb, _ = dataset.render(data, variant, clean)

@@ -31,7 +31,7 @@ def assess(lens: FaceLens, rgb: np.ndarray, heatmap: bool, embedding: bool) -> Q
         raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the image")
     maps = None
     if heatmap:
-        size = lens.embedder.template.size  # the chip quality measures on
+        size = lens.quality_embedder.template.size  # the chip quality measures on
         maps = [
             overlay(q.heatmap, q.chip_matrix, size, rgb.shape[:2], signed=True)
             for q in (face.quality for face in result.faces)

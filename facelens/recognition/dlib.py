@@ -1,11 +1,14 @@
-"""The recognition embedding: dlib's ResNet (128-d), ported to ONNX, on 150×150 chips."""
+"""dlib's ResNet (128-d), ported to ONNX, on 150×150 chips cut at dlib's own five points."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from facelens.detection.align import CropTemplate
-from facelens.models.onnx_model import OnnxModel
+from facelens.detection.dlib_points import dlib_points
+from facelens.models.onnx_model import weight_path
+from facelens.recognition.base import NetworkEmbedder
 
 # dlib's 5-point template on the unit face square (get_face_chip_details in dlib's
 # interpolation.h): subject's left eye outer and inner corner, right eye outer and inner
@@ -24,31 +27,26 @@ _UNIT = np.array(
 DLIB_CHIP = CropTemplate(size=150, points=((_UNIT + 0.25) / 1.5 * 150 - 0.5).astype(np.float32))
 
 
-class DlibEmbedder(OnnxModel):
+class DlibEmbedder(NetworkEmbedder):
     """N×150×150×3 RGB uint8 chips in, N×128 L2-normalised embeddings out.
 
     Chips are cut at dlib's 5 points predicted from the face mesh (detection.dlib_points).
     """
 
+    name = "dlib"
+    version = "dlib_face_recognition_resnet_model_v1"
+    dimension = 128
     file_name = "dlib_resnet_v1.onnx"
     template = DLIB_CHIP
 
-    def embed(self, chips: np.ndarray, flip: bool = False) -> np.ndarray:
-        """Embeddings of aligned chips; with `flip`, each fused with its mirror image.
+    def landmarks(self, points: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        return dlib_points(mesh)
 
-        The mirrored chips run in the same batch, so flip fusion costs one call.
-        """
-        if len(chips) == 0:
-            return np.zeros((0, 128), np.float32)
-        batch = chips.transpose(0, 3, 1, 2).astype(np.float32)
-        if flip:
-            batch = np.concatenate([batch, batch[:, :, :, ::-1]])
-        raw = self.run(batch)[0]
-        if flip:
-            raw = raw[: len(chips)] + raw[len(chips) :]
-        return normalise(raw)
+    @classmethod
+    def torch_twin(cls, device: str | torch.device = "cpu") -> torch.nn.Module:
+        from facelens.models.dlib_resnet import load_dlib_resnet
 
-
-def normalise(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+        model = load_dlib_resnet(weight_path(cls.file_name)).to(device)
+        for parameter in model.parameters():  # gradients w.r.t. inputs/activations only
+            parameter.requires_grad_(False)
+        return model

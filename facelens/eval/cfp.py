@@ -1,0 +1,144 @@
+"""CFP (Celebrities in Frontal-Profile) verification, frontal-frontal (FF) and
+frontal-profile (FP), with every pair counted.
+
+Protocol (CFP's, on the splits present): `Protocol/Pair_list_F.txt` / `Pair_list_P.txt`
+number the frontal / profile images; `Protocol/Split/{FF,FP}/NN/{same,diff}.txt` hold `i,j`
+rows (FP: frontal i, profile j; FF: frontal i, frontal j). Accuracy is cross-validated over
+the splits: each split is scored with the threshold of best accuracy on the other splits,
+and the per-split accuracies are averaged (CFP's 10-fold protocol when all ten splits are
+there; 2-fold on cfp-dev's two). Each image is embedded as a user's call would do it,
+`FaceLens(embedder=...).embed(image)`, largest face; an image where no face is found gives
+its pairs the lowest possible score (below any cosine), so such a pair is always rejected:
+a missed genuine pair, a correct impostor rejection (ISO/IEC 19795-1's treatment of a
+failure to acquire). `accuracy_failed_as_errors` counts every such pair as wrong instead.
+TAR at FMR 1e-3 pools all splits' pairs; with fewer than 1,000 impostor pairs that is the
+threshold that accepts no impostor at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facelens.eval.cache import cached, weights_key
+from facelens.eval.lfw_pairs import best_threshold, tar_at_fmr
+from facelens.lens import FaceLens
+from facelens.recognition.registry import NETWORKS
+
+PROTOCOLS = ("FF", "FP")
+FAILED_SCORE = -2.0  # below any cosine: the pair is rejected
+
+
+@dataclass(frozen=True)
+class CfpPair:
+    protocol: str  # FF or FP
+    split: int  # 1-based, as the folder name
+    first: str  # image path relative to the data folder
+    second: str
+    same: bool
+
+
+def read_image_list(path: Path) -> dict[int, str]:
+    """`N Images/...` lines → {N: relative path}."""
+    rows = (line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip())
+    return {int(number): name.strip() for number, name in rows}
+
+
+def read_cfp(data_dir: Path) -> list[CfpPair]:
+    protocol_dir = data_dir / "Protocol"
+    frontal = read_image_list(protocol_dir / "Pair_list_F.txt")
+    profile = read_image_list(protocol_dir / "Pair_list_P.txt")
+    pairs = []
+    for protocol in PROTOCOLS:
+        second_list = profile if protocol == "FP" else frontal
+        for split_dir in sorted((protocol_dir / "Split" / protocol).iterdir()):
+            for kind in ("same", "diff"):
+                for line in (split_dir / f"{kind}.txt").read_text().split():
+                    i, j = (int(v) for v in line.split(","))
+                    pair = CfpPair(
+                        protocol, int(split_dir.name), frontal[i], second_list[j], kind == "same"
+                    )
+                    pairs.append(pair)
+    return pairs
+
+
+def embed_cfp(
+    data_dir: Path, images: list[str], embedder: str, tick: Callable[[], None] | None = None
+) -> dict[str, np.ndarray]:
+    """Unit vectors of each image's largest face and a `detected` mask (zeros where none)."""
+    lens = FaceLens(embedder=embedder)
+
+    def compute() -> dict[str, np.ndarray]:
+        vectors = np.zeros((len(images), lens.embedder.dimension), np.float32)
+        detected = np.zeros(len(images), bool)
+        for i, name in enumerate(images):
+            faces = lens.embed(data_dir / name).faces
+            if faces:
+                vectors[i], detected[i] = faces[0].embedding_array, True
+            if tick:
+                tick()
+        return {"vectors": vectors, "detected": detected}
+
+    weights = ",".join(weights_key(network.file_name) for network in NETWORKS.values())
+    return cached(f"cfp-{embedder}", images, f"{lens.embedder.version}:{weights}", compute)
+
+
+def cross_split(
+    scores: np.ndarray, same: np.ndarray, splits: np.ndarray, failed: np.ndarray
+) -> np.ndarray:
+    """Per split: (accuracy, accuracy with failed pairs counted wrong, accuracy over pairs
+    whose faces were both found), thresholds fitted on the other splits."""
+    rows = []
+    for split in np.unique(splits):
+        train, test = splits != split, splits == split
+        threshold = best_threshold(scores[train], same[train])
+        correct = (scores[test] > threshold) == same[test]
+        found = train & ~failed
+        found_threshold = best_threshold(scores[found], same[found])
+        tested = test & ~failed
+        found_correct = (scores[tested] > found_threshold) == same[tested]
+        rows.append((correct.mean(), (correct & ~failed[test]).mean(), found_correct.mean()))
+    return np.array(rows)
+
+
+def evaluate_cfp(
+    data_dir: Path, embedder: str = "dlib", tick: Callable[[], None] | None = None
+) -> dict:
+    pairs = read_cfp(data_dir)
+    images = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    index = {name: i for i, name in enumerate(images)}
+    embedded = embed_cfp(data_dir, images, embedder, tick)
+    vectors, detected = embedded["vectors"], embedded["detected"]
+    missing = [name for name, found in zip(images, detected, strict=True) if not found]
+    report: dict = {
+        "embedder": embedder,
+        "images": len(images),
+        "undetected": len(missing),
+        "undetected_frontal": sum("/frontal/" in name for name in missing),
+        "undetected_profile": sum("/profile/" in name for name in missing),
+    }
+    for protocol in PROTOCOLS:
+        chosen = [p for p in pairs if p.protocol == protocol]
+        a = np.array([index[p.first] for p in chosen])
+        b = np.array([index[p.second] for p in chosen])
+        same = np.array([p.same for p in chosen])
+        splits = np.array([p.split for p in chosen])
+        failed = ~(detected[a] & detected[b])
+        scores = np.where(failed, FAILED_SCORE, np.sum(vectors[a] * vectors[b], axis=1))
+        per_split = cross_split(scores, same, splits, failed)
+        report[protocol] = {
+            "pairs": len(chosen),
+            "splits": len(np.unique(splits)),
+            "failed_pairs": int(failed.sum()),
+            "accuracy": float(per_split[:, 0].mean()),
+            "accuracy_std": float(per_split[:, 0].std()),
+            "accuracy_failed_as_errors": float(per_split[:, 1].mean()),
+            "accuracy_detected_pairs_only": float(per_split[:, 2].mean()),
+            "tar_at_fmr_1e-3": tar_at_fmr(scores, same, 1e-3)[0],
+            "impostor_pairs": int((~same).sum()),
+        }
+    report["undetected_images"] = missing
+    return report

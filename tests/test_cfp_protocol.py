@@ -1,0 +1,61 @@
+"""CFP's protocol files as facelens reads them, and the evaluation arithmetic on exact cases."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from facelens.eval.cfp import FAILED_SCORE, cross_split, read_cfp, read_image_list
+from facelens.eval.fusion import nested_fusion
+
+
+def identity(path: str) -> str:
+    return path.split("/")[1]  # Images/NNN/...
+
+
+def test_read_cfp_dev(data_dir):
+    cfp = data_dir / "cfp-dev"
+    frontal = read_image_list(cfp / "Protocol/Pair_list_F.txt")
+    assert len(frontal) == 1000 and frontal[1] == "Images/001/frontal/01.jpg"
+    pairs = read_cfp(cfp)
+    counts = Counter((p.protocol, p.split, p.same) for p in pairs)
+    assert counts == {(pr, s, same): 350 for pr in ("FF", "FP") for s in (1, 2) for same in (1, 0)}
+    for pair in pairs:
+        assert "/frontal/" in pair.first
+        assert ("/profile/" if pair.protocol == "FP" else "/frontal/") in pair.second
+        assert (identity(pair.first) == identity(pair.second)) == pair.same
+    people = {s: {identity(p.first) for p in pairs if p.split == s} for s in (1, 2)}
+    assert not people[1] & people[2]  # the splits hold disjoint people
+    images = {p.first for p in pairs} | {p.second for p in pairs}
+    assert all((cfp / name).is_file() for name in sorted(images)[::50])
+
+
+def test_failed_pairs_are_rejected_and_counted():
+    # two splits of 4 pairs; scores separate perfectly at 0.5 when faces are found
+    scores = np.array([0.9, 0.8, 0.2, 0.1, 0.9, 0.8, 0.2, 0.1])
+    same = np.array([1, 1, 0, 0, 1, 1, 0, 0], bool)
+    splits = np.array([1, 1, 1, 1, 2, 2, 2, 2])
+    failed = np.zeros(8, bool)
+    failed[[4, 6]] = True  # split 2: one genuine and one impostor pair without a face
+    scored = np.where(failed, FAILED_SCORE, scores)
+    rows = cross_split(scored, same, splits, failed)
+    # split 2 rejects both failed pairs: the genuine one is wrong, the impostor one right
+    np.testing.assert_allclose(rows[:, 0], [1.0, 0.75])
+    np.testing.assert_allclose(rows[:, 1], [1.0, 0.5])  # failed pairs counted as errors
+    np.testing.assert_allclose(rows[:, 2], [1.0, 1.0])  # pairs with both faces only
+
+
+def test_nested_fusion_finds_the_informative_network():
+    rng = np.random.default_rng(1)
+    same = np.tile([True, False], 500)
+    folds = np.repeat(np.arange(10), 100)
+    noise = rng.uniform(size=1000)  # the first network knows nothing
+    exact = np.where(same, 0.8, 0.2)  # the second separates perfectly
+
+    def scores_at(weight: float) -> np.ndarray:
+        return (noise + weight**2 * exact) / (1 + weight**2)
+
+    result = nested_fusion(scores_at, same, folds)
+    assert result["accuracy"] == 1.0 and result["tar_at_fmr_1e-3_held_out"] == 1.0
+    assert min(result["weights_per_fold"]) > 0 and result["weight_all_folds"] > 0
