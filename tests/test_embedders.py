@@ -149,3 +149,12 @@ def test_cli_embed_and_verify_take_the_embedder(fr_images):
     assert verdict["threshold"] == threshold_for("accuracy", False, "sface")
     assert verdict["same_person"] is False
     assert runner.invoke(app, [*args[:3], "--embedder", "vgg"]).exit_code == 2
+
+
+def test_a_gallery_refuses_another_embedder(tmp_path):
+    from facelens.gallery.gallery import Gallery
+
+    with pytest.raises(FaceLensError) as caught:
+        Gallery(tmp_path / "g", lens=FaceLens(embedder="sface"))
+    assert caught.value.code == ErrorCode.BAD_ARGUMENT and "sface" in caught.value.message
+    assert not (tmp_path / "g").exists()  # refused before anything was created

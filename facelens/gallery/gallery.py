@@ -48,6 +48,10 @@ def content_hash(source: ImageInput) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# The one embedder galleries are calibrated for (templates, open-set impostor tail).
+GALLERY_EMBEDDER = "dlib"
+
+
 class Gallery:
     """A persistent gallery: a directory (SQLite + FAISS) or a Milvus URI (`milvus:x.db`)."""
 
@@ -57,8 +61,16 @@ class Gallery:
         lens: FaceLens | None = None,
         fuse: Fuse = "max",
     ) -> None:
-        self.store = open_store(path_or_uri, dim=128)
         self.lens = lens or FaceLens()
+        if self.lens.embedder_name != GALLERY_EMBEDDER:
+            # Stored templates, their index and the open-set thresholds are all dlib's:
+            # another embedder's vectors would be silently compared with them.
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"galleries hold {GALLERY_EMBEDDER} embeddings; a FaceLens with embedder "
+                f"{self.lens.embedder_name!r} cannot search or enrol in one yet",
+            )
+        self.store = open_store(path_or_uri, dim=128)
         self.fuse: Fuse = fuse
 
     def _largest_face(self, source: ImageInput) -> Face | None:
