@@ -187,3 +187,27 @@ def test_analyze_folder_prints_one_line_per_face(images: Path, tmp_path: Path) -
     assert out.exit_code == 0 and len(lines) == 3, out.stdout
     assert lines[0].startswith("biden.jpg face 0: Male") and "quality" in lines[0]
     assert lines[1].startswith("broken.jpg: the data is not")
+
+
+def test_represent_and_find(images: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("obama2.jpg", "biden.jpg"):
+        shutil.copy(images / name, folder / name)
+    (folder / "broken.jpg").write_bytes(b"not a picture")
+    summary = _json(["represent", str(folder), "--out", str(tmp_path / "f.npz"), "--json"])
+    assert summary["faces"] == 2 and list(summary["failed"].values()) == ["not_an_image"]
+    table = np.load(tmp_path / "f.npz")
+    assert table["embedding"].shape == (2, 128) and str(table["embedder"]).startswith("dlib")
+    assert np.allclose(np.linalg.norm(table["embedding"], axis=1), 1, atol=1e-5)
+
+    find = ["find", str(images / "obama.jpg"), str(folder), "--json"]
+    find += ["--cache-dir", str(tmp_path / "cache")]
+    first = _json(find)["matches"]
+    assert Path(first[0]["image"]).name == "obama2.jpg" and first[0]["same_person"]
+    assert Path(first[1]["image"]).name == "biden.jpg" and not first[1]["same_person"]
+    # A changed file is embedded again; the unchanged one comes from the cache.
+    shutil.copy(images / "biden.jpg", folder / "obama2.jpg")
+    again = _json(find)["matches"]
+    assert not any(m["same_person"] for m in again)
+    assert again[0]["similarity"] == again[1]["similarity"]  # two copies of biden.jpg

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from facelens.cli import attributes, bench, evaluate, explain, faces, gallery, quality, serve
+from facelens.cli import (
+    attributes,
+    bench,
+    evaluate,
+    explain,
+    faces,
+    find,
+    gallery,
+    quality,
+    represent,
+    serve,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -31,6 +42,8 @@ def _options(
 
 
 faces.register(app)
+app.command()(represent.represent)
+app.command()(find.find)
 bench.register(app)
 serve.register(app)
 attributes.register(app)
