@@ -1,23 +1,41 @@
-"""Face finding: BlazeFace boxes, refined by the 468-point mesh into five landmarks."""
+"""Face finding: a detector's boxes and five points, refined by the 468-point face mesh.
+
+Two detection designs share one result (FoundFaces):
+- "yunet": YuNet at (close to) the photo's own scale finds faces from about 10 px to the
+  whole frame, frontal to full profile; the mesh runs on every face it keeps (one batch).
+  Where the mesh does not recognise the face (full profiles, tiny faces) the face is kept:
+  YuNet's five points stand, and the mesh is moved onto them so everything downstream
+  (alignment, quality, attributes) still gets a mesh that agrees with the points.
+- "blazeface": BlazeFace front (128 px, selfie range), kept only where the mesh agrees it is
+  a face; tiles for small faces.
+Figures for both: `facelens eval detection` (facelens/eval/detection_scenes.py).
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 
+import cv2
 import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET
-from facelens.detection.blazeface import BlazeFace, detector
+from facelens.detection.blazeface import BlazeFace, Detections, detector
 from facelens.detection.facemesh import FaceMesh
 from facelens.detection.landmarks import five_points
+from facelens.detection.yunet import YuNet
 from facelens.models.onnx_model import shared
 
-# The mesh's own face confidence rejects detector false positives (background texture);
+# The mesh's own face confidence rejects BlazeFace false positives (background texture);
 # on 2,000 LFW faces it was >= 0.5 for every real face and ~1e-5 on blank crops.
 MIN_MESH_SCORE = 0.5
-# A single pass over a big photo can miss small faces; when it finds none, tile.
+# A single BlazeFace pass over a big photo can miss small faces; when it finds none, tile.
 TILE_RETRY_MIN_SIDE = 256
+# YuNet's points (image-left eye first) in five_points order (the subject's left eye first).
+YUNET_TO_FIVE = [1, 0, 2, 4, 3]
+DETECTORS = ("yunet", "blazeface")
+DEFAULT_DETECTOR = "blazeface"
 
 
 @dataclass
@@ -34,44 +52,79 @@ class FoundFaces:
         return len(self.boxes)
 
 
-class FaceDetector:
-    """Detector + mesh. `tiles=2` looks harder for small faces in group photos (≈5× cost)."""
+def snap_mesh(mesh: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Move each (468, 3) mesh by the similarity that best takes its five points onto
+    `points` (N, 5, 2): the mesh's shape, the detector's placement."""
+    out = mesh.copy()
+    for i, (source, target) in enumerate(zip(five_points(mesh), points, strict=True)):
+        matrix, _ = cv2.estimateAffinePartial2D(source, target, method=cv2.LMEDS)
+        if matrix is None:
+            continue
+        out[i, :, :2] = mesh[i, :, :2] @ matrix[:, :2].T + matrix[:, 2]
+        out[i, :, 2] *= np.sqrt(abs(np.linalg.det(matrix[:, :2])))
+    return out
 
-    _instance: FaceDetector | None = None
+
+class FaceDetector:
+    """Detector + mesh. `tiles` looks harder for small faces (BlazeFace: a tiles×tiles grid,
+    ≈5× the cost at 2; YuNet: tiles× the input resolution, at most the photo's own)."""
+
+    _instances: ClassVar[dict[str, FaceDetector]] = {}
     _lock = threading.Lock()
 
-    def __init__(self, variant: str = "front") -> None:
-        self.boxes_model: BlazeFace = detector(variant)
+    def __init__(self, kind: str = DEFAULT_DETECTOR) -> None:
+        if kind not in DETECTORS:
+            raise ValueError(f"unknown detector {kind!r}; choose one of {DETECTORS}")
+        self.kind = kind
+        self.boxes_model: BlazeFace | YuNet = (
+            shared(YuNet) if kind == "yunet" else detector("front")  # type: ignore[assignment]
+        )
         self.mesh_model = shared(FaceMesh)
         assert isinstance(self.mesh_model, FaceMesh)
 
     @classmethod
-    def shared(cls) -> FaceDetector:
+    def shared(cls, kind: str = DEFAULT_DETECTOR) -> FaceDetector:
         with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
+            if kind not in cls._instances:
+                cls._instances[kind] = cls(kind)
+            return cls._instances[kind]
+
+    def candidates(self, rgb: np.ndarray, tiles: int | None) -> Detections:
+        """Detector output, best first, at most the budget's faces; keypoints (N, K, 2)."""
+        model = self.boxes_model
+        if isinstance(model, YuNet):
+            found = model.detect(rgb, max_side=model.max_side * (tiles or 1))
+        else:
+            found = model.detect(rgb, tiles=tiles or 1)
+            if tiles is None and len(found) == 0 and max(rgb.shape[:2]) >= TILE_RETRY_MIN_SIDE:
+                found = model.detect(rgb, tiles=2)
+        return found.take(np.argsort(-found.scores, kind="stable")[: DEFAULT_BUDGET.max_faces])
 
     def detect(self, rgb: np.ndarray, tiles: int | None = None) -> FoundFaces:
-        """tiles=None: one pass, then a tiled pass if nothing was found in a big photo."""
-        found = self.boxes_model.detect(rgb, tiles=tiles or 1)
-        if tiles is None and len(found) == 0 and max(rgb.shape[:2]) >= TILE_RETRY_MIN_SIDE:
-            found = self.boxes_model.detect(rgb, tiles=2)
-        found = found.take(np.argsort(-found.scores, kind="stable")[: DEFAULT_BUDGET.max_faces])
-        # keypoint order: right eye, left eye (subject's), nose, mouth, ears
+        """tiles=None: the detector's default pass (BlazeFace: tiled if nothing was found)."""
+        found = self.candidates(rgb, tiles)
+        yunet = self.kind == "yunet"
+        # the subject's right eye (image-left) then left eye, in both detectors' orders
         mesh = self.mesh_model.predict(
             rgb, found.boxes, found.keypoints[:, 0], found.keypoints[:, 1]
         )
-        keep = mesh.scores >= MIN_MESH_SCORE
+        landmarks, points = mesh.landmarks, five_points(mesh.landmarks)
+        if yunet:
+            keep = np.ones(len(found), bool)
+            failed = mesh.scores < MIN_MESH_SCORE
+            yunet_points = found.keypoints[:, YUNET_TO_FIVE]
+            points[failed] = yunet_points[failed]
+            landmarks[failed] = snap_mesh(landmarks[failed], yunet_points[failed])
+        else:
+            keep = mesh.scores >= MIN_MESH_SCORE
         boxes = found.boxes[keep]
         order = np.argsort(
             -(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable"
         )
-        landmarks = mesh.landmarks[keep][order]
         return FoundFaces(
             boxes=boxes[order],
             scores=found.scores[keep][order],
-            points=five_points(landmarks),
-            mesh=landmarks,
+            points=points[keep][order],
+            mesh=landmarks[keep][order],
             mesh_scores=mesh.scores[keep][order],
         )
