@@ -73,6 +73,9 @@ class YuNet(OnnxModel):
     iou_threshold = 0.3
     max_side = 1280
     coarse_side = 320
+    # The coarse pass is for big faces only: every false positive it added on the constructed
+    # scenes was under 20 px at its scale, and faces that small are the full pass's job.
+    coarse_min_face = 32
 
     def prepare(self, image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
         """RGB uint8 H×W×3 → the (1, 3, H', W') BGR float batch and the image→input scale."""
@@ -97,7 +100,10 @@ class YuNet(OnnxModel):
         sides = [max_side or self.max_side]
         if max(image.shape[:2]) > 1.5 * self.coarse_side:
             sides.append(self.coarse_side)
-        passes = [self.detect_once(image, side) for side in sides]
+        passes = [
+            self.detect_once(image, side, self.coarse_min_face if i else 0)
+            for i, side in enumerate(sides)
+        ]
         found = Detections(
             *(
                 np.concatenate([getattr(d, k) for d in passes])
@@ -106,11 +112,13 @@ class YuNet(OnnxModel):
         )
         return hard_nms(found, self.iou_threshold) if len(found) else found
 
-    def detect_once(self, image: np.ndarray, max_side: int) -> Detections:
-        """One pass at long side ≤ max_side; image pixels, no NMS."""
+    def detect_once(self, image: np.ndarray, max_side: int, min_face: float = 0) -> Detections:
+        """One pass at long side ≤ max_side, faces ≥ min_face input px; image pixels, no NMS."""
         batch, scale = self.prepare(image, max_side)
         outputs = {k: v[0] for k, v in zip(self.output_names, self.run(batch), strict=True)}
         found = decode(outputs, batch.shape[2], batch.shape[3], self.score_threshold)
+        sizes = np.sqrt(np.prod(found.boxes[:, 2:] - found.boxes[:, :2], axis=1))
+        found = found.take(sizes >= min_face)
         found.boxes /= scale
         found.keypoints /= scale
         return found
