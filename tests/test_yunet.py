@@ -142,3 +142,22 @@ def test_lens_with_yunet_embeds_each_face() -> None:
     vectors = np.array([face.embedding for face in result.faces])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
     assert float(vectors[0] @ vectors[1]) < 0.9  # two different people
+
+
+def test_detector_side_stays_within_the_budget(
+    yunet: FaceDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`tiles` multiplies YuNet's input side, never past the budget's max_detector_side."""
+    from facelens.budget import DEFAULT_BUDGET
+
+    sides = []
+    model = yunet.boxes_model
+    real = model.detect_once
+    monkeypatch.setattr(
+        model, "detect_once", lambda image, side, *a, **k: sides.append(side) or real(image, 32)
+    )
+    photo = np.zeros((2160, 3840, 3), np.uint8)
+    for tiles in (None, 2, 4):
+        yunet.detect(photo, tiles=tiles)
+    assert sides[0::2] == [1920, 3840, DEFAULT_BUDGET.max_detector_side]
+    assert sides[1::2] == [model.coarse_side] * 3

@@ -43,7 +43,7 @@ YUNET_SURE_SCORE = 0.7
 # YuNet's points (image-left eye first) in five_points order (the subject's left eye first).
 YUNET_TO_FIVE = [1, 0, 2, 4, 3]
 DETECTORS = ("yunet", "blazeface")
-DEFAULT_DETECTOR = "blazeface"
+DEFAULT_DETECTOR = "yunet"
 
 
 @dataclass
@@ -101,7 +101,8 @@ class FaceDetector:
         """Detector output, best first, at most the budget's faces; keypoints (N, K, 2)."""
         model = self.boxes_model
         if isinstance(model, YuNet):
-            found = model.detect(rgb, model.max_side * (tiles or 1), YUNET_MIN_SCORE)
+            side = min(model.max_side * (tiles or 1), DEFAULT_BUDGET.max_detector_side)
+            found = model.detect(rgb, side, YUNET_MIN_SCORE)
         else:
             found = model.detect(rgb, tiles=tiles or 1)
             if tiles is None and len(found) == 0 and max(rgb.shape[:2]) >= TILE_RETRY_MIN_SIDE:
