@@ -40,6 +40,11 @@ TILE_RETRY_MIN_SIDE = 256
 # (0.5-0.6, mesh >= 0.5); the profiles the mesh does not recognise score 0.61-0.95.
 YUNET_MIN_SCORE = 0.5
 YUNET_SURE_SCORE = 0.7
+# The mesh was made for MediaPipe's ROI around BlazeFace's square box; YuNet's box is taller
+# (forehead to chin). On 300 LFW photos BlazeFace's box side is 0.858 × YuNet's longer side
+# and its centre 0.088 × YuNet's height lower (medians); the mesh gets that box.
+MESH_BOX_SIDE = 0.858
+MESH_BOX_DROP = 0.088
 # YuNet's points (image-left eye first) in five_points order (the subject's left eye first).
 YUNET_TO_FIVE = [1, 0, 2, 4, 3]
 DETECTORS = ("yunet", "blazeface")
@@ -58,6 +63,15 @@ class FoundFaces:
 
     def __len__(self) -> int:
         return len(self.boxes)
+
+
+def mesh_boxes(boxes: np.ndarray) -> np.ndarray:
+    """YuNet boxes (N, 4 xyxy) → the BlazeFace-like square boxes the mesh's ROI expects."""
+    size = boxes[:, 2:] - boxes[:, :2]
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    centre[:, 1] += MESH_BOX_DROP * size[:, 1]
+    half = MESH_BOX_SIDE * size.max(1, keepdims=True) / 2
+    return np.concatenate([centre - half, centre + half], 1)
 
 
 def snap_mesh(mesh: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -115,7 +129,10 @@ class FaceDetector:
         yunet = self.kind == "yunet"
         # the subject's right eye (image-left) then left eye, in both detectors' orders
         mesh = self.mesh_model.predict(
-            rgb, found.boxes, found.keypoints[:, 0], found.keypoints[:, 1]
+            rgb,
+            mesh_boxes(found.boxes) if yunet else found.boxes,
+            found.keypoints[:, 0],
+            found.keypoints[:, 1],
         )
         landmarks, points = mesh.landmarks, five_points(mesh.landmarks)
         if yunet:
