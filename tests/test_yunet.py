@@ -163,3 +163,11 @@ def test_detector_side_stays_within_the_budget(
     assert limit < 4 * 1920
     assert sides[0::2] == [1920, min(2 * 1920, limit), limit]
     assert sides[1::2] == [model.coarse_side] * 3
+
+
+def test_unknown_detector_is_an_error_value() -> None:
+    from facelens.errors import ErrorCode, FaceLensError
+
+    with pytest.raises(FaceLensError) as caught:
+        FaceLens(detector="hog")
+    assert caught.value.code == ErrorCode.BAD_ARGUMENT
