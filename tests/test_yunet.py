@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from facelens.detection.detector import YUNET_TO_FIVE, FaceDetector, snap_mesh
 from facelens.detection.landmarks import five_points
 from facelens.detection.yunet import STRIDES, YuNet, decode
+from facelens.eval.detection import load_rgb as rgb
 from facelens.lens import FaceLens
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-EXAMPLES = DATA / "face_recognition" / "examples"
-
-
-def rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path))
-    assert image is not None, f"missing test image {path}"
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+EXAMPLES = "face_recognition/examples"
 
 
 def blank_outputs(height: int, width: int) -> dict[str, np.ndarray]:
@@ -90,39 +83,41 @@ def yunet() -> FaceDetector:
 @pytest.mark.parametrize(
     ("path", "count"),
     [
-        (DATA / "inspireface/insightface_samples/t1.jpg", 6),
-        (EXAMPLES / "two_people.jpg", 2),
-        (EXAMPLES / "knn_examples/test/obama_and_biden.jpg", 3),  # with the girl front right
+        ("inspireface/insightface_samples/t1.jpg", 6),
+        (f"{EXAMPLES}/two_people.jpg", 2),
+        (f"{EXAMPLES}/knn_examples/test/obama_and_biden.jpg", 3),  # with the girl front right
     ],
 )
-def test_counted_photos_in_one_pass(yunet: FaceDetector, path: Path, count: int) -> None:
-    found = yunet.detect(rgb(path))
+def test_counted_photos_in_one_pass(
+    yunet: FaceDetector, data_dir: Path, path: str, count: int
+) -> None:
+    found = yunet.detect(rgb(data_dir / path))
     assert len(found) == count
     assert found.mesh.shape == (count, 468, 3) and (found.mesh_scores > 0.5).all()
 
 
-def test_face_free_images_give_no_face(yunet: FaceDetector) -> None:
+def test_face_free_images_give_no_face(yunet: FaceDetector, data_dir: Path) -> None:
     # Obama's raised hand (YuNet alone scores it 0.63 at this scale) and flags, no face
-    photo = rgb(EXAMPLES / "knn_examples/test/obama_and_biden.jpg")
+    photo = rgb(data_dir / EXAMPLES / "knn_examples/test/obama_and_biden.jpg")
     assert len(yunet.detect(np.ascontiguousarray(photo[:400, 1600:]))) == 0
     assert len(yunet.detect(np.ascontiguousarray(photo[:450, :500]))) == 0
     assert len(yunet.detect(np.full((480, 640, 3), 128, np.uint8))) == 0
 
 
-def test_profile_filling_the_photo_is_found(yunet: FaceDetector) -> None:
+def test_profile_filling_the_photo_is_found(yunet: FaceDetector, data_dir: Path) -> None:
     # a 1402 x 1216 full profile: found by the coarse pass only
-    photo = rgb(DATA / "cfp-dev/Images/014/profile/01.jpg")
+    photo = rgb(data_dir / "cfp-dev/Images/014/profile/01.jpg")
     found = yunet.detect(photo)
     assert len(found) == 1
     x1, y1, x2, y2 = found.boxes[0]
     assert x2 - x1 > 0.3 * photo.shape[1] and y2 - y1 > 0.3 * photo.shape[0]
 
 
-def test_profile_kept_where_the_mesh_fails(yunet: FaceDetector) -> None:
+def test_profile_kept_where_the_mesh_fails(yunet: FaceDetector, data_dir: Path) -> None:
     """A full profile the mesh does not recognise keeps YuNet's points; its mesh is moved
     onto them so alignment from the mesh agrees with the points."""
     found = None
-    for path in sorted((DATA / "cfp-dev/Images").glob("00*/profile/*.jpg")):
+    for path in sorted((data_dir / "cfp-dev/Images").glob("00*/profile/*.jpg")):
         image = rgb(path)
         faces = yunet.detect(image)
         if len(faces) and faces.mesh_scores[0] < 0.5:
@@ -136,8 +131,8 @@ def test_profile_kept_where_the_mesh_fails(yunet: FaceDetector) -> None:
     assert gap.max() < 0.25 * max(eyes, 0.3 * width)
 
 
-def test_lens_with_yunet_embeds_each_face() -> None:
-    result = FaceLens(detector="yunet").embed(EXAMPLES / "two_people.jpg")
+def test_lens_with_yunet_embeds_each_face(data_dir: Path) -> None:
+    result = FaceLens(detector="yunet").embed(data_dir / EXAMPLES / "two_people.jpg")
     assert len(result.faces) == 2
     vectors = np.array([face.embedding for face in result.faces])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-4)
