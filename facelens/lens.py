@@ -54,10 +54,10 @@ class FaceLens:
     def detect(self, image: ImageInput, tiles: int | None = None) -> ImageResult:
         """Every face in the image, largest first, with box, score and five landmarks.
 
-        tiles: look harder for small faces. YuNet (default): run at tiles× its input size, at
+        tiles: look harder for small faces. YuNet: run at tiles× its input size, at
         most the photo's own and the budget's max_detector_side. BlazeFace: also look in a
-        tiles×tiles grid (≈5× the cost at 2); by default tiled only when a big photo shows no
-        face at all."""
+        tiles×tiles grid (≈5× the cost at 2); with tiles=None tiled only when a big photo
+        shows no face at all."""
         self.budget.check_tiles(tiles)
         rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb, tiles=tiles)

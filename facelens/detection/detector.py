@@ -48,7 +48,7 @@ MESH_BOX_DROP = 0.088
 # YuNet's points (image-left eye first) in five_points order (the subject's left eye first).
 YUNET_TO_FIVE = [1, 0, 2, 4, 3]
 DETECTORS = ("yunet", "blazeface")
-DEFAULT_DETECTOR = "yunet"
+DEFAULT_DETECTOR = "blazeface"  # "yunet" when the switch is cleared (README, Detection)
 
 
 @dataclass
