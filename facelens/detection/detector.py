@@ -37,7 +37,7 @@ TILE_RETRY_MIN_SIDE = 256
 # (mesh score >= MIN_MESH_SCORE), and >= YUNET_SURE_SCORE on YuNet's word alone (full profiles,
 # where the mesh fails). Chosen on constructed scenes (seed 0) and CFP-dev profiles: a raised
 # hand scores 0.63 with YuNet and 0.001 with the mesh; the lowest-scored real faces are small
-# (0.5-0.6, mesh >= 0.5); the profiles the mesh does not recognise score 0.61-0.95.
+# (0.5-0.6, mesh >= 0.5); the profiles the mesh does not recognise score from 0.61 up.
 YUNET_MIN_SCORE = 0.5
 YUNET_SURE_SCORE = 0.7
 # The mesh was made for MediaPipe's ROI around BlazeFace's square box; YuNet's box is taller
