@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
-from facelens.detection.detector import FaceDetector, FoundFaces
+from facelens.detection.detector import DEFAULT_DETECTOR, DETECTORS, FaceDetector, FoundFaces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import ImageInput, load_image
 from facelens.models.onnx_model import shared
@@ -26,6 +26,8 @@ class FaceLens:
     budget: the input limits every image is checked against before any work (facelens.budget).
     embedder: the recognition network by name, "dlib" (default), "sface" or "fused"
     (facelens.recognition.registry; figures in the README).
+    detector: "yunet" (scene faces from ~10 px, profiles) or "blazeface" (BlazeFace front, the
+        first design); see facelens.detection.detector.
     """
 
     def __init__(
@@ -33,14 +35,21 @@ class FaceLens:
         flip: bool = False,
         budget: InputBudget = DEFAULT_BUDGET,
         embedder: str = DEFAULT_EMBEDDER,
+        detector: str = DEFAULT_DETECTOR,
     ) -> None:
+        if detector not in DETECTORS:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}",
+            )
         self.flip = flip
         self.budget = budget
         self.embedder_name = check_embedder(embedder)
+        self.detector_name = detector
 
     @property
     def detector(self) -> FaceDetector:
-        return FaceDetector.shared()
+        return FaceDetector.shared(self.detector_name)
 
     @property
     def embedder(self) -> Embedder:
@@ -55,8 +64,10 @@ class FaceLens:
     def detect(self, image: ImageInput, tiles: int | None = None) -> ImageResult:
         """Every face in the image, largest first, with box, score and five landmarks.
 
-        tiles: also look in a tiles×tiles grid (small faces in group photos; ≈5× the cost at
-        2). Default: one pass, tiled only when a big photo shows no face at all."""
+        tiles: look harder for small faces. YuNet: run at tiles× its input size, at
+        most the photo's own and the budget's max_detector_side. BlazeFace: also look in a
+        tiles×tiles grid (≈5× the cost at 2); with tiles=None tiled only when a big photo
+        shows no face at all."""
         self.budget.check_tiles(tiles)
         rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb, tiles=tiles)

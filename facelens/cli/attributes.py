@@ -166,6 +166,7 @@ def attributes(
         Path("../shared/data/fer2013-dev"), help="FER2013 folder with one folder per class."
     ),
     limit: int | None = typer.Option(None, min=1, help="Evenly spaced images per set."),
+    detector: str = typer.Option("blazeface", help="Face detector: blazeface or yunet."),
     as_json: bool = JsonOption,
 ) -> None:
     """Age MAE (by decade), gender accuracy (by race) and expression accuracy."""
@@ -176,7 +177,7 @@ def attributes(
             raise typer.BadParameter(f"{folder} is not a folder", param_hint=hint)
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("analysing", total=None)
-        report = evaluate_attributes(utkface, fer, limit, lambda: progress.advance(task))
+        report = evaluate_attributes(utkface, fer, limit, lambda: progress.advance(task), detector)
     if as_json:
         emit_json(report)
         return

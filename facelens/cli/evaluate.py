@@ -155,3 +155,30 @@ def identify(
         "strangers matched to someone with a 1:1 threshold: "
         + ", ".join(f"{p} {v:.1%}" for p, v in check["fpir_at_one_to_one_points"].items())
     )
+
+
+@app.command()
+def detection(
+    data: Path = typer.Option(Path("../shared/data"), help="The shared data folder."),
+    frames: int = typer.Option(40, min=1, help="Constructed 1080p scenes (14 faces each)."),
+    empty: int = typer.Option(20, min=0, help="Face-free 1080p frames (false positives)."),
+    seed: int = typer.Option(0, help="Seed of the constructed scenes."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Scene detection: recall by face size, FP per frame, ms per frame, CFP profiles found."""
+    from facelens.eval.detection_scenes import evaluate_scenes, markdown, threshold_markdown
+
+    if not (data / "cfp-dev").is_dir():
+        raise typer.BadParameter(f"{data} has no cfp-dev/ folder", param_hint="--data")
+    with console.status("building scenes and running every design"):
+        report = evaluate_scenes(data, frames, empty, seed)
+    if as_json:
+        emit_json(report)
+        return
+    console.print(
+        f"{report['faces_1080p']} faces in {report['frames']['1080p']} 1080p scenes "
+        f"(per size bucket: {report['faces_per_bucket']}), {report['frames']['empty']} "
+        "face-free frames"
+    )
+    console.print(markdown(report), markup=False)
+    console.print(threshold_markdown(report), markup=False)

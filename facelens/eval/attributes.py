@@ -19,7 +19,7 @@ import numpy as np
 from facelens.attributes import predict_attributes
 from facelens.attributes.age import bucket
 from facelens.attributes.expression import LABELS
-from facelens.detection.detector import FaceDetector, FoundFaces
+from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector, FoundFaces
 from facelens.io import load_image
 
 RACES = ("White", "Black", "Asian", "Indian", "Others")  # UTKFace race codes 0-4
@@ -57,11 +57,11 @@ class Predicted:
 
 
 def face_points(
-    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray]
+    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray], kind: str = DEFAULT_DETECTOR
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Five landmarks per image (of the face nearest the image centre) and whether the
     detector found it; a miss gets the mean layout of the faces found in the set."""
-    detector = FaceDetector.shared()
+    detector = FaceDetector.shared(kind)
     points: list[np.ndarray | None] = []
     for path in files:
         rgb = prepare(load_image(path))
@@ -83,9 +83,12 @@ def face_points(
 
 
 def predict_files(
-    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray], tick: Tick = None
+    files: list[Path],
+    prepare: Callable[[np.ndarray], np.ndarray],
+    tick: Tick = None,
+    detector: str = DEFAULT_DETECTOR,
 ) -> Predicted:
-    points, detected = face_points(files, prepare)
+    points, detected = face_points(files, prepare, detector)
     years, female, expression, confidence = [], [], [], []
     for path, five in zip(files, points, strict=True):
         rgb = prepare(load_image(path))
@@ -219,7 +222,11 @@ def expression_report(truth: np.ndarray, predicted: np.ndarray, confidence: np.n
 
 
 def evaluate_attributes(
-    utkface_dir: Path, fer_dir: Path, limit: int | None = None, tick: Tick = None
+    utkface_dir: Path,
+    fer_dir: Path,
+    limit: int | None = None,
+    tick: Tick = None,
+    detector: str = DEFAULT_DETECTOR,
 ) -> dict:
     """Age/gender figures on UTKFace, expression figures on FER2013 (`limit` images each)."""
     utk_files = _sample(sorted(Path(utkface_dir).glob("*.jpg")), limit)
@@ -228,8 +235,8 @@ def evaluate_attributes(
     if not utk_files or not fer_files:
         raise FileNotFoundError(f"no images found in {utkface_dir} or {fer_dir}")
     age, female, race = utkface_labels(utk_files)
-    utk = predict_files(utk_files, _same, tick)
-    fer = predict_files(fer_files, fer_canvas, tick)
+    utk = predict_files(utk_files, _same, tick, detector)
+    fer = predict_files(fer_files, fer_canvas, tick, detector)
     truth = np.array([LABELS.index(f.parent.name) for f in fer_files])
     report: dict = {
         "utkface_images": len(utk_files),
