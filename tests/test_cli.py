@@ -211,3 +211,14 @@ def test_represent_and_find(images: Path, tmp_path: Path) -> None:
     again = _json(find)["matches"]
     assert not any(m["same_person"] for m in again)
     assert again[0]["similarity"] == again[1]["similarity"]  # two copies of biden.jpg
+
+
+def test_detect_takes_a_folder(images: Path, tmp_path: Path) -> None:
+    shutil.copy(images / "obama.jpg", tmp_path / "obama.jpg")
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    rows = _json(["detect", str(tmp_path), "--json"])
+    by_name = {Path(r["image"]).name: r for r in rows}
+    assert len(by_name["obama.jpg"]["result"]["faces"]) == 1
+    assert by_name["broken.jpg"]["error"]["code"] == "not_an_image"
+    refused = runner.invoke(app, ["embed", str(tmp_path)])
+    assert refused.exit_code == 2 and "represent" in refused.output

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from facelens.cli.folders import images_in, rows_for_folder
 from facelens.cli.output import (
     EmbedderOption,
     JsonOption,
@@ -53,13 +54,37 @@ def detect(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Find every face with its box, confidence and five landmarks."""
+    """Find every face with its box, confidence and five landmarks. IMAGE may be a folder:
+    one entry per image (`image`, `result`, `error`), a failing image listed with its error."""
+    lens = FaceLens(detector=detector)
+    if image.is_dir():
+        _detect_folder(lens, image, tiles, as_json)
+        return
     with reporting_errors(as_json):
-        result = FaceLens(detector=detector).detect(image, tiles=tiles)
+        result = lens.detect(image, tiles=tiles)
     if as_json:
         emit_json(result)
     else:
         console.print(_faces_table(result, f"{image.name}: {len(result.faces)} face(s)"))
+
+
+def _detect_folder(lens: FaceLens, folder: Path, tiles: int | None, as_json: bool) -> None:
+    def one(image: Path) -> list[dict]:
+        return [{"image": str(image), "result": lens.detect(image, tiles=tiles), "error": None}]
+
+    def problem(image: Path, code: str, message: str) -> dict:
+        return {"image": str(image), "result": None, "error": {"code": code, "message": message}}
+
+    with reporting_errors(as_json):
+        lens.budget.check_tiles(tiles)
+    rows = rows_for_folder(images_in(folder), one, problem, as_json)
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        result, error = row["result"], row["error"]
+        text = f"{len(result.faces)} face(s)" if result else f"{error['code']}: {error['message']}"
+        console.print(f"{Path(row['image']).name}: {text}", markup=False)
 
 
 def embed(
@@ -69,6 +94,12 @@ def embed(
     as_json: bool = JsonOption,
 ) -> None:
     """Compute the recognition embedding of every face (128-d; 256-d fused)."""
+    if image.is_dir():
+        raise typer.BadParameter(
+            f"{image} is a folder: `facelens represent {image} --out faces.npz` embeds every "
+            "face of a folder",
+            param_hint="IMAGE",
+        )
     with reporting_errors(as_json):
         result = FaceLens(flip=flip, embedder=embedder).embed(image)
     if as_json:
