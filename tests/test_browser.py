@@ -113,7 +113,8 @@ def test_analyse_asks_to_retake_a_refused_face(page, server_url: str, fr_images,
     assert page.inner_text("#analyse-banner").startswith("Please retake")
     page.screenshot(path=str(SHOTS / "analyse-retake.png"), full_page=True)
     upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
-    page.wait_for_selector("#analyse-banner[hidden]", state="attached")
+    page.wait_for_selector("#analyse-canvas[data-faces='2']")
+    assert page.is_hidden("#analyse-banner")
 
 
 def test_explain_toggle_draws_an_overlay(page):
@@ -194,8 +195,14 @@ def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir
     row("a\x00b").get_by_role("button", name="Rename").click()
     row("Joe Biden").wait_for()
     page.screenshot(path=str(SHOTS / "gallery-names.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.dismiss())  # Remove asks first: "no" keeps them
+    row("Joe Biden").get_by_role("button", name="Remove").click()
+    page.wait_for_selector("#busy", state="hidden")
+    assert row("Joe Biden").count() == 1
     for name in [*path_like, "\u202eevil", "Joe Biden"]:
+        page.once("dialog", lambda dialog: dialog.accept())
         row(name).get_by_role("button", name="Remove").click()
         row(name).wait_for(state="detached")
+        assert page.inner_text("#status") == f"Removed {escape_name(name)} and their 1 photo."
     left = {p["name"] for p in httpx.get(f"{server_url}/v1/gallery/people").json()}
     assert left.isdisjoint([*path_like, *legacy, "Joe Biden"]), left
