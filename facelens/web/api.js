@@ -77,7 +77,7 @@ export async function guarded(work) {
     if (error.name !== "AbortError") status(describe(error), error.code);
   } finally {
     pending -= 1;
-    $("busy").hidden = pending > 0;
+    $("busy").hidden = pending === 0;
   }
 }
 

@@ -178,7 +178,11 @@ function dropZone(zone, onFile) {
   const input = Object.assign(document.createElement("input"), { type: "file", accept: "image/*", hidden: true });
   zone.append(input);
   zone.addEventListener("click", (event) => { if (event.target !== input) input.click(); });
-  input.addEventListener("change", () => input.files[0] && onFile(input.files[0]));
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    input.value = "";  // picking the same file again is a new upload
+    if (file) onFile(file);
+  });
   zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
   zone.addEventListener("dragleave", () => zone.classList.remove("over"));
   zone.addEventListener("drop", (event) => {
