@@ -216,7 +216,7 @@ def test_late_explanation_is_not_painted_once_explain_is_off(page, fr_images: Pa
 
 def test_explanation_note_names_the_answer_drawn(page):
     """Two answers out of order: the map and note drawn are those of the menu's choice."""
-    page.select_option("#analyse-target", "expression")
+    page.select_option("#analyse-target", "age")  # not explained yet for this photo
     page.select_option("#analyse-method", "gradcam")
     with Held(page, "**/v1/explain?*") as held:
         page.check("#analyse-explain")
@@ -226,7 +226,7 @@ def test_explanation_note_names_the_answer_drawn(page):
         held.release(1)
         page.wait_for_selector("#analyse-canvas[data-overlay='1']")
         drawn = page.evaluate(CANVAS_SUM, "analyse-canvas")
-        held.release(0)  # the expression answer, now late
+        held.release(0)  # the age answer, now late
         settle(page)
     note = page.inner_text("#analyse-explain-note")
     assert note.startswith("Grad-CAM for gender"), note
@@ -236,7 +236,7 @@ def test_explanation_note_names_the_answer_drawn(page):
 def test_working_stays_until_the_last_request_ends(page, fr_images: Path):
     working = page.get_by_text("Working…")
     with Held(page, "**/v1/explain?*") as held:
-        page.select_option("#analyse-target", "age")
+        page.select_option("#analyse-target", "age")  # drawn: gender; age is asked again
         held.wait(1)
         page.click("[data-tab=extract]")
         upload(page, "extract-drop", fr_images / "tests" / "test_images" / "obama.jpg")
