@@ -301,7 +301,7 @@ def test_group_photo_numbers_faces_on_a_2x_phone(browser, server_url: str, data_
     phone.close()
 
 
-def test_compare_reads_the_decision(page, fr_images: Path):
+def test_compare_reads_the_decision(page, fr_images: Path, tmp_path: Path):
     folder = fr_images / "tests" / "test_images"
     page.click("[data-tab=compare]")
     upload(page, "compare-drop-a", folder / "obama.jpg")
@@ -319,6 +319,13 @@ def test_compare_reads_the_decision(page, fr_images: Path):
     upload(page, "compare-drop-b", folder / "biden.jpg")
     page.wait_for_selector("#compare-result[data-decision='false']")
     assert "Different people" in page.inner_text("#compare-result")
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("not a photo")
+    upload(page, "compare-drop-b", not_an_image)
+    page.wait_for_selector("#status[data-code=not_an_image]")
+    assert page.inner_text("#status").startswith("This file is not an image: ")
+    assert page.is_hidden("#compare-result")
+    assert page.evaluate("document.getElementById('compare-canvas-b').width") == 0
 
 
 def test_extract_shows_the_embedding(page, fr_images: Path):

@@ -96,7 +96,11 @@ async function compareFile(side, file) {
   $("compare-result").hidden = true;
   status("");
   await guarded(async () => {
-    const img = await loadPhoto(file);
+    const img = await loadPhoto(file).catch(async (error) => {
+      // The server says why it refuses a file the browser cannot show, if it does.
+      await api("/v1/detect", { body: form({ image: file }), signal });
+      throw error;
+    });
     signal.throwIfAborted();
     drawPhoto($(`compare-canvas-${side}`), img);
     if (compare.a && compare.b) await runCompare();

@@ -95,8 +95,10 @@ function faceTags(face, alone) {
   const number = String(face.index + 1);
   const colour = face.quality ? verdictColour(face.quality) : main ? MAIN : MUTED;
   if (!alone) return [[number, colour]];
-  const tags = [[`${number} · ${faceText(face)}`, isRefused(face) ? colour : main ? MAIN : MUTED]];
-  if (face.quality && !isRefused(face)) tags.push([qualityText(face.quality), colour]);
+  // A refused face's reasons are long: the banner and the list carry them.
+  if (isRefused(face)) return [[`${number} · retake`, colour]];
+  const tags = [[`${number} · ${faceText(face)}`, main ? MAIN : MUTED]];
+  if (face.quality) tags.push([qualityText(face.quality), colour]);
   return tags;
 }
 
