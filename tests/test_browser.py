@@ -249,6 +249,18 @@ def test_working_stays_until_the_last_request_ends(page, fr_images: Path):
     page.uncheck("#analyse-explain")
 
 
+def test_signed_map_note_names_its_colours(page):
+    """Occlusion maps are signed (green supports the answer, red counts against it)."""
+    page.check("#analyse-explain")
+    page.select_option("#analyse-method", "occlusion")
+    page.wait_for_selector("#analyse-explain-note[data-method=occlusion]")
+    note = page.inner_text("#analyse-explain-note")
+    assert note.startswith("occlusion for age") and "green marks" in note, note
+    assert "warm colours" not in note
+    page.select_option("#analyse-method", "gradcam")
+    page.uncheck("#analyse-explain")
+
+
 def test_new_upload_replaces_the_old_one(page, fr_images: Path):
     """Nothing of the previous photo stays while the next is analysed, nor after a late answer."""
     with Held(page, "**/v1/analyze") as held:
@@ -349,6 +361,16 @@ def test_gallery_enrol_and_search(page, fr_images: Path):
     page.wait_for_selector("#search-results[data-identity='Barack Obama']")
     assert "Barack Obama" in page.inner_text("#search-results li")
     page.screenshot(path=str(SHOTS / "gallery.png"), full_page=True)
+
+
+def test_gallery_says_why_it_refuses_a_photo(page, washed_out: Path):
+    page.fill("#enrol-name", "Over Exposed")
+    page.get_by_label("Photo to enrol").set_input_files(washed_out)
+    page.click("#enrol-form button")
+    page.wait_for_selector("#status[data-code=retake]")
+    text = page.inner_text("#status")
+    assert text.startswith("Please retake the photo: the face was refused for quality: "), text
+    assert not text.endswith("(retake)")
 
 
 def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir, fr_images):
