@@ -360,6 +360,8 @@ def test_gallery_enrol_and_search(page, fr_images: Path):
     page.click("#search-form button")
     page.wait_for_selector("#search-results[data-identity='Barack Obama']")
     assert "Barack Obama" in page.inner_text("#search-results li")
+    assert page.get_attribute("#search-canvas", "data-faces") == "1"  # the photo, its box
+    assert page.inner_text("#search-quality").startswith("Quality")
     page.screenshot(path=str(SHOTS / "gallery.png"), full_page=True)
 
 

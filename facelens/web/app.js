@@ -3,20 +3,12 @@
 // run are aborted, never painted.
 import { $, api, form, guarded, restart, status } from "./api.js";
 import {
-  clearPhoto, decodeOverlays, drawBox, drawFaces, drawOverlays, drawPhoto, faceItem, faceText, isRefused,
+  answerAndPhoto, clearPhoto, decodeOverlays, drawBox, drawFaces, drawOverlays, drawPhoto, faceItem, faceText, isRefused,
   loadPhoto, redraw, showQuality,
 } from "./draw.js";
 import { listPeople, setupGallery } from "./gallery.js";
 
 let features = {};
-
-// The server's answer first (its error says why a file is refused), then the photo.
-async function answerAndPhoto(file, answer, signal) {
-  const result = await answer;
-  const img = await loadPhoto(file);
-  signal.throwIfAborted();
-  return [result, img];
-}
 
 // ---------- Analyse ----------
 const analyse = { file: null, faces: [], explained: null };

@@ -40,6 +40,14 @@ export function loadPhoto(file) {
   });
 }
 
+// The server's answer first (its error says why a file is refused), then the photo.
+export async function answerAndPhoto(file, answer, signal) {
+  const result = await answer;
+  const img = await loadPhoto(file);
+  signal.throwIfAborted();
+  return [result, img];
+}
+
 export function clearPhoto(canvas) {
   Object.assign(canvas, { width: 0, height: 0, photo: null });
   canvas.style.width = "";

@@ -1,5 +1,6 @@
 // The Gallery tab: enrol, search, rename and remove people.
-import { $, api, form, guarded, status } from "./api.js";
+import { $, api, form, guarded, restart, status } from "./api.js";
+import { answerAndPhoto, clearPhoto, drawFaces, drawPhoto, showQuality } from "./draw.js";
 
 // Names stored before names were checked may hold characters a page cannot show (controls,
 // invisible or text-reordering ones): show those escaped, as the CLI does. Requests carry
@@ -62,8 +63,22 @@ async function enrol() {
   await listPeople();
 }
 
+// The searched photo with its face's box and quality, then the people most like it.
 async function search() {
-  const result = await api("/v1/gallery/search", { body: form({ image: $("search-file").files[0] }) });
+  const signal = restart("search");
+  const file = $("search-file").files[0], canvas = $("search-canvas");
+  clearPhoto(canvas);
+  $("search-quality").textContent = "";
+  $("search-results").replaceChildren();
+  $("search-results").dataset.identity = "";
+  status("");
+  const answer = api("/v1/gallery/search", { body: form({ image: file }), signal });
+  const [result, img] = await answerAndPhoto(file, answer, signal);
+  drawPhoto(canvas, img);
+  if (result.face) {
+    drawFaces(canvas, [{ ...result.face, index: 0 }]);
+    showQuality($("search-quality"), result.face);
+  }
   $("search-results").replaceChildren(...result.matches.map((m) => Object.assign(document.createElement("li"), {
     textContent: `${shownName(m.person)} · similarity ${m.similarity.toFixed(3)}${m.person === result.identity ? " · match" : ""}`,
   })));
