@@ -14,17 +14,20 @@ export function verdictColour(quality) {
 
 export const isRefused = (face) => face.quality?.verdict === "retake";
 
-// The same form as Face.label in Python: `Female, (25-32), 92% · happy`. A refused face's
-// attributes are not trustworthy, so it says why it was refused instead.
-export function faceText(face) {
-  if (isRefused(face)) return `retake: ${face.quality.reasons.join("; ") || "quality too low"}`;
+// The same form as Face.label in Python: `Female, (25-32), 92% · happy` ("" without attributes).
+function attributesText(face) {
   const parts = [];
   if (face.gender) parts.push(face.gender.label[0].toUpperCase() + face.gender.label.slice(1));
   if (face.age) parts.push(face.age.bucket);
   if (face.gender) parts.push(`${Math.round(face.gender.probability * 100)}%`);
-  let text = parts.join(", ") || "face";
-  if (face.expression) text += ` · ${face.expression.label}`;
-  return text;
+  const text = parts.join(", ");
+  return face.expression ? `${text} · ${face.expression.label}`.replace(/^ · /, "") : text;
+}
+
+// A refused face's attributes are not trustworthy, so it says why it was refused instead.
+export function faceText(face) {
+  if (isRefused(face)) return `retake: ${face.quality.reasons.join("; ") || "quality too low"}`;
+  return attributesText(face) || "face";
 }
 
 export function qualityText(quality) {
@@ -105,7 +108,8 @@ function faceTags(face, alone) {
   if (!alone) return [[number, colour]];
   // A refused face's reasons are long: the banner and the list carry them.
   if (isRefused(face)) return [[`${number} · retake`, colour]];
-  const tags = [[`${number} · ${faceText(face)}`, main ? MAIN : MUTED]];
+  const attributes = attributesText(face);
+  const tags = [[attributes ? `${number} · ${attributes}` : number, main ? MAIN : MUTED]];
   if (face.quality) tags.push([qualityText(face.quality), colour]);
   return tags;
 }
