@@ -72,16 +72,85 @@ def server_url(gallery_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(server_url: str):
+def browser():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        tab = browser.new_page(viewport={"width": 1200, "height": 1000})
-        tab.set_default_timeout(20_000)
-        tab.goto(server_url)
-        tab.wait_for_selector("body[data-ready=true]")
-        yield tab
+        yield browser
         browser.close()
+
+
+def open_page(browser, url: str, **options):
+    tab = browser.new_page(**options)
+    tab.set_default_timeout(20_000)
+    tab.goto(url)
+    tab.wait_for_selector("body[data-ready=true]")
+    return tab
+
+
+@pytest.fixture(scope="module")
+def page(browser, server_url: str):
+    tab = open_page(browser, server_url, viewport={"width": 1200, "height": 1000})
+    yield tab
+    tab.close()
+
+
+@pytest.fixture(scope="module")
+def washed_out(fr_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """obama.jpg five times over-exposed: a face the server refuses (`retake`)."""
+    rgb = np.asarray(Image.open(fr_images / "tests" / "test_images" / "obama.jpg"), np.int32)
+    path = tmp_path_factory.mktemp("photos") / "washed_out.png"
+    Image.fromarray(np.clip(rgb * 5, 0, 255).astype(np.uint8)).save(path)
+    return path
+
+
+class Held:
+    """Holds the page's requests to `pattern` until the test releases them, one by one: a slow
+    answer, made deterministic."""
+
+    def __init__(self, page, pattern: str) -> None:
+        self.page, self.pattern, self.routes, self.ended = page, pattern, [], []
+
+    def __enter__(self) -> Held:
+        self.page.route(self.pattern, self.hold)
+        self.page.on("requestfinished", self.end)
+        self.page.on("requestfailed", self.end)  # aborted by the page
+        return self
+
+    def hold(self, route: playwright.Route) -> None:
+        self.routes.append(route)
+
+    def end(self, request: playwright.Request) -> None:
+        self.ended.append(request)
+
+    def __exit__(self, *exc: object) -> None:
+        self.page.unroute(self.pattern)
+        self.page.remove_listener("requestfinished", self.end)
+        self.page.remove_listener("requestfailed", self.end)
+
+    def wait(self, count: int) -> None:
+        self._until(lambda: len(self.routes) >= count, f"no request #{count} to {self.pattern}")
+
+    def release(self, index: int) -> None:
+        """Lets held request `index` through to the server and waits until it has ended:
+        answered in full, or aborted by the page."""
+        route = self.routes[index]
+        try:
+            route.continue_()
+        except playwright.Error:
+            pass  # the page aborted it already
+        self._until(lambda: route.request in self.ended, f"request #{index + 1} never ended")
+
+    def _until(self, done, message: str) -> None:
+        deadline = time.monotonic() + 20
+        while not done():
+            assert time.monotonic() < deadline, message
+            self.page.wait_for_timeout(50)
+
+
+def settle(page) -> None:
+    """Time for a released answer to be handled (decoded, drawn) had the page kept it."""
+    page.wait_for_timeout(1000)
 
 
 def upload(page, zone: str, path: Path) -> None:
@@ -102,18 +171,21 @@ def test_analyse_draws_boxes_and_labels(page, fr_images: Path):
     page.screenshot(path=str(SHOTS / "analyse.png"), full_page=True)
 
 
-def test_analyse_asks_to_retake_a_refused_face(page, server_url: str, fr_images, tmp_path):
-    rgb = np.asarray(Image.open(fr_images / "tests" / "test_images" / "obama.jpg"), np.int32)
-    washed_out = tmp_path / "washed_out.png"  # five times over-exposed
-    Image.fromarray(np.clip(rgb * 5, 0, 255).astype(np.uint8)).save(washed_out)
+def test_analyse_asks_to_retake_a_refused_face(page, server_url: str, washed_out, fr_images):
     answer = httpx.post(f"{server_url}/v1/quality", files={"image": washed_out.read_bytes()})
-    assert answer.json()["faces"][0]["quality"]["verdict"] == "retake"
+    quality = answer.json()["faces"][0]["quality"]
+    assert quality["verdict"] == "retake"
     upload(page, "analyse-drop", washed_out)
     page.wait_for_selector("#analyse-banner:not([hidden])")
     assert page.inner_text("#analyse-banner").startswith("Please retake")
+    # No age, gender or expression shown as trustworthy: "retake" and why, in the verdict's red.
+    entry = page.locator("#analyse-faces li").first
+    assert entry.inner_text().startswith("1. retake: " + "; ".join(quality["reasons"]))
+    assert entry.evaluate("li => getComputedStyle(li).borderLeftColor") == "rgb(214, 40, 40)"
     page.screenshot(path=str(SHOTS / "analyse-retake.png"), full_page=True)
     upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
-    page.wait_for_selector("#analyse-banner[hidden]", state="attached")
+    page.wait_for_selector("#analyse-canvas[data-faces='2']")
+    assert page.is_hidden("#analyse-banner")
 
 
 def test_explain_toggle_draws_an_overlay(page):
@@ -127,7 +199,121 @@ def test_explain_toggle_draws_an_overlay(page):
     page.wait_for_selector("#analyse-canvas[data-overlay='0']")
 
 
-def test_compare_reads_the_decision(page, fr_images: Path):
+def test_late_explanation_is_not_painted_once_explain_is_off(page, fr_images: Path):
+    upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
+    page.wait_for_selector("#analyse-canvas[data-faces='2']")
+    plain = page.evaluate(CANVAS_SUM, "analyse-canvas")
+    with Held(page, "**/v1/explain?*") as held:
+        page.check("#analyse-explain")
+        held.wait(1)
+        page.uncheck("#analyse-explain")
+        held.release(0)
+        settle(page)
+    assert page.get_attribute("#analyse-canvas", "data-overlay") == "0"
+    assert page.evaluate(CANVAS_SUM, "analyse-canvas") == plain
+    assert page.inner_text("#analyse-explain-note") == ""
+
+
+def test_explanation_note_names_the_answer_drawn(page):
+    """Two answers out of order: the map and note drawn are those of the menu's choice."""
+    page.select_option("#analyse-target", "age")  # not explained yet for this photo
+    page.select_option("#analyse-method", "gradcam")
+    with Held(page, "**/v1/explain?*") as held:
+        page.check("#analyse-explain")
+        held.wait(1)
+        page.select_option("#analyse-target", "gender")
+        held.wait(2)
+        held.release(1)
+        page.wait_for_selector("#analyse-canvas[data-overlay='1']")
+        drawn = page.evaluate(CANVAS_SUM, "analyse-canvas")
+        held.release(0)  # the age answer, now late
+        settle(page)
+    note = page.inner_text("#analyse-explain-note")
+    assert note.startswith("Grad-CAM for gender"), note
+    assert page.evaluate(CANVAS_SUM, "analyse-canvas") == drawn
+
+
+def test_working_stays_until_the_last_request_ends(page, fr_images: Path):
+    working = page.get_by_text("Working…")
+    with Held(page, "**/v1/explain?*") as held:
+        page.select_option("#analyse-target", "age")  # drawn: gender; age is asked again
+        held.wait(1)
+        page.click("[data-tab=extract]")
+        upload(page, "extract-drop", fr_images / "tests" / "test_images" / "obama.jpg")
+        page.wait_for_selector("#extract-copy:not([disabled])")
+        assert working.is_visible(), "the explanation is still pending"
+        held.release(0)
+        working.wait_for(state="hidden")
+    page.click("[data-tab=analyse]")
+    assert page.inner_text("#analyse-explain-note").startswith("Grad-CAM for age")
+    page.uncheck("#analyse-explain")
+
+
+def test_signed_map_note_names_its_colours(page):
+    """Occlusion maps are signed (green supports the answer, red counts against it)."""
+    page.check("#analyse-explain")
+    page.select_option("#analyse-method", "occlusion")
+    page.wait_for_selector("#analyse-explain-note[data-method=occlusion]")
+    note = page.inner_text("#analyse-explain-note")
+    assert note.startswith("occlusion for age") and "green marks" in note, note
+    assert "warm colours" not in note
+    page.select_option("#analyse-method", "gradcam")
+    page.uncheck("#analyse-explain")
+
+
+def test_new_upload_replaces_the_old_one(page, fr_images: Path):
+    """Nothing of the previous photo stays while the next is analysed, nor after a late answer."""
+    with Held(page, "**/v1/analyze") as held:
+        upload(page, "analyse-drop", fr_images / "examples" / "two_people.jpg")
+        held.wait(1)
+        upload(page, "analyse-drop", fr_images / "tests" / "test_images" / "obama.jpg")
+        held.wait(2)
+        assert page.evaluate("document.getElementById('analyse-canvas').width") == 0
+        assert page.locator("#analyse-faces li").count() == 0
+        held.release(1)
+        page.wait_for_selector("#analyse-canvas[data-faces='1']")
+        held.release(0)  # the first photo's answer, now late
+        settle(page)
+    assert page.get_attribute("#analyse-canvas", "data-faces") == "1"
+    assert page.locator("#analyse-faces li").count() == 1
+
+
+def test_failed_upload_clears_the_page_and_says_why(page, washed_out: Path, tmp_path: Path):
+    upload(page, "analyse-drop", washed_out)
+    page.wait_for_selector("#analyse-banner:not([hidden])")
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("not a photo")
+    too_wide = tmp_path / "wide.png"
+    Image.new("L", (65535, 1)).save(too_wide)
+    for path, code, words in [
+        (not_an_image, "not_an_image", "This file is not an image"),
+        (too_wide, "too_large", "This file is too large"),
+    ]:
+        upload(page, "analyse-drop", path)
+        page.wait_for_selector(f"#status[data-code={code}]")
+        assert page.inner_text("#status").startswith(words + ": ")
+        assert page.evaluate("document.getElementById('analyse-canvas').width") == 0
+        assert page.locator("#analyse-faces li").count() == 0
+        assert page.is_hidden("#analyse-banner")
+    page.screenshot(path=str(SHOTS / "analyse-error.png"), full_page=True)
+
+
+def test_group_photo_numbers_faces_on_a_2x_phone(browser, server_url: str, data_dir: Path):
+    phone = open_page(
+        browser, server_url, viewport={"width": 390, "height": 844}, device_scale_factor=2
+    )
+    upload(phone, "analyse-drop", data_dir / "inspireface" / "insightface_samples" / "t1.jpg")
+    phone.wait_for_selector("#analyse-canvas[data-faces='6']")
+    entries = phone.locator("#analyse-faces li").all_inner_texts()
+    assert [entry.split(".")[0] for entry in entries] == ["1", "2", "3", "4", "5", "6"], entries
+    canvas = phone.locator("#analyse-canvas")
+    density = canvas.evaluate("c => c.width / c.getBoundingClientRect().width")
+    assert density == pytest.approx(2, abs=0.02)
+    phone.screenshot(path=str(SHOTS / "analyse-group-phone.png"), full_page=True)
+    phone.close()
+
+
+def test_compare_reads_the_decision(page, fr_images: Path, tmp_path: Path):
     folder = fr_images / "tests" / "test_images"
     page.click("[data-tab=compare]")
     upload(page, "compare-drop-a", folder / "obama.jpg")
@@ -145,6 +331,13 @@ def test_compare_reads_the_decision(page, fr_images: Path):
     upload(page, "compare-drop-b", folder / "biden.jpg")
     page.wait_for_selector("#compare-result[data-decision='false']")
     assert "Different people" in page.inner_text("#compare-result")
+    not_an_image = tmp_path / "notes.jpg"
+    not_an_image.write_text("not a photo")
+    upload(page, "compare-drop-b", not_an_image)
+    page.wait_for_selector("#status[data-code=not_an_image]")
+    assert page.inner_text("#status").startswith("This file is not an image: ")
+    assert page.is_hidden("#compare-result")
+    assert page.evaluate("document.getElementById('compare-canvas-b').width") == 0
 
 
 def test_extract_shows_the_embedding(page, fr_images: Path):
@@ -160,14 +353,26 @@ def test_gallery_enrol_and_search(page, fr_images: Path):
     folder = fr_images / "tests" / "test_images"
     page.click("[data-tab=gallery]")
     page.fill("#enrol-name", "Barack Obama")
-    page.set_input_files("#enrol-file", str(folder / "obama.jpg"))
+    page.get_by_label("Photo to enrol").set_input_files(folder / "obama.jpg")
     page.click("#enrol-form button")
     page.wait_for_selector("#people td:text('Barack Obama')")
-    page.set_input_files("#search-file", str(folder / "obama2.jpg"))
+    page.get_by_label("Photo to search for").set_input_files(folder / "obama2.jpg")
     page.click("#search-form button")
     page.wait_for_selector("#search-results[data-identity='Barack Obama']")
     assert "Barack Obama" in page.inner_text("#search-results li")
+    assert page.get_attribute("#search-canvas", "data-faces") == "1"  # the photo, its box
+    assert page.inner_text("#search-quality").startswith("Quality")
     page.screenshot(path=str(SHOTS / "gallery.png"), full_page=True)
+
+
+def test_gallery_says_why_it_refuses_a_photo(page, washed_out: Path):
+    page.fill("#enrol-name", "Over Exposed")
+    page.get_by_label("Photo to enrol").set_input_files(washed_out)
+    page.click("#enrol-form button")
+    page.wait_for_selector("#status[data-code=retake]")
+    text = page.inner_text("#status")
+    assert text.startswith("Please retake the photo: the face was refused for quality: "), text
+    assert not text.endswith("(retake)")
 
 
 def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir, fr_images):
@@ -194,8 +399,14 @@ def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir
     row("a\x00b").get_by_role("button", name="Rename").click()
     row("Joe Biden").wait_for()
     page.screenshot(path=str(SHOTS / "gallery-names.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.dismiss())  # Remove asks first: "no" keeps them
+    row("Joe Biden").get_by_role("button", name="Remove").click()
+    page.wait_for_selector("#busy", state="hidden")
+    assert row("Joe Biden").count() == 1
     for name in [*path_like, "\u202eevil", "Joe Biden"]:
+        page.once("dialog", lambda dialog: dialog.accept())
         row(name).get_by_role("button", name="Remove").click()
         row(name).wait_for(state="detached")
+        assert page.inner_text("#status") == f"Removed {escape_name(name)} and their 1 photo."
     left = {p["name"] for p in httpx.get(f"{server_url}/v1/gallery/people").json()}
     assert left.isdisjoint([*path_like, *legacy, "Joe Biden"]), left
