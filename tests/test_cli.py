@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -98,7 +99,12 @@ def test_explain_writes_the_overlay_and_faithfulness(images: Path, tmp_path: Pat
     )
     assert result["target"].startswith("gender:") and result["layer"]
     assert result["faithfulness"]["deletion_auc"] is not None
-    assert out.stat().st_size > 1000
+    picture = cv2.imread(str(out))
+    photo = cv2.imread(str(images / "obama.jpg"))
+    # The photo, then a white legend strip (title and colour scale) as wide as the photo.
+    assert picture.shape[1] == photo.shape[1] and picture.shape[0] > photo.shape[0]
+    strip = picture[photo.shape[0] :]
+    assert (strip > 250).mean() > 0.6 and (strip < 100).any()  # white, with dark text
 
 
 def test_explain_pair_panel(images: Path, tmp_path: Path) -> None:

@@ -7,23 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facelens.drawing import colourise, put_text
 from facelens.explain.result import Explanation, PairExplanation
 
-SIMILAR = np.array([0, 200, 80], np.float32)  # RGB for positive values of signed maps
-DISSIMILAR = np.array([235, 40, 40], np.float32)  # RGB for negative values
 PANEL_FACE = 300  # pixels per face in a pair panel
-
-
-def colourise(values: np.ndarray, alpha: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """RGB colours and per-pixel opacity for a map ([0, 1]: JET; [-1, 1]: green/red)."""
-    if values.min() >= 0:
-        colours = cv2.applyColorMap(np.uint8(np.clip(values, 0, 1) * 255), cv2.COLORMAP_JET)
-        opacity = np.full(values.shape, alpha, np.float32)
-        return cv2.cvtColor(colours, cv2.COLOR_BGR2RGB).astype(np.float32), opacity
-    positive, negative = np.clip(values, 0, 1)[..., None], np.clip(-values, 0, 1)[..., None]
-    colours = (positive * SIMILAR + negative * DISSIMILAR) / np.maximum(positive + negative, 1e-6)
-    # Opacity follows |value| so that near-zero regions show the face itself.
-    return colours, alpha * np.clip(np.abs(values) * 1.5, 0, 1)
 
 
 def overlay(
@@ -82,23 +69,17 @@ def pair_panel(pair: PairExplanation, alpha: float = 0.55) -> np.ndarray:
     header = np.full((70, body.shape[1], 3), 255, np.uint8)
     verdict = "SAME PERSON" if pair.same_person else "DIFFERENT PEOPLE"
     colour = (0, 140, 60) if pair.same_person else (200, 30, 30)
-    _text(
+    put_text(
         header,
         f"similarity {pair.similarity:.3f} (threshold {pair.threshold:.3f})",
         8,
         26,
         (0, 0, 0),
     )
-    _text(header, f"{verdict}   [{pair.method}]", 8, 56, colour)
+    put_text(header, f"{verdict}   [{pair.method}]", 8, 56, colour)
     footer = np.full((28, body.shape[1], 3), 255, np.uint8)
-    _text(footer, "green: similar   red: dissimilar", 8, 20, (60, 60, 60), 0.5)
+    put_text(footer, "green: similar   red: dissimilar", 8, 20, (60, 60, 60), 0.5)
     return np.concatenate([header, body, footer], axis=0)
-
-
-def _text(
-    canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int, int], scale: float = 0.65
-) -> None:
-    cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 2, cv2.LINE_AA)
 
 
 def save_png(picture: np.ndarray, path: str | Path) -> Path:

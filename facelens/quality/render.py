@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facelens.drawing import with_legend
 from facelens.recognition.dlib import DLIB_CHIP
 from facelens.types import Face
 
@@ -63,7 +64,12 @@ def overlay(rgb: np.ndarray, face: Face, alpha: float = 0.55) -> np.ndarray:
 
 
 def save_overlay(rgb: np.ndarray, face: Face, path: Path) -> None:
-    cv2.imwrite(str(path), overlay(rgb, face)[:, :, ::-1])
+    """The overlay as PNG, with a legend strip naming what its colours mean."""
+    quality = face.quality
+    assert quality is not None
+    title = f"quality {quality.score:.2f} {quality.verdict}; white box: trusted region (ROI)"
+    picture = with_legend(overlay(rgb, face), title, signed=True)
+    cv2.imwrite(str(path), picture[:, :, ::-1])
 
 
 def _panel(report: dict, name: str, width: int, height: int) -> np.ndarray:
