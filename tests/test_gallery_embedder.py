@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,3 +174,27 @@ def test_exports_carry_the_record_and_import_refuses_another(
     with np.load(tmp_path / "dlib.npz", allow_pickle=False) as z:
         assert EmbedderRecord.from_json(str(z["embedder"])) == LEGACY_EMBEDDER
     g.close()
+
+
+def test_cli_and_rest_name_the_mismatch(tmp_path: Path, photos: dict[str, bytes]) -> None:
+    with warnings.catch_warnings():  # starlette's TestClient warns about httpx at import
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from facelens.api import Settings, create_app
+    from facelens.cli import app
+
+    sqlite = Backend("sqlite", tmp_path)
+    settings = Settings(gallery_dir=tmp_path / "g", warm_up=False)
+    with TestClient(create_app(settings)) as client:
+        enrolled = client.post("/v1/gallery/people?name=Obama", files={"image": photos["obama"]})
+        assert enrolled.status_code == 200
+        sqlite.write_record(SFACE)  # as another process could
+        found = client.post("/v1/gallery/search", files={"image": photos["obama2"]})
+        assert found.status_code == 409
+        assert found.json()["error"]["code"] == "embedder_mismatch"
+
+    out = CliRunner().invoke(app, ["gallery", "list", "--gallery", str(tmp_path / "g"), "--json"])
+    assert out.exit_code == 2
+    assert json.loads(out.stdout)["error"]["code"] == "embedder_mismatch"

@@ -37,8 +37,8 @@ class EmbedderRecord:
 LEGACY_EMBEDDER = EmbedderRecord("dlib", "dlib_face_recognition_resnet_model_v1", 128)
 MIGRATION = (
     "to change embedder, re-enrol the source photos into a new gallery with the new embedder"
-    " (`facelens gallery enroll-dir` resumes where it stopped); an export holds embeddings,"
-    " not photos, so it cannot be re-embedded"
+    " (Gallery(NEW, lens=FaceLens(embedder=...)).enroll_dir(PHOTOS) resumes where it stopped);"
+    " an export holds embeddings, not photos, so it cannot be re-embedded"
 )
 
 
