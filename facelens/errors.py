@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     BAD_NAME = "bad_name"  # a gallery name outside the policy (facelens.gallery.names)
     NOT_FOUND = "not_found"  # no such person in the gallery
     NAME_TAKEN = "name_taken"  # the name (case-insensitively) belongs to another person
+    EMBEDDER_MISMATCH = "embedder_mismatch"  # a gallery or export of another embedder
 
 
 class FaceLensError(Exception):

@@ -18,6 +18,7 @@ STATUS = {
     ErrorCode.BAD_NAME: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.NAME_TAKEN: 409,
+    ErrorCode.EMBEDDER_MISMATCH: 409,
     ErrorCode.TRUNCATED_IMAGE: 400,
     ErrorCode.NOT_AN_IMAGE: 415,
     ErrorCode.TOO_LARGE: 413,

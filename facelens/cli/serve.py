@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from facelens.cli.gallery import DEFAULT_GALLERY
+from facelens.cli.output import reporting_errors
 
 
 def serve(
@@ -45,8 +46,10 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         **options,
     )
+    with reporting_errors(False):  # e.g. a gallery of another embedder: exit 2, no traceback
+        app = create_app(settings)
     # Our middleware writes one JSON line per request: uvicorn's access log would repeat it.
-    uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level=log_level)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,10 @@ __all__ = ["Gallery", "GalleryStore", "Hit", "PersonSummary", "Template", "open_
 
 
 def open_store(path_or_uri: str | os.PathLike[str], dim: int = 128, **options: Any) -> GalleryStore:
-    """Open (creating if needed) a gallery; `options` go to the backend's constructor."""
+    """Open (creating if needed) a gallery; `options` go to the backend's constructor.
+    `embedder=EmbedderRecord(...)` (record.py): a new gallery records it, an existing one
+    of another embedder is refused (`embedder_mismatch`); without it any record is accepted,
+    and a new gallery records what one without a record holds (`record.unrecorded`)."""
     target = os.fspath(path_or_uri)
     if target.startswith(("milvus:", "http://", "https://")):
         # Imported here so the SQLite store works without pymilvus installed.

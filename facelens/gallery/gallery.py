@@ -7,6 +7,9 @@ Names follow one policy (names.py), checked here for every backend: enrolment, r
 import refuse a bad name with `bad_name`; a name differing from a stored one only in case
 or Unicode form adds to that person; remove and rename find any stored name, even one
 stored before the policy.
+
+Every gallery records the embedder of its templates (record.py); opening, enrolling in or
+searching a gallery of another embedder, or importing its export, is `embedder_mismatch`.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import numpy as np
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery import open_store
 from facelens.gallery.names import valid_name
+from facelens.gallery.record import check_record, record_of
 from facelens.gallery.store import Fuse, Template, read_export_by_person
 from facelens.io import ImageInput
 from facelens.lens import FaceLens
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
+from facelens.recognition.registry import NETWORKS
 from facelens.types import (
     EnrolledImage,
     Enrollment,
@@ -70,8 +75,16 @@ class Gallery:
                 f"galleries hold {GALLERY_EMBEDDER} embeddings; a FaceLens with embedder "
                 f"{self.lens.embedder_name!r} cannot search or enrol in one yet",
             )
-        self.store = open_store(path_or_uri, dim=128)
+        # A network's class holds its record: opening a gallery need not load the model
+        network = NETWORKS.get(self.lens.embedder_name)
+        self.location = os.fspath(path_or_uri)
+        self.embedder = record_of(network or self.lens.embedder)
+        self.store = open_store(path_or_uri, self.embedder.dimension, embedder=self.embedder)
         self.fuse: Fuse = fuse
+
+    def _check_embedder(self) -> None:
+        """The record again: another process may have rewritten the gallery since open."""
+        check_record(self.store.stored_embedder(), self.embedder, self.location)
 
     def _largest_face(self, source: ImageInput) -> Face | None:
         result = self.lens.analyze(source, quality=True, attributes=False, embedding=True)
@@ -86,6 +99,7 @@ class Gallery:
         """Add each photo's largest face as a template of `person`, unless refused.
         `Enrollment.person` is the stored name ("Obama" when enrolling "obama" adds to it)."""
         person = self._stored_name(person)
+        self._check_embedder()
         items = [self._enroll_one(person, image) for image in images]
         return Enrollment(person=person, images=items)
 
@@ -124,6 +138,7 @@ class Gallery:
     ) -> list[Enrollment]:
         """Enrol a folder laid out as PERSON/*.jpg. Resumable: photos already enrolled
         (same content hash) are skipped before any model runs."""
+        self._check_embedder()
         enrollments = []
         for person_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
             photos = [p for p in sorted(person_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
@@ -164,6 +179,7 @@ class Gallery:
         (default: the gallery's, "max", the better on LFW)."""
         if fuse not in (None, "max", "mean"):
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
+        self._check_embedder()
         threshold = open_set_threshold(operating_point, self.store.searched(), self.lens.flip)
         face = self._largest_face(image)
         if face is None:
@@ -227,7 +243,7 @@ class Gallery:
         """Merge an exported gallery; returns templates added. Its names are checked first:
         one bad name imports nothing. A name already here (in any case) adds to that person."""
         try:
-            entries = read_export_by_person(path, self.store.dim)
+            entries = read_export_by_person(path, self.embedder)
         except (ValueError, OSError, KeyError) as error:
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{path}: {error}") from None
         checked, refused = [], []

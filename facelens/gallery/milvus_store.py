@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 from pymilvus import DataType, MilvusClient
 
+from facelens.errors import FaceLensError
 from facelens.gallery.names import name_key, pick
+from facelens.gallery.record import EmbedderRecord, check_record, unrecorded
 from facelens.gallery.store import (
     Fuse,
     Hit,
@@ -42,6 +44,7 @@ logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ER
 FIELDS = ["template_id", "person", "embedding", "quality", "content_hash", "created_at", "extra"]
 MAX_LIMIT = 16_384  # Milvus caps topk
 KEY = 'extra["person_key"]'
+RECORD = "facelens.embedder"  # collection property: the embedder's record (record.py)
 # Milvus's filter parser reads these escapes and every other character raw (NUL included);
 # json.dumps's \u00XX it refuses, which made names with control characters unreachable.
 _ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"})
@@ -91,14 +94,18 @@ class MilvusGalleryStore:
         dim: int = 128,
         *,
         collection: str = "facelens_gallery",
+        embedder: EmbedderRecord | None = None,
         token: str = "",
         connectivity: int = 32,
         expansion_add: int = 200,
         expansion_search: int = 512,
     ) -> None:
+        if embedder and embedder.dimension != dim:
+            raise ValueError(f"embedder {embedder} does not give {dim}-d embeddings")
         self.dim, self.name, self.expansion_search = dim, collection, expansion_search
         self._c = MilvusClient(uri=uri, token=token)
-        if not self._c.has_collection(collection):
+        fresh = not self._c.has_collection(collection)
+        if fresh:
             schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             schema.add_field("template_id", DataType.VARCHAR, is_primary=True, max_length=64)
             schema.add_field("person", DataType.VARCHAR, max_length=1024)
@@ -115,14 +122,33 @@ class MilvusGalleryStore:
                 params={"M": connectivity, "efConstruction": expansion_add},
             )
             self._c.create_collection(
-                collection, schema=schema, index_params=index, consistency_level="Strong"
+                collection,
+                schema=schema,
+                index_params=index,
+                consistency_level="Strong",
+                properties={RECORD: (embedder or unrecorded(dim)).to_json()},
             )
         field = next(
             f for f in self._c.describe_collection(collection)["fields"] if f["name"] == "embedding"
         )
+        if RECORD not in self._properties():  # from before records: it holds dlib's templates
+            record = unrecorded(int(field["params"]["dim"])).to_json()
+            self._c.alter_collection_properties(collection, properties={RECORD: record})
+        self.embedder = self.stored_embedder()
+        try:
+            check_record(self.embedder, embedder, uri)
+        except FaceLensError:
+            self._c.close()
+            raise
         if int(field["params"]["dim"]) != dim:
             raise ValueError(f"{uri} holds {field['params']['dim']}-d embeddings, not {dim}-d")
         self._c.load_collection(collection)
+
+    def _properties(self) -> dict[str, str]:
+        return self._c.describe_collection(self.name).get("properties", {})
+
+    def stored_embedder(self) -> EmbedderRecord:
+        return EmbedderRecord.from_json(self._properties()[RECORD])
 
     def _query(self, flt: str, fields: list[str], limit: int | None = None) -> list[dict[str, Any]]:
         kw = {"limit": limit} if limit else {}
@@ -228,7 +254,7 @@ class MilvusGalleryStore:
         return n
 
     def import_(self, path: str | os.PathLike[str]) -> int:
-        return len(self.add_many(read_export_by_person(path, self.dim)))
+        return len(self.add_many(read_export_by_person(path, self.embedder)))
 
     def flush(self) -> None:
         """Seal pending inserts so Milvus builds their HNSW index (else they are brute-forced)."""
@@ -292,7 +318,7 @@ class MilvusGalleryStore:
 
     def export(self, path: str | os.PathLike[str]) -> int:
         rows = sorted(self._iter("", FIELDS), key=lambda r: (r["created_at"], r["template_id"]))
-        return write_export(path, self.dim, (_template(r) for r in rows))
+        return write_export(path, self.embedder, (_template(r) for r in rows))
 
     def close(self) -> None:
         self._c.close()

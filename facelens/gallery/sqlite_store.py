@@ -39,8 +39,10 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from facelens.errors import FaceLensError
 from facelens.gallery.faiss_index import DEFAULT_STORAGE, AnnIndex
 from facelens.gallery.names import name_key, pick
+from facelens.gallery.record import EmbedderRecord, check_record, unrecorded
 from facelens.gallery.store import (
     Fuse,
     Hit,
@@ -133,6 +135,7 @@ class SqliteGalleryStore:
         path: str | os.PathLike[str],
         dim: int = 128,
         *,
+        embedder: EmbedderRecord | None = None,
         connectivity: int = 32,
         expansion_add: int = 200,
         expansion_search: int = 512,
@@ -141,6 +144,8 @@ class SqliteGalleryStore:
         read_only: bool = False,
         lock_timeout: float = 60.0,
     ) -> None:
+        if embedder and embedder.dimension != dim:
+            raise ValueError(f"embedder {embedder} does not give {dim}-d embeddings")
         self.path, self.dim, self.read_only, self.autosave = Path(path), dim, read_only, autosave
         self.path.mkdir(parents=True, exist_ok=True)
         self._hnsw = (connectivity, expansion_add, expansion_search)
@@ -155,12 +160,27 @@ class SqliteGalleryStore:
             db = self._db()
             db.executescript(SCHEMA)
             self._add_name_keys()
-            with db:
+            db.execute("BEGIN IMMEDIATE")  # a new gallery is born with its record
+            try:
+                fresh = db.execute("SELECT 1 FROM meta WHERE key='dim'").fetchone() is None
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (str(dim),))
                 db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
                 db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('gallery_id', ?)", (uuid.uuid4().hex,)
                 )
+                # A gallery from before records gets the record of what it holds (dlib)
+                first = embedder if fresh and embedder else unrecorded(int(self._meta("dim")))
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (first.to_json(),))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self.embedder = self.stored_embedder()
+            try:
+                check_record(self.embedder, embedder, self.path)
+            except FaceLensError:
+                self.close()
+                raise
             stored = int(self._meta("dim"))
             if stored != dim:
                 raise ValueError(f"{self.path} holds {stored}-d embeddings, not {dim}-d")
@@ -219,6 +239,9 @@ class SqliteGalleryStore:
     def resolve(self, name: str) -> str | None:
         found = self._person(self._db(), name)
         return found[1] if found else None
+
+    def stored_embedder(self) -> EmbedderRecord:
+        return EmbedderRecord.from_json(self._meta("embedder"))
 
     def _meta(self, key: str) -> str:
         return self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]
@@ -404,7 +427,7 @@ class SqliteGalleryStore:
             self.flush()
 
     def import_(self, path: str | os.PathLike[str]) -> int:
-        return len(self.add_many(read_export_by_person(path, self.dim)))
+        return len(self.add_many(read_export_by_person(path, self.embedder)))
 
     def flush(self) -> None:
         """Save the index so the next open replays nothing."""
@@ -513,7 +536,7 @@ class SqliteGalleryStore:
         rows = self._db().execute(
             f"SELECT {COLS} FROM templates t JOIN people p ON p.id = t.person_id ORDER BY t.id"
         )
-        return write_export(path, self.dim, (_template(r) for r in rows))
+        return write_export(path, self.embedder, (_template(r) for r in rows))
 
     def close(self) -> None:
         if self._closed:

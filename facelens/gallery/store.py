@@ -25,6 +25,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from facelens.gallery.record import EmbedderRecord, check_record, unrecorded
+
 Fuse = Literal["max", "mean"]
 Box = tuple[float, float, float, float]
 EXPORT_FORMAT = "facelens-gallery/1"
@@ -74,10 +76,15 @@ class GalleryStore(Protocol):
     one, idempotently, and returns the number added. refresh makes writes by other processes
     visible (search already does it); flush persists derived state. searched is the number
     of templates a search compares a probe with (= count, but cheap enough to call before
-    every search: the open-set threshold depends on it).
+    every search: the open-set threshold depends on it). embedder is the record of the
+    embedder whose templates the store holds (record.py), as read on open;
+    stored_embedder reads it again.
     """
 
     dim: int
+    embedder: EmbedderRecord
+
+    def stored_embedder(self) -> EmbedderRecord: ...
 
     def add(self, person: str, templates: Sequence[Template]) -> list[str]: ...
     def add_many(self, entries: Iterable[tuple[str, Sequence[Template]]]) -> list[str]: ...
@@ -172,8 +179,12 @@ def search_people(
     return results
 
 
-def write_export(path: str | os.PathLike[str], dim: int, templates: Iterable[Template]) -> int:
-    """Portable gallery file: .npz with an (N, dim) float32 matrix and JSON records."""
+def write_export(
+    path: str | os.PathLike[str], embedder: EmbedderRecord, templates: Iterable[Template]
+) -> int:
+    """Portable gallery file: .npz with an (N, dim) float32 matrix, JSON records and the
+    embedder's record."""
+    dim = embedder.dimension
     items = list(templates)
     records = [{k: v for k, v in asdict(t).items() if k != "embedding"} for t in items]
     emb = np.stack([t.embedding for t in items]) if items else np.zeros((0, dim), np.float32)
@@ -184,6 +195,7 @@ def write_export(path: str | os.PathLike[str], dim: int, templates: Iterable[Tem
         dim=np.int64(dim),
         format=np.array(EXPORT_FORMAT),
         records=np.array(json.dumps(records)),
+        embedder=np.array(embedder.to_json()),
     )
     tmp = Path(f"{path}.tmp")
     tmp.write_bytes(buf.getvalue())
@@ -191,25 +203,28 @@ def write_export(path: str | os.PathLike[str], dim: int, templates: Iterable[Tem
     return len(items)
 
 
-def read_export(path: str | os.PathLike[str]) -> tuple[int, list[Template]]:
+def read_export(path: str | os.PathLike[str]) -> tuple[EmbedderRecord, list[Template]]:
+    """An export's embedder record (exports written before records: `unrecorded`) and
+    templates."""
     with np.load(path, allow_pickle=False) as z:
         if str(z["format"]) != EXPORT_FORMAT:
             raise ValueError(f"{path}: not a {EXPORT_FORMAT} file")
         emb, dim, records = z["embeddings"], int(z["dim"]), json.loads(str(z["records"]))
+        embedder = EmbedderRecord.from_json(str(z["embedder"])) if "embedder" in z.files else None
     out = [
         Template(**{**r, "box": tuple(r["box"]) if r["box"] else None}, embedding=e)
         for r, e in zip(records, emb, strict=True)
     ]
-    return dim, out
+    return embedder or unrecorded(dim), out
 
 
 def read_export_by_person(
-    path: str | os.PathLike[str], dim: int
+    path: str | os.PathLike[str], embedder: EmbedderRecord
 ) -> list[tuple[str, list[Template]]]:
-    """An export's templates grouped by person, checked against the store's dimension."""
-    found_dim, items = read_export(path)
-    if found_dim != dim:
-        raise ValueError(f"{path} holds {found_dim}-d embeddings, not {dim}-d")
+    """An export's templates grouped by person; one of another embedder is refused
+    (`embedder_mismatch`)."""
+    found, items = read_export(path)
+    check_record(found, embedder, path)
     by_person: dict[str, list[Template]] = {}
     for template in items:
         by_person.setdefault(template.person, []).append(template)
