@@ -30,6 +30,11 @@ class OnnxModel:
     """
 
     file_name: str = ""
+    # No arena by default: ONNX Runtime's grows to the largest batch and tiling it has seen and
+    # never shrinks, so a server's memory crept up with the faces per image; plain malloc gives
+    # it back (measured: 40 varied images, 303 -> 427 MB with the arena, 217 -> 257 MB
+    # without, same speed within noise). A network with large, bounded inputs turns it on.
+    memory_arena: bool = False
 
     def __init__(self, file_name: str | None = None, threads: int | None = None) -> None:
         name = file_name or self.file_name
@@ -37,11 +42,7 @@ class OnnxModel:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or int(os.environ.get("FACELENS_THREADS", "0"))
         options.log_severity_level = 3
-        # No arena: ONNX Runtime's grows to the largest batch and tiling it has seen and never
-        # shrinks, so a server's memory crept up with the faces per image; plain malloc gives
-        # it back (measured: 40 varied images, 303 -> 427 MB with the arena, 217 -> 257 MB
-        # without, same speed within noise).
-        options.enable_cpu_mem_arena = False
+        options.enable_cpu_mem_arena = self.memory_arena
         self.session = ort.InferenceSession(
             str(weight_path(name)), sess_options=options, providers=["CPUExecutionProvider"]
         )
