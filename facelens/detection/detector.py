@@ -114,7 +114,7 @@ class FaceDetector:
     def candidates(self, rgb: np.ndarray, tiles: int | None) -> Detections:
         """Detector output, best first, at most the budget's faces; keypoints (N, K, 2)."""
         model = self.boxes_model
-        if isinstance(model, YuNet):
+        if isinstance(model, YuNet):  # self.kind == "yunet", narrowed for the type checker
             side = min(model.max_side * (tiles or 1), DEFAULT_BUDGET.max_detector_side)
             found = model.detect(rgb, side, YUNET_MIN_SCORE)
         else:

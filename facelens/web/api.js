@@ -16,6 +16,8 @@ const CODE_WORDS = {
   bad_name: "This name cannot be used",
   not_found: "Not found",
   name_taken: "This name belongs to someone else",
+  embedder_mismatch: "This gallery holds another embedder's templates",
+  gallery_disabled: "This server has no gallery",
   unauthorized: "An API key is needed",
   bad_request: "The request was refused",
   internal: "The server failed",
