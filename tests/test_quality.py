@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from facelens.lens import FaceLens
-from facelens.quality import components, degrade, geometry, image_stats
+from facelens.quality import components, geometry, image_stats
 from facelens.quality.components import Scale
 from facelens.quality.roi import largest_rectangle
+from facelens.train import degrade
 from facelens.types import Quality
 
 

@@ -149,7 +149,7 @@ def quality_eval(
     as_json: bool = JsonOption,
 ) -> None:
     """Error-versus-discard (FNMR at FMR 1e-3) on LFW's held-out fold and degraded copies."""
-    from facelens.quality.evaluate import evaluate_quality
+    from facelens.eval.quality import evaluate_quality
 
     if not (data / "pairs.txt").is_file():
         raise typer.BadParameter(f"{data} has no pairs.txt", param_hint="--data")

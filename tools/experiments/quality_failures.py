@@ -19,9 +19,9 @@ import numpy as np
 from facelens.detection.align import align_faces
 from facelens.detection.dlib_points import dlib_points
 from facelens.eval.lfw_pairs import threshold_at_fmr
+from facelens.eval.quality import DEGRADED_SHARE, comparisons, curves, set_quality, similarities
 from facelens.lens import FaceLens
-from facelens.quality import dataset
-from facelens.quality.evaluate import DEGRADED_SHARE, comparisons, curves, set_quality, similarities
+from facelens.train import quality_dataset as dataset
 
 
 def raw_norms(data: Path, variants: list, records: list, cleans: list) -> np.ndarray:

@@ -22,8 +22,8 @@ from facelens.detection.detector import FoundFaces
 from facelens.detection.dlib_points import dlib_points
 from facelens.eval.lfw_pairs import read_pairs
 from facelens.io import load_image
-from facelens.quality import degrade
-from facelens.quality.degrade import Degradation
+from facelens.train import degrade
+from facelens.train.degrade import Degradation
 
 CACHE_DIR = Path(os.environ.get("FACELENS_QUALITY_CACHE", "/tmp/facelens_quality/v2"))
 HELD_OUT_FOLD = 9  # the tenth fold: never used for training

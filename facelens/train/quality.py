@@ -2,13 +2,15 @@
 
     python tools/train_quality.py [--data ../shared/data/lfw] [--workers 2]
 
+(the same as `python -m facelens.train.quality`).
+
 One command, fixed seeds. LFW View 2 folds 1-9 (fold indices 0-8) only; fold 10 stays
 held out for `facelens eval quality`. Steps:
 
 1. detect + embed every training image and two seeded random degradations of each image
    whose identity has another image (cached under $FACELENS_QUALITY_CACHE, /tmp default);
 2. canonical 3D face = Procrustes mean of the clean LFW meshes (head pose reference);
-3. occlusion CNN on synthetic occluders (facelens/quality/train_occlusion.py);
+3. occlusion CNN on synthetic occluders (facelens/train/occlusion.py);
 4. raw component measures of every training image;
 5. SDD-FIQA targets (Ou et al., CVPR 2021): per image, the Wasserstein distance between
    its genuine-similarity distribution (against the other clean photos of the person) and
@@ -23,28 +25,21 @@ import argparse
 import hashlib
 import importlib
 import json
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from facelens.quality import PERTURBATIONS_AT_RUNTIME, components, scores_from_raw
+from facelens.quality import model as gam
+from facelens.quality.geometry import canonical_mesh
+from facelens.quality.policies import POLICY_FILE
+from facelens.quality.stability import PERTURBATIONS, stability
+from facelens.train import quality_dataset as dataset
+from facelens.train.policies import calibrate_policies
 
-from facelens.quality import (  # noqa: E402
-    PERTURBATIONS_AT_RUNTIME,
-    components,
-    dataset,
-    scores_from_raw,
-)
-from facelens.quality import model as gam  # noqa: E402
-from facelens.quality.geometry import canonical_mesh  # noqa: E402
-from facelens.quality.policies import POLICY_FILE, TARGETS, quality_floor  # noqa: E402
-from facelens.quality.policies import measure as measure_policy  # noqa: E402
-from facelens.quality.stability import PERTURBATIONS, stability  # noqa: E402
-from facelens.recognition.base import normalise  # noqa: E402
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 params = importlib.import_module("facelens.quality.params")  # the module, not its function
 SEED = 0
@@ -151,13 +146,13 @@ def fit_gam(scores: dict[str, np.ndarray], target: np.ndarray, epochs: int = 150
 
 def occlusion_weights(chips: np.ndarray) -> dict:
     """Train the occlusion CNN, or reuse the weights cached for the same code and chips."""
-    from facelens.quality import train_occlusion
+    from facelens.train import occlusion as occlusion_training
 
-    source = Path(train_occlusion.__file__).read_bytes() + chips[:, ::15, ::15].tobytes()
+    source = Path(occlusion_training.__file__).read_bytes() + chips[:, ::15, ::15].tobytes()
     path = dataset.CACHE_DIR / f"occlusion_{hashlib.sha256(source).hexdigest()[:12]}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    weights = train_occlusion.train(chips, epochs=6, seed=SEED)
+    weights = occlusion_training.train(chips, epochs=6, seed=SEED)
     path.write_text(json.dumps(weights))
     return weights
 
@@ -168,8 +163,10 @@ def measure_version() -> str:
     digest = hashlib.sha256(
         json.dumps([stored.get("canonical_mesh"), stored.get("occlusion_cnn")]).encode()
     )
-    for module in ("measure", "image_stats", "geometry", "eyes", "occlusion", "dataset"):
-        digest.update((ROOT / "facelens" / "quality" / f"{module}.py").read_bytes())
+    runtime = Path(components.__file__).parent  # facelens/quality
+    for module in ("measure", "image_stats", "geometry", "eyes", "occlusion"):
+        digest.update((runtime / f"{module}.py").read_bytes())
+    digest.update(Path(dataset.__file__).read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -178,30 +175,6 @@ def verdict_retake(quality: np.ndarray, scores: dict[str, np.ndarray]) -> np.nda
     for name, floor in FLOORS.items():
         retake |= scores[name] < floor
     return retake
-
-
-def calibrate_policies(clean: list, names: list[str], quality: np.ndarray) -> dict:
-    """Each policy's threshold, measured on every pair of training-fold images."""
-    people = np.array([dataset.identity(n) for n in names])
-    plain = np.stack([r.embeddings[0] for r in clean]).astype(np.float32)
-    flipped = np.stack([r.embeddings[1] for r in clean]).astype(np.float32)
-    i, j = np.triu_indices(len(names), k=1)
-    same = people[i] == people[j]
-    pair_quality = np.minimum(quality[i], quality[j])
-    out: dict = {
-        "measured_on": f"LFW folds 1-9: all {len(i)} pairs of their {len(names)} images "
-        f"({int(same.sum())} same-person); tools/train_quality.py",
-    }
-    for variant, vectors in (("plain", plain), ("flip", normalise(plain + flipped))):
-        similarity = (vectors @ vectors.T)[i, j]
-        out[variant] = {}
-        for name, target in TARGETS.items():
-            floor = quality_floor(target, RETAKE_BELOW, LOW_BELOW)
-            entry = measure_policy(target, floor, similarity, same, pair_quality)
-            out[variant][name] = entry | {
-                "target": {k: v for k, v in vars(target).items() if v is not None}
-            }
-    return out
 
 
 def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: dict) -> dict:
@@ -213,7 +186,7 @@ def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: 
             "degraded": n_all - n_clean,
             "with_sdd_target": int(usable.sum()),
         },
-        "degradations": "facelens.quality.degrade.sample, 2 per image of people with 2+ photos",
+        "degradations": "facelens.train.degrade.sample, 2 per image of people with 2+ photos",
         "target": "SDD-FIQA: W1 distance between genuine and impostor cosine similarities "
         f"(dlib ResNet, plain), / 75th percentile of clean images, clipped to [0, 1]; "
         f"{IMPOSTORS} impostor photos",
@@ -224,7 +197,7 @@ def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
+    parser.add_argument("--data", type=Path, default=REPOSITORY.parent / "shared" / "data" / "lfw")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     data, workers = args.data, args.workers
@@ -274,7 +247,7 @@ def main() -> None:
 
     log("8/8 decision policies")
     gate = np.where(retake, 0.0, quality)[:n_clean]  # a refused face passes no quality gate
-    policies = calibrate_policies(records[:n_clean], clean_names, gate)
+    policies = calibrate_policies(records[:n_clean], clean_names, gate, RETAKE_BELOW, LOW_BELOW)
     POLICY_FILE.write_text(json.dumps(policies, indent=2) + "\n")
 
     write_params({"provenance": provenance(data, n_clean, len(variants), usable, rates)})

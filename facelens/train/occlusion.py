@@ -1,6 +1,6 @@
 """Training of the occlusion CNN (facelens.quality.occlusion) on synthetic occluders.
 
-Used by tools/train_quality.py; needs torch. Labels are soft: the fraction of each region
+Used by facelens/train/quality.py; needs torch. Labels are soft: the fraction of each region
 box (eyes, nose, mouth) that the synthetic occluder covers.
 """
 
@@ -11,8 +11,8 @@ import itertools
 import cv2
 import numpy as np
 
-from facelens.quality import degrade
 from facelens.quality.occlusion import BOXES, CHANNELS, INPUT, REGIONS, prepare
+from facelens.train import degrade
 
 SIZE = 150
 

@@ -20,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from facelens.eval.lfw_pairs import threshold_at_fmr
-from facelens.quality import PERTURBATIONS_AT_RUNTIME, QualityConfig, dataset, scores_from_raw
-from facelens.quality.degrade import SEVERE
+from facelens.quality import PERTURBATIONS_AT_RUNTIME, QualityConfig, scores_from_raw
+from facelens.quality.policies import get_policy
 from facelens.quality.stability import PERTURBATIONS, stability
+from facelens.train import quality_dataset as dataset
+from facelens.train.degrade import SEVERE
+from facelens.train.policies import TARGETS, measure
 
 DISCARD = np.round(np.arange(0, 0.301, 0.01), 2)
 PAUC_LIMIT = 0.2
@@ -114,8 +117,6 @@ def curves(
 
 def policy_check(records: list, names: list[str], quality: np.ndarray) -> dict:
     """The shipped policies (plain embeddings) re-measured on the held-out fold."""
-    from facelens.quality.policies import TARGETS, get_policy, measure
-
     vectors = np.stack([r.embeddings[0] for r in records]).astype(np.float32)
     i, j, same = comparisons(names)
     similarity = np.einsum("nd,nd->n", vectors[i], vectors[j])
