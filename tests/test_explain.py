@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from facelens import explain
+from facelens.eval.explain import REGIONS, region_hit, swap_region
 from facelens.explain import targets
 from facelens.explain.api import align, align_embedding, embedding_of, locate
 from facelens.explain.base import AlignedFace
-from facelens.explain.lfw_eval import REGIONS, region_hit, swap_region
 from facelens.explain.scores import ClassTarget, SimilarityTarget
 from facelens.models.dlib_resnet import load_dlib_resnet
 from facelens.models.onnx_model import weight_path
@@ -144,7 +144,7 @@ def test_pair_without_faithfulness_scores_uint8_crops(images: Path) -> None:
 def test_lfw_explain_report_has_the_issue_keys(data_dir: Path) -> None:
     """Two held-out pairs (one genuine, one impostor) through `facelens eval explain`'s
     function: every key the JSON promises, one region-game trial with its similarity cost."""
-    from facelens.explain.lfw_eval import evaluate_explain
+    from facelens.eval.explain import evaluate_explain
 
     report = evaluate_explain(data_dir / "lfw", pairs=2, methods=("gradient",))
     assert (report["pairs"], report["fold"]) == (2, 9)
@@ -159,7 +159,7 @@ def test_lfw_explain_report_has_the_issue_keys(data_dir: Path) -> None:
 def test_single_face_report_scores_every_method(data_dir: Path) -> None:
     """One held-out face through the single-face evaluation: every method and output gets
     areas in [0, 1] and a verdict that follows from them."""
-    from facelens.explain.lfw_eval import evaluate_single_face
+    from facelens.eval.explain import evaluate_single_face
 
     report = evaluate_single_face(data_dir / "lfw", faces=1)
     assert report.pop("faces") == 1

@@ -13,9 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
+from facelens.eval.explain import AreaLog, held_out_faces
 from facelens.explain.api import class_target, embedding_of
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
-from facelens.explain.lfw_eval import AreaLog, held_out_faces
 from facelens.explain.scores import SimilarityTarget
 from facelens.explain.targets import ATTRIBUTE_MODELS
 

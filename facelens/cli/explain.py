@@ -139,7 +139,7 @@ def eval_explain(
     as_json: bool = JsonOption,
 ) -> None:
     """Pair maps on LFW's held-out tenth fold: deletion/insertion vs baselines, region game."""
-    from facelens.explain.lfw_eval import evaluate_explain, evaluate_single_face
+    from facelens.eval.explain import evaluate_explain, evaluate_single_face
 
     if not (data / "pairs.txt").is_file():
         raise typer.BadParameter(f"{data} has no pairs.txt", param_hint="--data")

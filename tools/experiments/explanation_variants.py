@@ -21,11 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch.nn.functional as F
 
-from facelens.explain.api import class_target, embedding_of
-from facelens.explain.base import Explainer
-from facelens.explain.corrrise import CorrRISE
-from facelens.explain.gradcam import EmbeddingGradCAM
-from facelens.explain.lfw_eval import (
+from facelens.eval.explain import (
     REGIONS,
     AreaLog,
     LfwCrops,
@@ -35,6 +31,10 @@ from facelens.explain.lfw_eval import (
     held_out_pairs,
     swap_region,
 )
+from facelens.explain.api import class_target, embedding_of
+from facelens.explain.base import Explainer
+from facelens.explain.corrrise import CorrRISE
+from facelens.explain.gradcam import EmbeddingGradCAM
 from facelens.explain.occlusion import Occlusion
 from facelens.explain.scores import SimilarityTarget
 from facelens.explain.targets import ATTRIBUTE_MODELS
