@@ -151,12 +151,7 @@ class FaceLens:
         config = (
             QualityConfig() if retake_below is None else QualityConfig(retake_below=retake_below)
         )
-        if policy and self.embedder_name != DEFAULT_EMBEDDER:  # its thresholds are dlib cosines
-            raise FaceLensError(
-                ErrorCode.BAD_ARGUMENT,
-                f"quality policies are calibrated for the {DEFAULT_EMBEDDER!r} embedder only",
-            )
-        chosen = get_policy(policy, self.flip) if policy else None
+        chosen = get_policy(policy, self.flip, self.embedder_name) if policy else None
         threshold = (
             chosen.threshold
             if chosen

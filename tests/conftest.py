@@ -29,3 +29,11 @@ def photos(fr_images: Path) -> dict[str, bytes]:
         "two": "examples/two_people.jpg",
     }
     return {key: (fr_images / path).read_bytes() for key, path in names.items()}
+
+
+@pytest.fixture(scope="session")
+def default_dimension() -> int:
+    """Length of an embedding from the default embedder (FaceLens())."""
+    from facelens.lens import FaceLens
+
+    return FaceLens().embedder.dimension

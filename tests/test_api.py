@@ -94,10 +94,10 @@ def test_base64_json_gives_the_same_answer_as_multipart(client: TestClient, phot
     assert multipart == as_json == data_url.json()
 
 
-def test_embed_is_unit_length(client: TestClient, photos):
+def test_embed_is_unit_length(client: TestClient, photos, default_dimension: int):
     face = client.post("/v1/embed", files={"image": photos["obama"]}).json()["faces"][0]
     vector = np.array(face["embedding"])
-    assert vector.shape == (128,) and abs(np.linalg.norm(vector) - 1) < 1e-3
+    assert vector.shape == (default_dimension,) and abs(np.linalg.norm(vector) - 1) < 1e-3
 
 
 def test_verify_same_and_different(client: TestClient, photos):
@@ -120,11 +120,11 @@ def test_verify_with_base64_pair(client: TestClient, photos):
     assert client.post("/v1/verify", json=body).json()["same_person"] is True
 
 
-def test_analyze_shape(client: TestClient, photos):
+def test_analyze_shape(client: TestClient, photos, default_dimension: int):
     response = client.post("/v1/analyze?embedding=true", files={"image": photos["two"]})
     assert response.status_code == 200
     faces = response.json()["faces"]
-    assert len(faces) == 2 and len(faces[0]["embedding"]) == 128
+    assert len(faces) == 2 and len(faces[0]["embedding"]) == default_dimension
     info = client.get("/v1/info").json()["features"]
     for face in faces:
         assert (face["quality"] is not None) == info["quality"]

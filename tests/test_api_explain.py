@@ -77,7 +77,7 @@ def test_explain_bad_input(client: TestClient, photos):
     assert response.status_code == 422 and response.json()["error"]["code"] == "face_index"
 
 
-def test_quality_with_heat_map(client: TestClient, photos):
+def test_quality_with_heat_map(client: TestClient, photos, default_dimension: int):
     response = client.post(
         "/v1/quality?heatmap=true&embedding=true", files={"image": photos["obama"]}
     )
@@ -86,7 +86,7 @@ def test_quality_with_heat_map(client: TestClient, photos):
     quality = body["faces"][0]["quality"]
     assert 0 <= quality["score"] <= 1 and quality["band"] in ("green", "yellow", "orange", "red")
     assert quality["verdict"] in ("ok", "low", "retake") and quality["components"]
-    assert len(body["faces"][0]["embedding"]) == 128
+    assert len(body["faces"][0]["embedding"]) == default_dimension
     assert len(body["heatmaps"]) == len(body["faces"])
     assert body["heatmaps"][0]["signed"]
     Image.open(io.BytesIO(base64.b64decode(body["heatmaps"][0]["png"]))).verify()

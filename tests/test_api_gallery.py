@@ -116,7 +116,7 @@ def names_of(client: TestClient) -> list[str]:
     return [p["name"] for p in client.get("/v1/gallery/people").json()]
 
 
-def test_any_name_is_removable(named, photos):
+def test_any_name_is_removable(named, photos, default_dimension: int):
     client, folder = named
     path_like = ["a/b", "/", ".", "..", "../../etc/passwd", "%2F", "a?b#c&name=x"]
     for i, name in enumerate(path_like):
@@ -124,10 +124,10 @@ def test_any_name_is_removable(named, photos):
         enrolled = client.post("/v1/gallery/people", files={"image": photos["obama"]}, **sent)
         assert enrolled.status_code == 200 and enrolled.json()["person"] == name
     # names stored before the policy: written through the store, which does not check
-    store, rng = open_store(folder, 128), np.random.default_rng(0)
+    store, rng = open_store(folder, default_dimension), np.random.default_rng(0)
     legacy = ["a\x00b", "line\nbreak", "\u202eevil", "zero\u200bwidth", "[/x]"]
     for i, name in enumerate(legacy):
-        v = rng.standard_normal(128).astype(np.float32)
+        v = rng.standard_normal(default_dimension).astype(np.float32)
         store.add(name, [Template(embedding=v / np.linalg.norm(v), content_hash=f"old{i}")])
     store.close()
     assert sorted(names_of(client)) == sorted(path_like + legacy)

@@ -340,12 +340,12 @@ def test_compare_reads_the_decision(page, fr_images: Path, tmp_path: Path):
     assert page.evaluate("document.getElementById('compare-canvas-b').width") == 0
 
 
-def test_extract_shows_the_embedding(page, fr_images: Path):
+def test_extract_shows_the_embedding(page, fr_images: Path, default_dimension: int):
     page.click("[data-tab=extract]")
     upload(page, "extract-drop", fr_images / "tests" / "test_images" / "obama.jpg")
     page.wait_for_selector("#extract-copy:not([disabled])")  # the page's CSP forbids eval
     vector = page.evaluate("JSON.parse(document.getElementById('extract-json').value)")
-    assert len(vector) == 128
+    assert len(vector) == default_dimension
     page.screenshot(path=str(SHOTS / "extract.png"), full_page=True)
 
 
@@ -375,7 +375,9 @@ def test_gallery_says_why_it_refuses_a_photo(page, washed_out: Path):
     assert not text.endswith("(retake)")
 
 
-def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir, fr_images):
+def test_gallery_renames_and_removes_any_name(
+    page, server_url: str, gallery_dir, fr_images, default_dimension: int
+):
     """The page's buttons reach every stored name: path-like ones, and ones stored before
     names were checked (shown escaped)."""
     photo = (fr_images / "tests" / "test_images" / "biden.jpg").read_bytes()
@@ -385,9 +387,10 @@ def test_gallery_renames_and_removes_any_name(page, server_url: str, gallery_dir
             f"{server_url}/v1/gallery/people", params={"name": name}, files={"image": photo}
         )
         assert answer.status_code == 200, answer.text
-    store, legacy = open_store(gallery_dir, 128), ["a\x00b", "\u202eevil"]
+    dim = default_dimension
+    store, legacy = open_store(gallery_dir, dim), ["a\x00b", "\u202eevil"]
     for i, name in enumerate(legacy):  # through the store, which does not check names
-        store.add(name, [Template(embedding=np.eye(128, dtype=np.float32)[i], content_hash=name)])
+        store.add(name, [Template(embedding=np.eye(dim, dtype=np.float32)[i], content_hash=name)])
     store.close()
     page.click("[data-tab=gallery]")  # lists the people again
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from facelens.cli import app
 from facelens.gallery import Template, open_store
+from facelens.lens import FaceLens
 
 runner = CliRunner()
 
@@ -147,9 +148,10 @@ def test_gallery_names(images: Path, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and json.loads(bad.stdout)["error"]["code"] == "bad_name"
     assert "U+202E" in json.loads(bad.stdout)["error"]["message"]
 
-    store, rng = open_store(tmp_path / "g", 128), np.random.default_rng(0)
+    dim = FaceLens().embedder.dimension
+    store, rng = open_store(tmp_path / "g", dim), np.random.default_rng(0)
     for i, name in enumerate(["a\x00b", "[/x]"]):  # written through the store: no check
-        v = rng.standard_normal(128).astype(np.float32)
+        v = rng.standard_normal(dim).astype(np.float32)
         store.add(name, [Template(embedding=v / np.linalg.norm(v), content_hash=str(i))])
     store.close()
     listed = runner.invoke(app, ["gallery", "list", *g])
@@ -204,7 +206,8 @@ def test_represent_and_find(images: Path, tmp_path: Path) -> None:
     summary = _json(["represent", str(folder), "--out", str(tmp_path / "f.npz"), "--json"])
     assert summary["faces"] == 2 and list(summary["failed"].values()) == ["not_an_image"]
     table = np.load(tmp_path / "f.npz")
-    assert table["embedding"].shape == (2, 128) and str(table["embedder"]).startswith("dlib")
+    assert table["embedding"].shape == (2, FaceLens().embedder.dimension)
+    assert str(table["embedder"]).startswith(FaceLens().embedder.name)
     assert np.allclose(np.linalg.norm(table["embedding"], axis=1), 1, atol=1e-5)
 
     find = ["find", str(images / "obama.jpg"), str(folder), "--json"]

@@ -12,7 +12,12 @@ from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.recognition.fused import FusedEmbedder, fuse
 from facelens.recognition.operating_points import threshold_for
-from facelens.recognition.registry import EMBEDDER_NAMES, get_embedder, get_network
+from facelens.recognition.registry import (
+    DEFAULT_EMBEDDER,
+    EMBEDDER_NAMES,
+    get_embedder,
+    get_network,
+)
 from facelens.recognition.sface import SFaceEmbedder
 
 SFACE_COSINE_THRESHOLD = 0.363  # OpenCV Zoo's published same-person threshold for SFace
@@ -37,7 +42,7 @@ def embed_all(embedder, found) -> dict[str, np.ndarray]:
 
 
 def test_registry_names_and_errors():
-    assert FaceLens().embedder.name == "dlib"  # the default stays dlib until recalibrated
+    assert FaceLens().embedder.name == DEFAULT_EMBEDDER == "fused"  # chosen in the README
     for name in EMBEDDER_NAMES:
         embedder = FaceLens(embedder=name).embedder
         assert embedder.name == name and embedder is get_embedder(name)
@@ -149,12 +154,3 @@ def test_cli_embed_and_verify_take_the_embedder(fr_images):
     assert verdict["threshold"] == threshold_for("accuracy", False, "sface")
     assert verdict["same_person"] is False
     assert runner.invoke(app, [*args[:3], "--embedder", "vgg"]).exit_code == 2
-
-
-def test_a_gallery_refuses_another_embedder(tmp_path):
-    from facelens.gallery.gallery import Gallery
-
-    with pytest.raises(FaceLensError) as caught:
-        Gallery(tmp_path / "g", lens=FaceLens(embedder="sface"))
-    assert caught.value.code == ErrorCode.BAD_ARGUMENT and "sface" in caught.value.message
-    assert not (tmp_path / "g").exists()  # refused before anything was created

@@ -1,7 +1,7 @@
 """Each gallery records the embedder of its templates: new galleries and exports carry the
 record, galleries and exports from before records read as dlib (and galleries get the record
-written), and another embedder's gallery or export is refused with `embedder_mismatch`.
-Gallery accepts only dlib lenses, so "another embedder" is a record written directly."""
+written), a Gallery opened without a lens takes the embedder its record names, and another
+embedder's gallery or export is refused with `embedder_mismatch`."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery import GalleryStore, open_store
 from facelens.gallery.gallery import Gallery
 from facelens.gallery.milvus_store import RECORD
-from facelens.gallery.record import LEGACY_EMBEDDER, EmbedderRecord
+from facelens.gallery.record import LEGACY_EMBEDDER, EmbedderRecord, record_of
+from facelens.lens import FaceLens
 from facelens.recognition.dlib import DlibEmbedder
+from facelens.recognition.registry import get_embedder
 
 SFACE = EmbedderRecord("sface", "face_recognition_sface_2021dec", 128)
 
@@ -120,15 +122,33 @@ def test_a_gallery_without_record_opens_as_dlib_and_gets_it(backend: Backend) ->
     assert EmbedderRecord.from_json(backend.raw_record() or "") == LEGACY_EMBEDDER
 
 
+def test_a_gallery_opens_with_the_embedder_it_records(
+    backend: Backend, photos: dict[str, bytes]
+) -> None:
+    assert SFACE == record_of(get_embedder("sface"))
+    for name in ("sface", "dlib", "fused"):
+        target = backend.target(name)
+        g = Gallery(target, lens=FaceLens(embedder=name))
+        assert g.enroll("Obama", [photos["obama"]]).images[0].status == "enrolled"
+        g.close()
+        again = Gallery(target)  # no lens: the recorded embedder, whatever the default
+        assert again.lens.embedder_name == name
+        assert again.store.embedder == record_of(get_embedder(name))
+        found = again.search(photos["obama2"])
+        assert found.identity == "Obama", found
+        assert again.search(photos["biden"]).identity is None
+        again.close()
+
+
 def test_gallery_of_another_embedder_is_refused(backend: Backend, photos: dict[str, bytes]) -> None:
     store = open_store(backend.target(), DIM, embedder=SFACE)
     store.add("A", [tpl(e(0), "a")])
     store.close()
-    message = mismatch(lambda: Gallery(backend.target()))
+    message = mismatch(lambda: Gallery(backend.target(), lens=FaceLens(embedder="dlib")))
     assert str(SFACE) in message and str(LEGACY_EMBEDDER) in message
 
     # a gallery opened as dlib whose record then changes (another process) refuses to search
-    g = Gallery(backend.target("g2"))
+    g = Gallery(backend.target("g2"), lens=FaceLens(embedder="dlib"))
     assert g.enroll("Obama", [photos["obama"]]).images[0].status == "enrolled"
     assert g.search(photos["obama2"]).identity == "Obama"
     if backend.kind == "milvus":  # milvus-lite is one process: let the writer in
@@ -161,7 +181,7 @@ def test_exports_carry_the_record_and_import_refuses_another(
     with np.load(tmp_path / "sface.npz", allow_pickle=False) as z:
         assert json.loads(str(z["embedder"]))["name"] == "sface"
 
-    g = Gallery(backend.target())
+    g = Gallery(backend.target(), lens=FaceLens(embedder="dlib"))
     message = mismatch(lambda: g.import_(tmp_path / "sface.npz"))
     assert "sface" in message and "cannot be re-embedded" in message
     assert g.store.count() == 0
@@ -195,6 +215,8 @@ def test_cli_and_rest_name_the_mismatch(tmp_path: Path, photos: dict[str, bytes]
         assert found.status_code == 409
         assert found.json()["error"]["code"] == "embedder_mismatch"
 
+    # a record no shipped embedder matches (an older SFace conversion) cannot be searched
+    sqlite.write_record(EmbedderRecord("sface", "older", 128))
     out = CliRunner().invoke(app, ["gallery", "list", "--gallery", str(tmp_path / "g"), "--json"])
     assert out.exit_code == 2
     assert json.loads(out.stdout)["error"]["code"] == "embedder_mismatch"

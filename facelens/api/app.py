@@ -72,9 +72,13 @@ def _warm_quality(lens: FaceLens, rgb: np.ndarray, face: FoundFaces) -> None:
 def open_gallery(settings: Settings, lens: FaceLens) -> Gallery | None:
     if settings.gallery_dir is None:
         return None
-    from facelens.gallery.gallery import Gallery
+    from facelens.gallery.gallery import Gallery, embedder_for
 
     settings.gallery_dir.mkdir(parents=True, exist_ok=True)
+    # the gallery keeps the embedder its templates were made with (README, Gallery migration)
+    embedder = embedder_for(settings.gallery_dir)
+    if embedder != lens.embedder_name:
+        lens = FaceLens(lens.flip, lens.budget, embedder, lens.detector_name)
     return Gallery(settings.gallery_dir, lens=lens)
 
 

@@ -10,7 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from facelens.cli.folders import images_in, rows_for_folder
-from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.cli.output import DetectorOption, JsonOption, console, emit_json, reporting_errors
 from facelens.lens import FaceLens
 from facelens.types import Face, ImageResult
 
@@ -166,7 +166,7 @@ def attributes(
         Path("../shared/data/fer2013-dev"), help="FER2013 folder with one folder per class."
     ),
     limit: int | None = typer.Option(None, min=1, help="Evenly spaced images per set."),
-    detector: str = typer.Option("blazeface", help="Face detector: blazeface or yunet."),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Age MAE (by decade), gender accuracy (by race) and expression accuracy."""

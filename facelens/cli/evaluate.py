@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import EmbedderOption, JsonOption, console, emit_json
+from facelens.cli.output import DetectorOption, EmbedderOption, JsonOption, console, emit_json
 
 app = typer.Typer(no_args_is_help=True, help="Evaluate facelens on labelled data.")
 
@@ -70,6 +70,7 @@ def cfp(
         Path("../shared/data/cfp-dev"), help="CFP folder (Images/, Protocol/)."
     ),
     embedder: str = EmbedderOption,
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """CFP frontal-frontal and frontal-profile: split-cross-validated accuracy with every pair
@@ -81,7 +82,7 @@ def cfp(
     total = len({n for p in read_cfp(data) for n in (p.first, p.second)})
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("embedding", total=total)
-        report = evaluate_cfp(data, embedder, lambda: progress.advance(task))
+        report = evaluate_cfp(data, embedder, lambda: progress.advance(task), detector)
     if as_json:
         emit_json(report)
         return
@@ -93,7 +94,8 @@ def cfp(
             f"errors {figures['accuracy_failed_as_errors'] * 100:.2f}%, pairs with both faces "
             f"found {figures['accuracy_detected_pairs_only'] * 100:.2f}%), "
             f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}%, "
-            f"{figures['failed_pairs']} of {figures['pairs']} pairs without a face"
+            f"{figures['failed_pairs']} of {figures['pairs']} pairs without a face, "
+            f"{figures['refused_pairs']} ({figures['refused_fraction']:.1%}) refused by verify"
         )
     console.print(
         f"{report['images']} images, {report['undetected']} without a face "
@@ -107,6 +109,7 @@ def identify(
     write_calibration: bool = typer.Option(
         False, help="Store the impostor tail behind the gallery's fpir_* operating points."
     ),
+    embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
     """LFW 1:N identification: rank-1, rank-5 and DIR at FPIR 1% through the gallery."""
@@ -119,7 +122,10 @@ def identify(
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("embedding", total=total)
         report = evaluate_identification(
-            data, lambda: progress.advance(task), write_calibration=write_calibration
+            data,
+            lambda: progress.advance(task),
+            write_calibration=write_calibration,
+            embedder=embedder,
         )
     if as_json:
         emit_json(report)

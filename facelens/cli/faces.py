@@ -9,13 +9,13 @@ from rich.table import Table
 
 from facelens.cli.folders import images_in, rows_for_folder
 from facelens.cli.output import (
+    DetectorOption,
     EmbedderOption,
     JsonOption,
     console,
     emit_json,
     reporting_errors,
 )
-from facelens.detection.detector import DEFAULT_DETECTOR, DETECTORS
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT
 from facelens.types import ImageResult, Verification
@@ -49,9 +49,7 @@ def detect(
         help="Look harder for small faces: YuNet at tiles× the input size (at most the photo's "
         "own); BlazeFace on a tiles×tiles grid (2 ≈ 5× slower).",
     ),
-    detector: str = typer.Option(
-        DEFAULT_DETECTOR, help=f"Face detector: {' or '.join(DETECTORS)}."
-    ),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Find every face with its box, confidence and five landmarks. IMAGE may be a folder:

@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
+from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
 from facelens.errors import FaceLensError
+from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 
 console = Console()
 errors = Console(stderr=True)
@@ -52,15 +54,23 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
 
 
-def _embedder_name(name: str) -> str:
-    from facelens.recognition.registry import EMBEDDER_NAMES
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(name: str) -> str:
+        if name not in choices:
+            raise typer.BadParameter(f"choose one of {', '.join(choices)}")
+        return name
 
-    if name not in EMBEDDER_NAMES:
-        raise typer.BadParameter(f"choose one of {', '.join(EMBEDDER_NAMES)}")
-    return name
+    return check
 
 
 EmbedderOption = typer.Option(
-    "dlib", callback=_embedder_name, help="Recognition embedder: dlib, sface or fused."
+    DEFAULT_EMBEDDER,
+    callback=_one_of(EMBEDDER_NAMES),
+    help=f"Recognition embedder: {', '.join(EMBEDDER_NAMES)}.",
+)
+DetectorOption = typer.Option(
+    DEFAULT_DETECTOR,
+    callback=_one_of(DETECTORS),
+    help=f"Face detector: {' or '.join(DETECTORS)}.",
 )
 Command = Callable[..., None]

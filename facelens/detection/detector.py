@@ -25,6 +25,7 @@ from facelens.budget import DEFAULT_BUDGET
 from facelens.detection.blazeface import BlazeFace, Detections, detector
 from facelens.detection.facemesh import FaceMesh
 from facelens.detection.landmarks import five_points
+from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
 from facelens.detection.yunet import YuNet
 from facelens.models.onnx_model import shared
 
@@ -47,8 +48,6 @@ MESH_BOX_SIDE = 0.858
 MESH_BOX_DROP = 0.088
 # YuNet's points (image-left eye first) in five_points order (the subject's left eye first).
 YUNET_TO_FIVE = [1, 0, 2, 4, 3]
-DETECTORS = ("yunet", "blazeface")
-DEFAULT_DETECTOR = "blazeface"  # "yunet" when the switch is cleared (README, Detection)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from facelens.models.onnx_model import WEIGHTS_DIR
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "eval-cache"
 DETECTION_DIR = Path(__file__).resolve().parents[1] / "detection"
+QUALITY_DIR = Path(__file__).resolve().parents[1] / "quality"
 DETECTION_WEIGHTS = ("blazeface", "facemesh", "yunet", "iris")
 
 
@@ -33,6 +34,13 @@ def detection_key() -> str:
     sources = sorted(DETECTION_DIR.glob("*.py")) + sorted(DETECTION_DIR.glob("*.json"))
     weights = sorted(p for p in WEIGHTS_DIR.glob("*.onnx") if p.stem.startswith(DETECTION_WEIGHTS))
     return _digest([p.name.encode() + p.read_bytes() for p in sources + weights])
+
+
+@cache
+def quality_key() -> str:
+    """The quality code and its fitted parameters (verdicts depend on both)."""
+    files = sorted(QUALITY_DIR.glob("*.py")) + sorted(QUALITY_DIR.glob("*.json"))
+    return _digest([p.name.encode() + p.read_bytes() for p in files])
 
 
 @cache

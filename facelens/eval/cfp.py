@@ -17,13 +17,15 @@ threshold that accepts no impostor at all.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from facelens.eval.cache import cached, weights_key
+from facelens.detection.detector import DEFAULT_DETECTOR
+from facelens.eval.cache import cached, quality_key, weights_key
 from facelens.eval.lfw_pairs import best_threshold, tar_at_fmr
 from facelens.lens import FaceLens
 from facelens.recognition.registry import NETWORKS
@@ -66,24 +68,39 @@ def read_cfp(data_dir: Path) -> list[CfpPair]:
 
 
 def embed_cfp(
-    data_dir: Path, images: list[str], embedder: str, tick: Callable[[], None] | None = None
+    data_dir: Path,
+    images: list[str],
+    embedder: str,
+    detector: str = DEFAULT_DETECTOR,
+    tick: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Unit vectors of each image's largest face and a `detected` mask (zeros where none)."""
-    lens = FaceLens(embedder=embedder)
+    """Unit vectors of each image's largest face, a `detected` mask (zeros where none) and
+    that face's quality verdict (`retake`: what `verify` would refuse)."""
+    lens = FaceLens(embedder=embedder, detector=detector)
 
     def compute() -> dict[str, np.ndarray]:
         vectors = np.zeros((len(images), lens.embedder.dimension), np.float32)
-        detected = np.zeros(len(images), bool)
+        detected, retake = np.zeros(len(images), bool), np.zeros(len(images), bool)
+        reasons = np.full(len(images), "", dtype=object)
         for i, name in enumerate(images):
-            faces = lens.embed(data_dir / name).faces
+            faces = lens.analyze(data_dir / name, attributes=False, embedding=True).faces
             if faces:
                 vectors[i], detected[i] = faces[0].embedding_array, True
+                quality = faces[0].quality
+                retake[i] = quality is not None and quality.verdict == "retake"
+                reasons[i] = "; ".join(quality.reasons) if quality and retake[i] else ""
             if tick:
                 tick()
-        return {"vectors": vectors, "detected": detected}
+        return {
+            "vectors": vectors,
+            "detected": detected,
+            "retake": retake,
+            "retake_reasons": reasons.astype(str),
+        }
 
     weights = ",".join(weights_key(network.file_name) for network in NETWORKS.values())
-    return cached(f"cfp-{embedder}", images, f"{lens.embedder.version}:{weights}", compute)
+    key = f"{lens.embedder.version}:{weights}:{quality_key()}"
+    return cached(f"cfp-{embedder}-{detector}", images, key, compute)
 
 
 def cross_split(
@@ -105,16 +122,20 @@ def cross_split(
 
 
 def evaluate_cfp(
-    data_dir: Path, embedder: str = "dlib", tick: Callable[[], None] | None = None
+    data_dir: Path,
+    embedder: str = "dlib",
+    tick: Callable[[], None] | None = None,
+    detector: str = DEFAULT_DETECTOR,
 ) -> dict:
     pairs = read_cfp(data_dir)
     images = sorted({p.first for p in pairs} | {p.second for p in pairs})
     index = {name: i for i, name in enumerate(images)}
-    embedded = embed_cfp(data_dir, images, embedder, tick)
-    vectors, detected = embedded["vectors"], embedded["detected"]
+    embedded = embed_cfp(data_dir, images, embedder, detector, tick)
+    vectors, detected, retake = embedded["vectors"], embedded["detected"], embedded["retake"]
     missing = [name for name, found in zip(images, detected, strict=True) if not found]
     report: dict = {
         "embedder": embedder,
+        "detector": detector,
         "images": len(images),
         "undetected": len(missing),
         "undetected_frontal": sum("/frontal/" in name for name in missing),
@@ -129,6 +150,7 @@ def evaluate_cfp(
         failed = ~(detected[a] & detected[b])
         scores = np.where(failed, FAILED_SCORE, np.sum(vectors[a] * vectors[b], axis=1))
         per_split = cross_split(scores, same, splits, failed)
+        refused = ~failed & (retake[a] | retake[b])  # verify answers "retake", no decision
         report[protocol] = {
             "pairs": len(chosen),
             "splits": len(np.unique(splits)),
@@ -139,6 +161,16 @@ def evaluate_cfp(
             "accuracy_detected_pairs_only": float(per_split[:, 2].mean()),
             "tar_at_fmr_1e-3": tar_at_fmr(scores, same, 1e-3)[0],
             "impostor_pairs": int((~same).sum()),
+            "refused_pairs": int(refused.sum()),
+            "refused_fraction": float(refused.mean()),
         }
     report["undetected_images"] = missing
+    reasons = Counter(
+        reason for text in embedded["retake_reasons"] for reason in str(text).split("; ") if reason
+    )
+    report["retake_reasons"] = dict(reasons.most_common())
+    report["retake_images"] = {
+        kind: int(sum(retake[i] for i, n in enumerate(images) if f"/{kind}/" in n))
+        for kind in ("frontal", "profile")
+    }
     return report

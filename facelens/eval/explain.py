@@ -24,7 +24,12 @@ from facelens.explain.api import embedding_of, explain_pair, pair_explainer
 from facelens.explain.base import AlignedFace, Explainer
 from facelens.explain.corrrise import DEFAULT_FILL, Fill
 from facelens.explain.scores import SimilarityTarget, Target
-from facelens.explain.targets import EMBEDDING_POINTS, EMBEDDING_TEMPLATE, Points
+from facelens.explain.targets import (
+    EMBEDDING_POINTS,
+    EMBEDDING_TEMPLATE,
+    EXPLAINED_EMBEDDER,
+    Points,
+)
 from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
@@ -116,7 +121,7 @@ def evaluate_explain(
     fill: Fill = DEFAULT_FILL,
 ) -> dict:
     """Mean faithfulness areas and region-game hit rate per pair method."""
-    threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)
+    threshold = threshold_for(DEFAULT_OPERATING_POINT, False, EXPLAINED_EMBEDDER)
     explainers = {m: pair_explainer(m, masks, threshold=threshold, fill=fill) for m in methods}
     crops = LfwCrops(data)
     chosen = held_out_pairs(data, pairs)

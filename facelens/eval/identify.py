@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.eval.lfw import embed_images
+from facelens.eval.lfw import embedder_vectors
 from facelens.gallery import open_store
 from facelens.gallery.store import Fuse, Template
-from facelens.recognition.base import normalise
 from facelens.recognition.open_set import (
     OPEN_SET_POINTS,
     TAIL_FILE,
@@ -97,34 +96,38 @@ def evaluate_identification(
     tick: Callable[[], None] | None = None,
     fpir: float = 0.01,
     write_calibration: bool = False,
+    embedder: str = "dlib",
 ) -> dict:
     """The one-template protocol's figures at the top level; under `fusion` the
     two-template protocol (people with 3+ images enrol two) with max and mean fusion; under
     `flip` the one-template protocol with flip-fused embeddings; under `open_set_check` the
     open-set model's thresholds against the measured ones (`write_calibration`: store the
-    impostor tail that model uses, recognition/impostor_tail.json)."""
+    impostor tail that model uses, under the embedder's name in recognition/impostor_tail.json)."""
     names = sorted(
         str(p.relative_to(data_dir / "images")) for p in (data_dir / "images").glob("*/*.jpg")
     )
-    raw, mirrored, undetected = embed_images(data_dir, names, tick)
-    vectors = dict(zip(names, normalise(raw), strict=True))
+    unit, undetected = embedder_vectors(data_dir, names, tick, embedder)
+    vectors = dict(zip(names, unit["plain"], strict=True))
     report = identification_rates(vectors, 1, "max", fpir)
+    report["embedder"] = embedder
     report["undetected"] = len(undetected)
     report["fusion"] = {
         fuse: identification_rates(vectors, 2, fuse, fpir) for fuse in ("max", "mean")
     }
     # FaceLens(flip=True): each embedding fused with its mirror image's, as `embed --flip`
-    flipped = dict(zip(names, normalise(raw + mirrored), strict=True))
+    flipped = dict(zip(names, unit["flip"], strict=True))
     report["flip"] = identification_rates(flipped, 1, "max", fpir)
     tail = {
         "plain": tail_thresholds(impostor_scores(vectors)),
         "flip": tail_thresholds(impostor_scores(flipped)),
         "measured_on": f"LFW, all cross-identity pairs of {len(names)} images; "
-        "facelens eval identify --write-calibration",
+        f"facelens eval identify --embedder {embedder} --write-calibration",
     }
-    report["open_set_check"] = open_set_check(vectors, tail["plain"])
+    report["open_set_check"] = open_set_check(vectors, tail["plain"], embedder)
     if write_calibration:
-        TAIL_FILE.write_text(json.dumps(tail, indent=1) + "\n")
+        tails = json.loads(TAIL_FILE.read_text())
+        tails[embedder] = tail
+        TAIL_FILE.write_text(json.dumps(tails, indent=1) + "\n")
         load_tail.cache_clear()
     return report
 
@@ -143,7 +146,7 @@ def impostor_scores(vectors: dict[str, np.ndarray]) -> np.ndarray:
     return np.concatenate(scores)
 
 
-def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> dict:
+def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]], embedder: str) -> dict:
     """Thresholds the open-set model predicts for this protocol's gallery (one template per
     enrolled person) against those measured on its non-mated probes, and the share of those
     probes that the 1:1 operating points would match to someone."""
@@ -157,7 +160,7 @@ def open_set_check(vectors: dict[str, np.ndarray], table: list[list[float]]) -> 
         out[name] = {"predicted": round(predicted, 4), "measured": round(measured, 4)}
     # what the 1:1 verification thresholds would let through at this gallery size
     out["fpir_at_one_to_one_points"] = {
-        point: round(float(np.mean(top > threshold_for(point, flip=False))), 4)
-        for point in operating_points()
+        point: round(float(np.mean(top > threshold_for(point, False, embedder))), 4)
+        for point in operating_points(embedder)
     }
     return out

@@ -122,6 +122,28 @@ def variants(raw: np.ndarray, mirrored: np.ndarray, flip: bool) -> dict[str, np.
     return out
 
 
+def embedder_vectors(
+    data_dir: Path,
+    names: list[str],
+    tick: Callable[[], None] | None = None,
+    embedder: str = "dlib",
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Unit vectors per image as FaceLens(embedder=...) gives them, plain and flip-fused
+    ({"plain": (N, D), "flip": (N, D)}), and the undetected images. A fused embedder's
+    parts are cached and fused with its shipped weight."""
+    model = get_embedder(embedder)
+    parts = model.parts if isinstance(model, FusedEmbedder) else (model,)
+    per_part = []
+    for part in parts:
+        raw, mirrored, undetected = embed_images(data_dir, names, tick, part.name)
+        per_part.append(variants(raw, mirrored, flip=True))
+    if not isinstance(model, FusedEmbedder):
+        return per_part[0], undetected
+    first, second = per_part
+    fused = {v: fuse(first[v], second[v], model.weight) for v in ("plain", "flip")}
+    return fused, undetected
+
+
 def evaluate_lfw(
     data_dir: Path,
     tick: Callable[[], None] | None = None,

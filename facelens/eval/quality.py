@@ -21,7 +21,7 @@ import numpy as np
 
 from facelens.eval.lfw_pairs import threshold_at_fmr
 from facelens.quality import PERTURBATIONS_AT_RUNTIME, QualityConfig, scores_from_raw
-from facelens.quality.policies import get_policy
+from facelens.quality.policies import get_policy, policy_embedder
 from facelens.quality.stability import PERTURBATIONS, stability
 from facelens.train import quality_dataset as dataset
 from facelens.train.degrade import SEVERE
@@ -92,7 +92,7 @@ def orderings(unified: np.ndarray, scores: dict, raw: dict) -> dict[str, np.ndar
 
 
 def similarities(records: list, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    vectors = np.stack([r.embeddings[0] for r in records]).astype(np.float32)
+    vectors = np.stack([r.recognition[0] for r in records]).astype(np.float32)
     i, j, same = comparisons(names)
     return np.einsum("nd,nd->n", vectors[i], vectors[j]), same
 
@@ -117,13 +117,13 @@ def curves(
 
 def policy_check(records: list, names: list[str], quality: np.ndarray) -> dict:
     """The shipped policies (plain embeddings) re-measured on the held-out fold."""
-    vectors = np.stack([r.embeddings[0] for r in records]).astype(np.float32)
+    vectors = np.stack([r.recognition[0] for r in records]).astype(np.float32)
     i, j, same = comparisons(names)
     similarity = np.einsum("nd,nd->n", vectors[i], vectors[j])
     pair_quality = np.minimum(quality[i], quality[j])
     out = {}
     for name, target in TARGETS.items():
-        policy = get_policy(name, flip=False)
+        policy = get_policy(name, False, policy_embedder())
         out[name] = measure(
             target, policy.min_quality, similarity, same, pair_quality, threshold=policy.threshold
         )

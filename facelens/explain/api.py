@@ -23,6 +23,7 @@ from facelens.explain.scores import (
     embed_crops,
     nchw,
 )
+from facelens.explain.targets import EXPLAINED_EMBEDDER
 from facelens.io import ImageInput, load_image
 from facelens.lens import FaceLens
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
@@ -195,7 +196,7 @@ def pair(
 ) -> PairExplanation:
     """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair
     (fill: what CorrRISE's hidden regions become)."""
-    threshold = threshold_for(operating_point, flip=False)
+    threshold = threshold_for(operating_point, False, EXPLAINED_EMBEDDER)
     aligned = [
         align_embedding(*locate(image, index))
         for image, index in ((image_a, face_a), (image_b, face_b))

@@ -26,6 +26,7 @@ from facelens.explain import targets
 from facelens.explain.base import Explainer
 from facelens.explain.faithfulness import substrate
 from facelens.explain.scores import SimilarityTarget, Target, nchw
+from facelens.explain.targets import EXPLAINED_EMBEDDER
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -62,7 +63,7 @@ class GradientPair(Explainer):
                 threshold_for,
             )
 
-            threshold = threshold_for(DEFAULT_OPERATING_POINT, flip=False)
+            threshold = threshold_for(DEFAULT_OPERATING_POINT, False, EXPLAINED_EMBEDDER)
         self.threshold, self.dims, self.variant = threshold, dims, variant
         self.smooth, self.chunk = smooth, chunk
 

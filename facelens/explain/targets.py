@@ -34,6 +34,9 @@ from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel, weight_path
 from facelens.recognition.dlib import DLIB_CHIP
 
+# The embedding explanations run on (its torch twin, its thresholds); the default recogniser
+# may differ: see README, Explanations.
+EXPLAINED_EMBEDDER = "dlib"
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 # (five landmarks 5×2, face mesh 468×3) -> the 5 points the crop template is defined on
 Points = Callable[[np.ndarray, np.ndarray | None], np.ndarray]

@@ -23,14 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from facelens.errors import ErrorCode, FaceLensError
-from facelens.gallery import open_store
+from facelens.gallery import open_store, recorded_embedder
 from facelens.gallery.names import valid_name
 from facelens.gallery.record import check_record, record_of
 from facelens.gallery.store import Fuse, Template, read_export_by_person
 from facelens.io import ImageInput
 from facelens.lens import FaceLens
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
-from facelens.recognition.registry import NETWORKS
+from facelens.recognition.registry import DEFAULT_EMBEDDER, EMBEDDER_NAMES, NETWORKS
 from facelens.types import (
     EnrolledImage,
     Enrollment,
@@ -53,12 +53,19 @@ def content_hash(source: ImageInput) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# The one embedder galleries are calibrated for (templates, open-set impostor tail).
-GALLERY_EMBEDDER = "dlib"
+def embedder_for(path_or_uri: str | os.PathLike[str]) -> str:
+    """The embedder a gallery opened without a lens uses: the one its templates were made
+    with (so galleries written before the default changed keep working), else the default."""
+    record = recorded_embedder(path_or_uri)
+    return record.name if record and record.name in EMBEDDER_NAMES else DEFAULT_EMBEDDER
 
 
 class Gallery:
-    """A persistent gallery: a directory (SQLite + FAISS) or a Milvus URI (`milvus:x.db`)."""
+    """A persistent gallery: a directory (SQLite + FAISS) or a Milvus URI (`milvus:x.db`).
+
+    lens: the FaceLens that detects, assesses and embeds; by default one with the embedder
+    the gallery records (a new gallery: the default embedder). A lens of another embedder
+    than the gallery's is refused (`embedder_mismatch`): vectors of two networks never mix."""
 
     def __init__(
         self,
@@ -66,15 +73,7 @@ class Gallery:
         lens: FaceLens | None = None,
         fuse: Fuse = "max",
     ) -> None:
-        self.lens = lens or FaceLens()
-        if self.lens.embedder_name != GALLERY_EMBEDDER:
-            # Stored templates, their index and the open-set thresholds are all dlib's:
-            # another embedder's vectors would be silently compared with them.
-            raise FaceLensError(
-                ErrorCode.BAD_ARGUMENT,
-                f"galleries hold {GALLERY_EMBEDDER} embeddings; a FaceLens with embedder "
-                f"{self.lens.embedder_name!r} cannot search or enrol in one yet",
-            )
+        self.lens = lens or FaceLens(embedder=embedder_for(path_or_uri))
         # A network's class holds its record: opening a gallery need not load the model
         network = NETWORKS.get(self.lens.embedder_name)
         self.location = os.fspath(path_or_uri)
@@ -180,7 +179,9 @@ class Gallery:
         if fuse not in (None, "max", "mean"):
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
         self._check_embedder()
-        threshold = open_set_threshold(operating_point, self.store.searched(), self.lens.flip)
+        threshold = open_set_threshold(
+            operating_point, self.store.searched(), self.lens.flip, self.lens.embedder_name
+        )
         face = self._largest_face(image)
         if face is None:
             raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the probe image")

@@ -144,6 +144,23 @@ class MilvusGalleryStore:
             raise ValueError(f"{uri} holds {field['params']['dim']}-d embeddings, not {dim}-d")
         self._c.load_collection(collection)
 
+    @staticmethod
+    def peek_embedder(
+        uri: str, collection: str = "facelens_gallery", token: str = ""
+    ) -> EmbedderRecord | None:
+        """The record of an existing collection; None when there is none yet."""
+        client = MilvusClient(uri=uri, token=token)
+        try:
+            if not client.has_collection(collection):
+                return None
+            found = client.describe_collection(collection)
+        finally:
+            client.close()
+        if RECORD in found.get("properties", {}):
+            return EmbedderRecord.from_json(found["properties"][RECORD])
+        field = next(f for f in found["fields"] if f["name"] == "embedding")
+        return unrecorded(int(field["params"]["dim"]))
+
     def _properties(self) -> dict[str, str]:
         return self._c.describe_collection(self.name).get("properties", {})
 

@@ -33,7 +33,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +242,19 @@ class SqliteGalleryStore:
 
     def stored_embedder(self) -> EmbedderRecord:
         return EmbedderRecord.from_json(self._meta("embedder"))
+
+    @staticmethod
+    def peek_embedder(path: str | os.PathLike[str]) -> EmbedderRecord | None:
+        """The record of the gallery at `path` without opening it for writing; None when
+        there is no gallery there yet."""
+        file = Path(path) / "gallery.sqlite"
+        if not file.is_file():
+            return None
+        with closing(sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)) as db:
+            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('embedder', 'dim')"))
+        if "embedder" in rows:
+            return EmbedderRecord.from_json(rows["embedder"])
+        return unrecorded(int(rows["dim"])) if "dim" in rows else None
 
     def _meta(self, key: str) -> str:
         return self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()[0]

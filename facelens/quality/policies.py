@@ -44,7 +44,18 @@ def policy_names() -> list[str]:
     return sorted(_load()["plain"])
 
 
-def get_policy(name: str, flip: bool) -> Policy:
+def policy_embedder() -> str:
+    """The embedder whose similarities the thresholds are (files from before: dlib)."""
+    return str(_load().get("embedder", "dlib"))
+
+
+def get_policy(name: str, flip: bool, embedder: str) -> Policy:
+    if embedder != policy_embedder():
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"the policies are calibrated for the {policy_embedder()!r} embedder, not "
+            f"{embedder!r}: use an operating point instead",
+        )
     entries = _load()["flip" if flip else "plain"]
     if name not in entries:
         raise FaceLensError(

@@ -4,7 +4,8 @@ A probe of someone not enrolled, compared with N enrolled templates, has its bes
 above t with probability FPIR = 1 − (1 − FMR(t))^N (comparisons taken as independent; with
 max fusion the best person score is the best template score). FMR(t) is the impostor tail
 measured on LFW (all cross-identity pairs of its 7,701 images, about 29.6 million) and
-stored in impostor_tail.json by `facelens eval identify --write-calibration`. A 1:1
+stored per embedder in impostor_tail.json by `facelens eval identify --embedder NAME
+--write-calibration`. A 1:1
 threshold is far too lenient for a gallery: at 2,920 templates the `accuracy` point (0.909)
 lets 99.5% of strangers through. The same command checks the model on LFW's 1:N protocol.
 """
@@ -45,9 +46,20 @@ def interpolate(table: list[list[float]], fmr: float) -> float:
     return float(np.interp(np.log10(fmr), np.log10(fmrs[order]), thresholds[order]))
 
 
-def threshold_at_fmr(fmr: float, flip: bool) -> float:
+def tail_of(embedder: str) -> dict:
+    tails = load_tail()
+    if embedder not in tails:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"no impostor tail measured for embedder {embedder!r} (measured: {sorted(tails)}); "
+            f"run facelens eval identify --embedder {embedder} --write-calibration",
+        )
+    return tails[embedder]
+
+
+def threshold_at_fmr(fmr: float, flip: bool, embedder: str) -> float:
     """The stored tail's threshold at `fmr`."""
-    return interpolate(load_tail()["flip" if flip else "plain"], fmr)
+    return interpolate(tail_of(embedder)["flip" if flip else "plain"], fmr)
 
 
 def fmr_for(fpir: float, templates: int) -> float:
@@ -55,15 +67,16 @@ def fmr_for(fpir: float, templates: int) -> float:
     return float(-np.expm1(np.log1p(-fpir) / max(templates, 1)))
 
 
-def open_set_threshold(operating_point: str, templates: int, flip: bool) -> float:
+def open_set_threshold(operating_point: str, templates: int, flip: bool, embedder: str) -> float:
     """Threshold for a search among `templates` enrolled templates: a 1:N point (`fpir_*`)
     scales with the gallery; a 1:1 point (`accuracy`, `fmr_1e-3`) is used as it is."""
     if operating_point in OPEN_SET_POINTS:
-        return threshold_at_fmr(fmr_for(OPEN_SET_POINTS[operating_point], templates), flip)
-    if operating_point in operating_points():
-        return threshold_for(operating_point, flip)
+        fmr = fmr_for(OPEN_SET_POINTS[operating_point], templates)
+        return threshold_at_fmr(fmr, flip, embedder)
+    if operating_point in operating_points(embedder):
+        return threshold_for(operating_point, flip, embedder)
     raise FaceLensError(
         ErrorCode.BAD_ARGUMENT,
         f"unknown operating point {operating_point!r}; choose one of "
-        f"{sorted(OPEN_SET_POINTS) + operating_points()}",
+        f"{sorted(OPEN_SET_POINTS) + operating_points(embedder)}",
     )

@@ -34,7 +34,7 @@ def calibration_of(embedder: str) -> dict:
     return calibration[embedder]
 
 
-def threshold_for(operating_point: str, flip: bool, embedder: str = "dlib") -> float:
+def threshold_for(operating_point: str, flip: bool, embedder: str) -> float:
     """Cosine-similarity threshold above which two faces are the same person."""
     points = calibration_of(embedder)["flip" if flip else "plain"]
     if operating_point not in points:
@@ -45,7 +45,7 @@ def threshold_for(operating_point: str, flip: bool, embedder: str = "dlib") -> f
     return float(points[operating_point]["threshold"])
 
 
-def operating_points(embedder: str = "dlib") -> list[str]:
+def operating_points(embedder: str) -> list[str]:
     return sorted(calibration_of(embedder)["plain"])
 
 

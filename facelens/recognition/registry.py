@@ -9,11 +9,13 @@ from facelens.models.onnx_model import shared
 from facelens.recognition.base import Embedder, NetworkEmbedder
 from facelens.recognition.dlib import DlibEmbedder
 from facelens.recognition.fused import FusedEmbedder
+from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 from facelens.recognition.sface import SFaceEmbedder
 
+__all__ = ["DEFAULT_EMBEDDER", "EMBEDDER_NAMES", "check_embedder", "get_embedder", "get_network"]
+
 NETWORKS: dict[str, type[NetworkEmbedder]] = {"dlib": DlibEmbedder, "sface": SFaceEmbedder}
-EMBEDDER_NAMES = (*NETWORKS, "fused")
-DEFAULT_EMBEDDER = "dlib"
+assert set(EMBEDDER_NAMES) == {*NETWORKS, "fused"}
 # [SFace, w·dlib]: w chosen on all ten LFW folds (`facelens eval lfw --embedder fused`
 # reports it as `weight_all_folds`; its accuracy is measured with w chosen on nine folds).
 FUSION_WEIGHT = 1.7

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facelens.eval.lfw_pairs import threshold_at_fmr
-from facelens.recognition.base import normalise
+from facelens.recognition.names import DEFAULT_EMBEDDER
 from facelens.train.quality_dataset import identity
 
 
@@ -69,8 +69,8 @@ def calibrate_policies(
 ) -> dict:
     """Each policy's threshold, measured on every pair of training-fold images."""
     people = np.array([identity(n) for n in names])
-    plain = np.stack([r.embeddings[0] for r in clean]).astype(np.float32)
-    flipped = np.stack([r.embeddings[1] for r in clean]).astype(np.float32)
+    plain = np.stack([r.recognition[0] for r in clean]).astype(np.float32)
+    flipped = np.stack([r.recognition[1] for r in clean]).astype(np.float32)
     i, j = np.triu_indices(len(names), k=1)
     same = people[i] == people[j]
     pair_quality = np.minimum(quality[i], quality[j])
@@ -78,7 +78,8 @@ def calibrate_policies(
         "measured_on": f"LFW folds 1-9: all {len(i)} pairs of their {len(names)} images "
         f"({int(same.sum())} same-person); tools/train_quality.py",
     }
-    for variant, vectors in (("plain", plain), ("flip", normalise(plain + flipped))):
+    out["embedder"] = DEFAULT_EMBEDDER
+    for variant, vectors in (("plain", plain), ("flip", flipped)):
         similarity = (vectors @ vectors.T)[i, j]
         out[variant] = {}
         for name, target in TARGETS.items():

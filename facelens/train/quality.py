@@ -95,7 +95,7 @@ def sdd_targets(
     """Wasserstein distance between genuine and impostor similarities, per variant (NaN when
     the person has no other photo)."""
     rng = np.random.default_rng(SEED)
-    clean = np.stack([r.embeddings[0] for r in records[: len(clean_names)]]).astype(np.float32)
+    clean = np.stack([r.recognition[0] for r in records[: len(clean_names)]]).astype(np.float32)
     people = np.array([dataset.identity(n) for n in clean_names])
     by_person: dict[str, list[int]] = {}
     for i, person in enumerate(people):
@@ -109,7 +109,7 @@ def sdd_targets(
         mates = [j for j in by_person[person] if j != index[variant.name]]
         if not mates:
             continue
-        vector = record.embeddings[0].astype(np.float32)
+        vector = record.recognition[0].astype(np.float32)
         genuine = clean[mates] @ vector
         impostor = clean[pool[people[pool] != person]] @ vector
         # W1 between two 1-D samples = mean gap between their quantile functions
@@ -188,7 +188,8 @@ def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: 
         },
         "degradations": "facelens.train.degrade.sample, 2 per image of people with 2+ photos",
         "target": "SDD-FIQA: W1 distance between genuine and impostor cosine similarities "
-        f"(dlib ResNet, plain), / 75th percentile of clean images, clipped to [0, 1]; "
+        f"({dataset.recogniser_tag()} embedder-detector, plain), / 75th percentile of clean "
+        "images, clipped to [0, 1]; "
         f"{IMPOSTORS} impostor photos",
         "seed": SEED,
         "retake_rate_on_training_images": rates,

@@ -12,7 +12,7 @@ import pickle
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,17 @@ class Record:
     pick: int  # the labelled (most central) face
     found: bool  # False: the detector missed it and `faces` is the fallback
     embeddings: np.ndarray  # (P, 128) float16: the picked face under each perturbation
+    # (2, D) float16: the picked face's unit vectors from the recogniser whose utility the
+    # model predicts (FaceLens's default embedder), plain and flip-fused
+    recognition: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), np.float16))
+
+
+def recogniser_tag() -> str:
+    """Which recogniser and detector the cached records come from (a cache folder each)."""
+    from facelens.detection.names import DEFAULT_DETECTOR
+    from facelens.recognition.names import DEFAULT_EMBEDDER
+
+    return f"{DEFAULT_EMBEDDER}-{DEFAULT_DETECTOR}"
 
 
 def seed_of(*parts: object) -> int:
@@ -123,7 +134,11 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
             rgb, dlib_points(faces.mesh[pick : pick + 1]), lens.quality_embedder.template
         )
         chips.append(chip)
-        records.append(Record(faces, pick, found, np.zeros(0)))
+        points, mesh = faces.points[pick : pick + 1], faces.mesh[pick : pick + 1]
+        recognition = np.concatenate(
+            [lens.embedder.embed_faces(rgb, points, mesh, flip) for flip in (False, True)]
+        )
+        records.append(Record(faces, pick, found, np.zeros(0), recognition.astype(np.float16)))
     batch = perturb(np.concatenate(chips))
     vectors = run_embedder(lens.quality_embedder, batch).reshape(-1, len(variants), 128)
     for i, record in enumerate(records):
@@ -140,7 +155,7 @@ def process(
     workers: int = 2,
 ) -> list[Record]:
     """Records for `variants`, from the chunked cache `CACHE_DIR/tag` when present."""
-    folder = CACHE_DIR / tag
+    folder = CACHE_DIR / recogniser_tag() / tag
     folder.mkdir(parents=True, exist_ok=True)
     cleans = cleans or [None] * len(variants)
     jobs, results = [], {}

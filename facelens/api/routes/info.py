@@ -29,7 +29,7 @@ async def info(request: Request) -> Info:
             **{name: has_feature(name) for name in FEATURES},
             "gallery": getattr(request.app.state, "gallery", None) is not None,
         },
-        operating_points=operating_points(),
+        operating_points=operating_points(request.app.state.lens.embedder_name),
         default_operating_point=DEFAULT_OPERATING_POINT,
         max_upload_bytes=settings.max_upload_bytes,
         max_pixels=settings.max_pixels,
