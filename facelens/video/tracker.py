@@ -4,7 +4,9 @@ Each frame's faces are matched to the live tracks by one optimal assignment (Sci
 linear_sum_assignment) on cost = (1 − IoU) + COS_WEIGHT·(1 − cosine), where IoU is taken
 against the track's box moved by its recent velocity. A pair is allowed when the boxes
 overlap (IoU ≥ MIN_IOU), or, after a miss or a fast move, when the embeddings agree
-(cosine ≥ REID_COSINE) and the face is within REID_REACH box sides of where the track was.
+(cosine ≥ REID_COSINE) and the face is within REID_REACH box sides of where the track was;
+never when the face's size changed by more than MAX_SCALE_STEP (a big face leaving the frame
+must not hand its track to a small face behind it, as in the clip's frames 40-55).
 Overlap leads because on short_hamilton_clip.mp4 dlib's embedding of small, blurred audience
 faces does not tell them apart: the same face in consecutive frames scores cosine 0.89-1.00
 (median 0.995), different faces up to 0.978.
@@ -24,6 +26,7 @@ MIN_IOU = 0.1
 REID_COSINE = 0.95
 REID_REACH = 2.0
 COS_WEIGHT = 2.0
+MAX_SCALE_STEP = 1.5  # box side ratio between a track's last box and a new face
 EMBEDDING_MOMENTUM = 0.8  # share of the track's embedding kept at each new detection
 VELOCITY_MOMENTUM = 0.5
 NOT_ALLOWED = 1e6
@@ -121,7 +124,9 @@ class Tracker:
         side = np.sqrt((last[:, 2:] - last[:, :2]).prod(-1))
         distance = np.linalg.norm(_centres(last)[:, None] - _centres(boxes)[None], axis=-1)
         near = distance <= REID_REACH * side[:, None]
-        allowed = (overlap >= MIN_IOU) | ((cosine >= REID_COSINE) & near)
+        scale = np.sqrt((boxes[:, 2:] - boxes[:, :2]).prod(-1))[None] / side[:, None]
+        similar_size = (scale <= MAX_SCALE_STEP) & (scale >= 1 / MAX_SCALE_STEP)
+        allowed = ((overlap >= MIN_IOU) | ((cosine >= REID_COSINE) & near)) & similar_size
         cost = np.where(allowed, (1 - overlap) + COS_WEIGHT * (1 - cosine), NOT_ALLOWED)
         rows, cols = linear_sum_assignment(cost)
         return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
