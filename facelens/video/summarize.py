@@ -26,10 +26,9 @@ def summarize(
 ) -> Track:
     views = state.payload.items if isinstance(state.payload, Views) else []
     qualities = _qualities(views, lens) if quality else [None] * len(views)
-    ranked = sorted(
-        range(len(views)),
-        key=lambda i: -(qualities[i].score if qualities[i] else views[i].score),  # type: ignore[union-attr]
-    )
+    # by quality where measured, else by the cheap view score
+    merit = [q.score if q is not None else v.score for q, v in zip(qualities, views, strict=True)]
+    ranked = sorted(range(len(views)), key=lambda i: -merit[i])
     best = views[ranked[0]]
     face = _face(best, qualities[ranked[0]])
     track = Track(
@@ -46,7 +45,8 @@ def summarize(
     if attributes:
         _aggregate_attributes(track, views, ranked[0])
     if gallery is not None:
-        usable = [i for i in ranked if not (qualities[i] and qualities[i].verdict == "retake")]  # type: ignore[union-attr]
+        refused = {i for i, q in enumerate(qualities) if q is not None and q.verdict == "retake"}
+        usable = [i for i in ranked if i not in refused]
         if usable:
             chosen = [views[i].embedding for i in usable[:SEARCHED_VIEWS]]
             track.identity, track.matches, track.identity_threshold = identify(gallery, chosen)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request
 
@@ -14,6 +15,9 @@ from facelens.detection.detector import DETECTORS
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.lens import FaceLens
 from facelens.types import VideoResult
+
+if TYPE_CHECKING:
+    from facelens.gallery.gallery import Gallery
 
 router = APIRouter(tags=["video"], responses=ERROR_RESPONSES)
 
@@ -54,7 +58,7 @@ async def video(
 
 
 def _analyse(
-    lens: FaceLens, data: bytes, every: int, max_frames: int | None, gallery
+    lens: FaceLens, data: bytes, every: int, max_frames: int | None, gallery: Gallery | None
 ) -> VideoResult:
     # OpenCV reads files, not bytes: the clip lives in a private temporary folder meanwhile.
     with tempfile.TemporaryDirectory(prefix="facelens-video-") as folder:
