@@ -31,6 +31,11 @@ class InputBudget:
     # photos are shrunk to it first. Measured on an 8000×6000 photo (loaded 2-core machine):
     # 2560 → 0.7 s, process peak 478 MB; 3840 → 1.7 s, 776 MB.
     max_detector_side: int = 2560
+    # A video file (an upload, a clip on disk) is checked as a whole on its header, then
+    # while it is read; every frame is also held to the per-image limits above. Cameras
+    # and streams have no end: they are bounded by the caller's max_frames / duration.
+    max_clip_frames: int = 18_000  # 10 minutes at 30 frames/s
+    max_clip_seconds: float = 600.0
 
     def check_bytes(self, size: int) -> None:
         if size > self.max_bytes:
@@ -87,6 +92,21 @@ class InputBudget:
                 ErrorCode.TOO_LARGE,
                 f"detection would run on {views} views of the image, more than the limit "
                 f"of {self.max_views}",
+            )
+
+    def check_clip(self, frames: int, seconds: float) -> None:
+        """Refuse a video file longer than the per-clip limits (declared or counted)."""
+        if frames > self.max_clip_frames:
+            raise FaceLensError(
+                ErrorCode.TOO_LARGE,
+                f"the video has {frames:,} frames or more, more than the limit of "
+                f"{self.max_clip_frames:,}; analyse a part with max_frames",
+            )
+        if seconds > self.max_clip_seconds:
+            raise FaceLensError(
+                ErrorCode.TOO_LARGE,
+                f"the video lasts {seconds:,.1f} s or more, more than the limit of "
+                f"{self.max_clip_seconds:g} s; analyse a part with duration",
             )
 
 

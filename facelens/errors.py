@@ -20,6 +20,9 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"  # no such person in the gallery
     NAME_TAKEN = "name_taken"  # the name (case-insensitively) belongs to another person
     EMBEDDER_MISMATCH = "embedder_mismatch"  # a gallery or export of another embedder
+    UNREADABLE_VIDEO = "unreadable_video"  # no such file, camera or stream; not a video
+    TRUNCATED_VIDEO = "truncated_video"  # a file that ends before its declared frames
+    SOURCE_LOST = "source_lost"  # a camera or live stream that stopped delivering frames
 
 
 class FaceLensError(Exception):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
@@ -14,6 +17,10 @@ from facelens.recognition.dlib import DlibEmbedder
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 from facelens.recognition.registry import DEFAULT_EMBEDDER, check_embedder, get_embedder
 from facelens.types import Box, Face, ImageResult, Landmarks, Verification
+
+if TYPE_CHECKING:
+    from facelens.gallery.gallery import Gallery
+    from facelens.video.analysis import VideoAnalysis
 
 
 class FaceLens:
@@ -119,6 +126,28 @@ class FaceLens:
             ):
                 face.age, face.gender, face.expression = age, gender, expression
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
+
+    def video(
+        self,
+        source: str | int | Path,
+        every: int = 1,
+        max_frames: int | None = None,
+        duration: float | None = None,
+        gallery: Gallery | None = None,
+        quality: bool = True,
+        attributes: bool = True,
+    ) -> VideoAnalysis:
+        """Faces of a video file, a camera (index, e.g. 0) or a stream URL, tracked.
+
+        Iterate for one VideoFrame per analysed frame (every `every`-th), each face with its
+        track id; `.summary()` afterwards gives every Track (first/last frame, best view and
+        its quality, attributes over the track, identity from `gallery`). A camera or stream
+        runs until max_frames frames or `duration` seconds; close() stops it sooner."""
+        from facelens.video.analysis import VideoAnalysis
+
+        return VideoAnalysis(
+            self, source, every, max_frames, duration, gallery, quality, attributes
+        )
 
     def embed_found(
         self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)

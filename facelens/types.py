@@ -217,3 +217,70 @@ class Identification(BaseModel):
 class Person(BaseModel):
     name: str
     templates: int
+
+
+class TrackedFace(Face):
+    """A face of one video frame, with the track it belongs to."""
+
+    track_id: int = Field(description="same number for the same face across frames")
+
+
+class Track(BaseModel):
+    """One face followed through a video: from its first to its last frame in one shot."""
+
+    track_id: int
+    first_frame: int
+    last_frame: int
+    first_time: float = Field(description="seconds from the start of the video")
+    last_time: float
+    detections: int = Field(description="analysed frames in which the face was found")
+    end: Literal["cut", "lost", "end"] = Field(
+        description="cut: a shot cut; lost: missed too long; end: the video or analysis ended"
+    )
+    best_frame: int = Field(description="the frame of the best-quality view")
+    best: Face = Field(description="the face in best_frame, its quality and attributes")
+    age: Age | None = Field(default=None, description="median over the best-looking frames")
+    gender: Gender | None = Field(default=None, description="mean over the best-looking frames")
+    expression: Expression | None = Field(default=None, description="mean over the same frames")
+    identity: str | None = Field(default=None, description="gallery person; None = unknown")
+    matches: list[GalleryMatch] = Field(default_factory=list)
+    identity_threshold: float | None = None
+
+
+class VideoFrame(BaseModel):
+    """One analysed frame: its tracked faces, and the tracks that ended at it."""
+
+    index: int = Field(description="frame number in the video, from 0")
+    time: float = Field(description="seconds from the start")
+    cut: bool = Field(description="a shot cut since the previous analysed frame")
+    faces: list[TrackedFace]
+    ended: list[Track] = Field(default_factory=list)
+
+
+class VideoInfo(BaseModel):
+    source: str
+    kind: Literal["file", "camera", "stream"]
+    width: int
+    height: int
+    fps: float
+    frame_count: int | None = Field(description="declared by the file; None for live sources")
+
+
+class VideoSummary(BaseModel):
+    """The whole run: what was read, where the cuts are, every track."""
+
+    info: VideoInfo
+    frames_read: int
+    frames_analysed: int
+    stopped: Literal["end", "max_frames", "duration", "closed"]
+    cuts: list[int] = Field(description="first frame of each new shot")
+    tracks: list[Track]
+    seconds: float = Field(description="wall-clock time of the analysis")
+    stage_ms: dict[str, float] = Field(description="total milliseconds per stage")
+
+
+class VideoResult(BaseModel):
+    """A clip's full answer (REST): the summary plus every analysed frame."""
+
+    summary: VideoSummary
+    frames: list[VideoFrame]

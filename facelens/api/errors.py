@@ -26,6 +26,9 @@ STATUS = {
     ErrorCode.NO_FACE: 422,
     ErrorCode.FACE_INDEX: 422,
     ErrorCode.RETAKE: 422,
+    ErrorCode.UNREADABLE_VIDEO: 415,
+    ErrorCode.TRUNCATED_VIDEO: 400,
+    ErrorCode.SOURCE_LOST: 400,
 }
 HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 

@@ -21,6 +21,9 @@ class Settings(BaseModel):
     # Inference threads at once: more than the cores only adds queueing inside ONNX Runtime.
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), gt=0)
     warm_up: bool = Field(default=True, description="load the networks at start-up")
+    # An uploaded clip (POST /v1/video; bytes as max_upload_bytes): frames and seconds
+    max_video_frames: int = Field(default=1800, gt=0, description="per uploaded clip")
+    max_video_seconds: float = Field(default=120.0, gt=0, description="per uploaded clip")
 
     @property
     def max_body_bytes(self) -> int:
@@ -30,4 +33,9 @@ class Settings(BaseModel):
     @property
     def budget(self) -> InputBudget:
         """The input budget every request is checked against (facelens.budget)."""
-        return InputBudget(max_bytes=self.max_upload_bytes, max_pixels=self.max_pixels)
+        return InputBudget(
+            max_bytes=self.max_upload_bytes,
+            max_pixels=self.max_pixels,
+            max_clip_frames=self.max_video_frames,
+            max_clip_seconds=self.max_video_seconds,
+        )

@@ -15,6 +15,7 @@ from facelens.cli import (
     quality,
     represent,
     serve,
+    video,
 )
 
 app = typer.Typer(
@@ -46,6 +47,7 @@ app.command()(represent.represent)
 app.command()(find.find)
 bench.register(app)
 serve.register(app)
+video.register(app)
 attributes.register(app)
 attributes.register_eval(evaluate.app)
 explain.register(app)

@@ -1,0 +1,69 @@
+"""POST /v1/video: the faces of an uploaded clip, tracked, with a summary per track."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, Query, Request
+
+from facelens.api.deps import image_body, lens_of, run_cpu, settings_of
+from facelens.api.errors import ERROR_RESPONSES
+from facelens.api.images import read_images
+from facelens.detection.detector import DETECTORS
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.lens import FaceLens
+from facelens.types import VideoResult
+
+if TYPE_CHECKING:
+    from facelens.gallery.gallery import Gallery
+
+router = APIRouter(tags=["video"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/video",
+    openapi_extra=image_body("video"),
+    summary="Faces of an uploaded clip, tracked across frames",
+)
+async def video(
+    request: Request,
+    every: int = Query(1, ge=1, le=300, description="analyse every N-th frame"),
+    max_frames: int | None = Query(None, ge=1, description="read at most this many frames"),
+    detector: str = Query("blazeface", description=f"{' or '.join(DETECTORS)}"),
+    identify: bool = Query(False, description="name each track from the server's gallery"),
+) -> VideoResult:
+    """Every analysed frame's faces with their track ids, and one summary per track (best
+    frame, quality, attributes, identity). The clip is held to the upload size and to the
+    server's per-clip frames and seconds (413 `too_large`); an unreadable or corrupt clip
+    is 415 `unreadable_video` or 400 `truncated_video`."""
+    if detector not in DETECTORS:
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"detector must be one of {DETECTORS}")
+    settings = settings_of(request)
+    raw, _ = await read_images(request, ("video",), settings)
+    data = raw["video"]
+    if not data:
+        raise FaceLensError(ErrorCode.EMPTY_INPUT, "the video is empty (0 bytes)")
+    served = lens_of(request)
+    lens = FaceLens(
+        flip=served.flip, budget=settings.budget, embedder=served.embedder_name, detector=detector
+    )
+    gallery = getattr(request.app.state, "gallery", None) if identify else None
+    if identify and gallery is None:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, "identify needs a gallery: start the server with --gallery"
+        )
+    return await run_cpu(request, _analyse, lens, data, every, max_frames, gallery)
+
+
+def _analyse(
+    lens: FaceLens, data: bytes, every: int, max_frames: int | None, gallery: Gallery | None
+) -> VideoResult:
+    # OpenCV reads files, not bytes: the clip lives in a private temporary folder meanwhile.
+    with tempfile.TemporaryDirectory(prefix="facelens-video-") as folder:
+        path = Path(folder) / "clip"
+        path.write_bytes(data)
+        analysis = lens.video(path, every=every, max_frames=max_frames, gallery=gallery)
+        frames = list(analysis)
+        return VideoResult(summary=analysis.summary(), frames=frames)

@@ -1,0 +1,1 @@
+"""Video: frames from files, cameras and streams; face tracks across them (FaceLens.video)."""

@@ -1,0 +1,185 @@
+"""A video analysed frame by frame: `FaceLens().video(source)` returns a VideoAnalysis.
+
+Per analysed frame (every `every`-th): detect, embed every face (the tracker needs it),
+join the faces to tracks, keep each track's best-looking views as small crops. Per decoded
+frame: the shot-cut test (a cut ends every track). Per track, once, when it ends: quality
+of its kept views, attributes over them, one gallery search (video/summarize.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.types import Box, Landmarks, Track, TrackedFace, VideoFrame, VideoSummary
+from facelens.video.candidates import Views
+from facelens.video.cuts import CutDetector
+from facelens.video.identity import check_gallery
+from facelens.video.source import Frame, FrameSource, VideoSource
+from facelens.video.summarize import summarize
+from facelens.video.tracker import Tracker, TrackState
+
+if TYPE_CHECKING:
+    from facelens.detection.detector import FoundFaces
+    from facelens.gallery.gallery import Gallery
+    from facelens.lens import FaceLens
+
+MISS_SECONDS = 0.5  # a face unseen this long (video time) ends its track
+
+
+class VideoAnalysis:
+    """Iterate for VideoFrame results (analysed frames only); `summary()` afterwards for
+    the tracks. The source is opened at creation: a bad source raises there."""
+
+    def __init__(
+        self,
+        lens: FaceLens,
+        source: VideoSource,
+        every: int = 1,
+        max_frames: int | None = None,
+        duration: float | None = None,
+        gallery: Gallery | None = None,
+        quality: bool = True,
+        attributes: bool = True,
+        open_timeout: float = 10.0,
+    ) -> None:
+        if every < 1:
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"every must be >= 1, got {every}")
+        if gallery is not None:
+            check_gallery(gallery, lens)
+        self.lens, self.every, self.gallery = lens, every, gallery
+        self.quality, self.attributes = quality, attributes
+        self.frames = FrameSource(source, lens.budget, max_frames, duration, open_timeout)
+        fps = self.frames.info.fps or 30.0
+        self.tracker = Tracker(max_misses=max(1, round(MISS_SECONDS * fps / every)))
+        self.cuts = CutDetector()
+        self.cut_frames: list[int] = []
+        self.tracks: list[Track] = []
+        self.analysed = 0
+        self.stage_ms: dict[str, float] = defaultdict(float)
+        self._started = time.perf_counter()
+        self._iterator: Iterator[VideoFrame] | None = None
+        self._done = False
+        self.current_rgb: np.ndarray | None = None  # the last analysed frame (for drawing)
+
+    def __iter__(self) -> Iterator[VideoFrame]:
+        if self._iterator is None:
+            self._iterator = self._run()
+        return self._iterator
+
+    def __enter__(self) -> VideoAnalysis:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading (a camera: release it); live tracks end with reason "end"."""
+        self.frames.close()
+
+    def summary(self) -> VideoSummary:
+        """Every track and the run's figures; reads whatever frames are left first."""
+        for _ in self:
+            pass
+        return VideoSummary(
+            info=self.frames.info,
+            frames_read=self.frames.frames_read,
+            frames_analysed=self.analysed,
+            stopped=self.frames.stopped,
+            cuts=self.cut_frames,
+            tracks=self.tracks,
+            seconds=round(time.perf_counter() - self._started, 3),
+            stage_ms={k: round(v, 1) for k, v in self.stage_ms.items()},
+        )
+
+    def _run(self) -> Iterator[VideoFrame]:
+        cut_pending = False
+        frames = iter(self.frames)
+        try:
+            while True:
+                with self._timed("decode"):
+                    frame = next(frames, None)
+                if frame is None:
+                    break
+                with self._timed("cuts"):
+                    if self.cuts.is_cut(frame.rgb):
+                        self.cut_frames.append(frame.index)
+                        cut_pending = True
+                if frame.index % self.every:
+                    continue
+                result = self._analyse(frame, cut_pending)
+                cut_pending = False
+                yield result
+        except FaceLensError:  # the tracks so far stay in summary() (a truncated file)
+            self._end_live()
+            raise
+        self._end_live()
+
+    def _end_live(self) -> None:
+        if not self._done:
+            self._done = True
+            self.tracks.extend(self._finish(self.tracker.end_all("end")))
+
+    def _analyse(self, frame: Frame, cut: bool) -> VideoFrame:
+        self.analysed += 1
+        self.current_rgb = frame.rgb
+        ended = self._finish(self.tracker.end_all("cut")) if cut else []
+        with self._timed("detect"):
+            found = self.lens.detector.detect(frame.rgb)
+        with self._timed("embed"):
+            embeddings = self.lens.embed_found(frame.rgb, found) if len(found) else np.zeros((0, 1))
+        with self._timed("track"):
+            owners, lost = self.tracker.update(found.boxes, embeddings, frame.index, frame.time)
+            for index, track in enumerate(owners):
+                if track.payload is None:
+                    track.payload = Views()
+                track.payload.offer(  # type: ignore[attr-defined]
+                    frame.rgb, found, index, embeddings[index], frame.index, frame.time
+                )
+        ended += self._finish(lost)
+        self.tracks.extend(ended)
+        return VideoFrame(
+            index=frame.index,
+            time=frame.time,
+            cut=cut,
+            faces=_tracked_faces(found, owners),
+            ended=ended,
+        )
+
+    def _finish(self, states: list[TrackState]) -> list[Track]:
+        with self._timed("summarize"):
+            return [
+                summarize(s, self.lens, self.quality, self.attributes, self.gallery) for s in states
+            ]
+
+    def _timed(self, stage: str) -> _Timer:
+        return _Timer(self.stage_ms, stage)
+
+
+class _Timer:
+    def __init__(self, totals: dict[str, float], stage: str) -> None:
+        self.totals, self.stage = totals, stage
+
+    def __enter__(self) -> None:
+        self.start = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.totals[self.stage] += (time.perf_counter() - self.start) * 1000
+
+
+def _tracked_faces(found: FoundFaces, owners: list[TrackState]) -> list[TrackedFace]:
+    return [
+        TrackedFace(
+            index=i,
+            box=Box.from_array(found.boxes[i]),
+            detection_score=round(float(found.scores[i]), 4),
+            landmarks=Landmarks.from_array(found.points[i]),
+            track_id=owners[i].track_id,
+        )
+        for i in range(len(found))
+    ]

@@ -1,0 +1,182 @@
+"""Frames from a video file, a camera index or a stream URL (OpenCV's VideoCapture, FFmpeg).
+
+Frames are read one at a time and never kept. Limits: every frame is held to the per-image
+budget (checked on the header's size first); a file to the per-clip budget (declared length
+first, then the frames actually read); a live source only to the caller's max_frames and
+duration. Opening and reading a stream time out (open_timeout), so a dead URL cannot hang.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from facelens.budget import DEFAULT_BUDGET, InputBudget
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.types import VideoInfo
+
+# FFmpeg's own warnings (a broken NAL unit, a missing moov atom) are answered with error
+# codes here; OpenCV reads this when its FFmpeg backend first opens a capture.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+VideoSource = str | int | Path
+Stopped = Literal["end", "max_frames", "duration", "closed"]
+# A file may decode a frame or two fewer than its header declares (rounded durations);
+# more missing than this means the data stops early.
+TRUNCATION_TOLERANCE = 0.02
+
+
+@dataclass
+class Frame:
+    index: int
+    time: float  # seconds from the start: the file's timestamp, or wall clock when live
+    rgb: np.ndarray
+
+
+def source_kind(source: VideoSource) -> Literal["file", "camera", "stream"]:
+    if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
+        return "camera"
+    return "stream" if isinstance(source, str) and "://" in source else "file"
+
+
+class FrameSource:
+    """Opens the source at once (errors are raised here); iterate for frames; close when done.
+
+    max_frames: stop after this many frames; duration: after this many seconds (of video for
+    a file, of wall clock for a camera or stream)."""
+
+    def __init__(
+        self,
+        source: VideoSource,
+        budget: InputBudget = DEFAULT_BUDGET,
+        max_frames: int | None = None,
+        duration: float | None = None,
+        open_timeout: float = 10.0,
+    ) -> None:
+        for name, value in (("max_frames", max_frames), ("duration", duration)):
+            if value is not None and value <= 0:
+                raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{name} must be > 0, got {value}")
+        self.kind = source_kind(source)
+        self.name = str(source)
+        self.budget, self.max_frames, self.duration = budget, max_frames, duration
+        self.stopped: Stopped = "end"
+        self.frames_read, self.declared, self.closed = 0, 0, False
+        self.capture = self._open(source, open_timeout)
+        self.info = self._check_header()
+
+    def _open(self, source: VideoSource, timeout: float) -> cv2.VideoCapture:
+        if self.kind == "file":
+            path = Path(source)
+            if not path.is_file():
+                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"no such video file: {path}")
+            if path.stat().st_size == 0:
+                raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
+        # OpenCV's warnings for a failed open say what the error below says, less clearly
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            if self.kind == "camera":
+                capture = cv2.VideoCapture(int(source))
+            else:
+                ms = int(timeout * 1000)
+                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+                capture = cv2.VideoCapture(str(source), cv2.CAP_FFMPEG, params)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        if not capture.isOpened():
+            capture.release()
+            what = {
+                "file": "could not be read as a video (not a video, or truncated or corrupt)",
+                "camera": "could not be opened (no such camera, or it is busy)",
+                "stream": f"could not be opened (unreachable, no video, or {timeout:g} s silent)",
+            }[self.kind]
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{self.kind} {source} {what}")
+        return capture
+
+    def _check_header(self) -> VideoInfo:
+        width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        fps = float(self.capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = self.declared = max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+        try:
+            if width and height:  # before any frame is decoded
+                self.budget.check_size(width, height)
+            if self.kind == "file":
+                frames = min(count, self.max_frames or count)
+                seconds = frames / fps if fps > 0 else 0.0
+                self.budget.check_clip(frames, min(seconds, self.duration or seconds))
+        except FaceLensError:
+            self.close()
+            raise
+        return VideoInfo(
+            source=self.name,
+            kind=self.kind,
+            width=width,
+            height=height,
+            fps=round(fps, 3),
+            frame_count=count if self.kind == "file" and count > 0 else None,
+        )
+
+    def __iter__(self) -> Iterator[Frame]:
+        started = time.monotonic()
+        fps = self.info.fps or 30.0
+        try:
+            while True:
+                if self.max_frames is not None and self.frames_read >= self.max_frames:
+                    self.stopped = "max_frames"
+                    return
+                ok, bgr = self.capture.read()
+                if not ok:
+                    if self.closed:
+                        self.stopped = "closed"
+                        return
+                    self._check_end()
+                    return
+                index = self.frames_read
+                self.frames_read += 1
+                if self.kind == "file":
+                    seconds = index / fps
+                    self.budget.check_clip(self.frames_read, seconds)
+                else:
+                    seconds = time.monotonic() - started
+                if self.duration is not None and seconds >= self.duration:
+                    self.stopped = "duration"
+                    return
+                self.budget.check_size(bgr.shape[1], bgr.shape[0])
+                yield Frame(index, round(seconds, 3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        finally:
+            self.close()
+
+    def _check_end(self) -> None:
+        """The source gave no frame: a normal end, or data or a device that failed."""
+        read, declared = self.frames_read, self.declared
+        complete = declared > 0 and read >= declared * (1 - TRUNCATION_TOLERANCE) - 1
+        if self.kind == "file":
+            if read == 0:
+                raise FaceLensError(
+                    ErrorCode.UNREADABLE_VIDEO, f"no frame of {self.name} could be decoded"
+                )
+            if declared and not complete:
+                raise FaceLensError(
+                    ErrorCode.TRUNCATED_VIDEO,
+                    f"{self.name} stopped decoding after {read} of its {declared} frames "
+                    "(truncated or corrupt)",
+                )
+            return
+        if complete:  # a stream of a finite video (a URL of a file) that reached its end
+            return
+        raise FaceLensError(
+            ErrorCode.SOURCE_LOST,
+            f"{self.kind} {self.name} stopped delivering frames after {read} frame(s)",
+        )
+
+    def close(self) -> None:
+        self.closed = True
+        self.capture.release()

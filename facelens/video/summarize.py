@@ -1,0 +1,94 @@
+"""A finished track → its summary: best view by quality, attributes over the best views,
+identity from the gallery. Runs once per track, on at most candidates.KEEP small crops."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from facelens.types import Box, Face, Landmarks, Quality, Track
+from facelens.video.candidates import View, Views
+from facelens.video.identity import SEARCHED_VIEWS, identify
+from facelens.video.tracker import TrackState
+
+if TYPE_CHECKING:
+    from facelens.gallery.gallery import Gallery
+    from facelens.lens import FaceLens
+
+
+def summarize(
+    state: TrackState,
+    lens: FaceLens,
+    quality: bool = True,
+    attributes: bool = True,
+    gallery: Gallery | None = None,
+) -> Track:
+    views = state.payload.items if isinstance(state.payload, Views) else []
+    qualities = _qualities(views, lens) if quality else [None] * len(views)
+    # by quality where measured, else by the cheap view score
+    merit = [q.score if q is not None else v.score for q, v in zip(qualities, views, strict=True)]
+    ranked = sorted(range(len(views)), key=lambda i: -merit[i])
+    best = views[ranked[0]]
+    face = _face(best, qualities[ranked[0]])
+    track = Track(
+        track_id=state.track_id,
+        first_frame=state.first_frame,
+        last_frame=state.last_frame,
+        first_time=state.first_time,
+        last_time=state.last_time,
+        detections=state.detections,
+        end=state.end,  # type: ignore[arg-type]
+        best_frame=best.frame,
+        best=face,
+    )
+    if attributes:
+        _aggregate_attributes(track, views, ranked[0])
+    if gallery is not None:
+        refused = {i for i, q in enumerate(qualities) if q is not None and q.verdict == "retake"}
+        usable = [i for i in ranked if i not in refused]
+        if usable:
+            chosen = [views[i].embedding for i in usable[:SEARCHED_VIEWS]]
+            track.identity, track.matches, track.identity_threshold = identify(gallery, chosen)
+    return track
+
+
+def _qualities(views: list[View], lens: FaceLens) -> list[Quality | None]:
+    from facelens.quality import assess_quality
+
+    return [assess_quality(v.crop, v.face, lens.quality_embedder)[0] for v in views]
+
+
+def _face(view: View, quality: Quality | None) -> Face:
+    found = view.face
+    return Face(
+        index=0,
+        box=Box.from_array(found.boxes[0] + np.tile(view.offset, 2)),
+        detection_score=round(float(found.scores[0]), 4),
+        landmarks=Landmarks.from_array(found.points[0] + view.offset),
+        quality=quality,
+    )
+
+
+def _aggregate_attributes(track: Track, views: list[View], best: int) -> None:
+    """Median age, mean gender probability and mean expression over the views; the best
+    view's own values on `track.best`."""
+    from facelens.attributes.age import to_age
+    from facelens.attributes.age_gender import FaceApiAgeGender
+    from facelens.attributes.expression import MiniXceptionEmotion, to_expression
+    from facelens.attributes.gender import to_gender
+    from facelens.models.onnx_model import shared
+
+    age_gender, emotion = shared(FaceApiAgeGender), shared(MiniXceptionEmotion)
+    ages, female, emotions = [], [], []
+    for view in views:
+        age, woman = age_gender.predict(view.crop, view.face.points)  # type: ignore[attr-defined]
+        ages.append(float(age[0]))
+        female.append(float(woman[0]))
+        emotions.append(emotion.probabilities(view.crop, view.face.points)[0])  # type: ignore[attr-defined]
+    track.age = to_age(float(np.median(ages)))
+    track.gender = to_gender(float(np.mean(female)))
+    track.expression = to_expression(np.mean(emotions, axis=0))
+    track.best.age = to_age(ages[best])
+    track.best.gender = to_gender(female[best])
+    track.best.expression = to_expression(emotions[best])

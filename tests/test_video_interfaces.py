@@ -1,0 +1,119 @@
+"""`facelens video` and POST /v1/video on a made-up clip, the stage clip and bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import cv2
+import pytest
+from typer.testing import CliRunner
+from video_clips import background, face_tile, scene, write_clip
+
+from facelens.api import Settings, create_app
+from facelens.cli import app
+
+with warnings.catch_warnings():  # starlette's TestClient warns about httpx at import
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+runner = CliRunner()
+FRAMES = 6
+
+
+@pytest.fixture(scope="module")
+def one_face_clip(tmp_path_factory, data_dir: Path) -> Path:
+    """One LFW face moving right 8 px a frame over a still background."""
+    face = face_tile(data_dir / "lfw" / "images" / "Tony_Blair" / "Tony_Blair_0018.jpg")
+    frames = [scene(background(3), [(face, 40 + 8 * i, 70)]) for i in range(FRAMES)]
+    return write_clip(tmp_path_factory.mktemp("clip") / "one.mp4", frames)
+
+
+@pytest.fixture(scope="module")
+def client():
+    settings = Settings(warm_up=False, max_video_frames=100)
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_cli_json_lines(one_face_clip: Path):
+    out = runner.invoke(app, ["video", str(one_face_clip), "--json"])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    frames, summary = [x["frame"] for x in lines[:-1]], lines[-1]["summary"]
+    assert [f["index"] for f in frames] == list(range(FRAMES))
+    assert {face["track_id"] for f in frames for face in f["faces"]} == {1}
+    xs = [f["faces"][0]["box"]["x1"] for f in frames]
+    assert (xs[-1] - xs[0]) / (FRAMES - 1) == pytest.approx(8, abs=1)  # moved 8 px a frame
+    assert [t["track_id"] for t in summary["tracks"]] == [1]
+    assert summary["tracks"][0]["end"] == "end" and summary["frames_read"] == FRAMES
+
+
+def test_cli_annotated_copy_and_table(one_face_clip: Path, tmp_path: Path):
+    out_file = tmp_path / "annotated.mp4"
+    out = runner.invoke(app, ["video", str(one_face_clip), "--out", str(out_file), "--every", "2"])
+    assert out.exit_code == 0, out.output
+    assert "6 frames read, 3 analysed" in out.stdout and "1 track(s)" in out.stdout
+    capture = cv2.VideoCapture(str(out_file))
+    frames = []
+    while (read := capture.read())[0]:
+        frames.append(read[1])
+    assert len(frames) == 3 and frames[0].shape == (270, 480, 3)
+    # the box is drawn: the annotated frame differs from the plain one around the face
+    plain = cv2.VideoCapture(str(one_face_clip)).read()[1]
+    assert cv2.absdiff(frames[0], plain).max() > 100
+
+
+def test_cli_max_frames_on_the_stage_clip(data_dir: Path):
+    clip = data_dir / "video" / "short_hamilton_clip.mp4"
+    out = runner.invoke(app, ["video", str(clip), "--json", "--max-frames", "25"])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout.splitlines()[-1])["summary"]
+    assert summary["frames_read"] == 25 and summary["stopped"] == "max_frames"
+    assert summary["cuts"] == [20]
+    assert {t["end"] for t in summary["tracks"]} <= {"cut", "end"}
+
+
+def test_cli_bad_input_exit_2(tmp_path: Path):
+    text = tmp_path / "fake.mp4"
+    text.write_text("hello")
+    out = runner.invoke(app, ["video", str(text), "--json"])
+    assert out.exit_code == 2
+    assert json.loads(out.stdout)["error"]["code"] == "unreadable_video"
+    out = runner.invoke(app, ["video", "96"])
+    assert out.exit_code == 2 and "unreadable_video" in out.output
+
+
+def test_rest_video(client: TestClient, one_face_clip: Path):
+    files = {"video": ("one.mp4", one_face_clip.read_bytes(), "video/mp4")}
+    response = client.post("/v1/video", files=files, params={"every": 2})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [f["index"] for f in body["frames"]] == [0, 2, 4]
+    tracks = body["summary"]["tracks"]
+    assert len(tracks) == 1 and tracks[0]["best_frame"] in (0, 2, 4)
+    assert 0 < tracks[0]["best"]["quality"]["score"] <= 1
+    assert tracks[0]["gender"]["label"] == "male"
+    assert {face["track_id"] for f in body["frames"] for face in f["faces"]} == {1}
+
+
+def test_rest_video_bad_input(client: TestClient, data_dir: Path):
+    def post(data: bytes, **params):
+        return client.post(
+            "/v1/video", files={"video": ("v.mp4", data, "video/mp4")}, params=params
+        )
+
+    for data, status, code in (
+        (b"", 400, "empty_input"),
+        (b"not a video at all" * 50, 415, "unreadable_video"),
+    ):
+        response = post(data)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    clip = (data_dir / "video" / "short_hamilton_clip.mp4").read_bytes()
+    response = post(clip)  # 275 frames, the server allows 100
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    response = post(clip, max_frames=10, detector="nope")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "bad_argument"
+    response = post(clip, identify="true")  # no gallery on this server
+    assert response.status_code == 400
