@@ -20,6 +20,7 @@ from facelens.types import Box, Face, ImageResult, Landmarks, Verification
 
 if TYPE_CHECKING:
     from facelens.gallery.gallery import Gallery
+    from facelens.quality.policies import Policy
     from facelens.video.analysis import VideoAnalysis
 
 
@@ -174,31 +175,54 @@ class FaceLens:
         its own measured threshold and quality floor. `retake_below` overrides the default
         retake threshold of the quality score.
         """
+        self.decision_rule(operating_point, policy)  # a bad name fails before any work
+        first = self.verification_face(image_a, face_a, "image_a", retake_below)
+        second = self.verification_face(image_b, face_b, "image_b", retake_below)
+        return self.decide(first, second, operating_point, policy)
+
+    def verification_face(
+        self,
+        image: ImageInput,
+        index: int = 0,
+        which: str = "image",
+        retake_below: float | None = None,
+    ) -> Face:
+        """One side of a verification: the chosen face with its embedding and quality (what
+        `decide` compares; batch verification reuses it for photos in several pairs)."""
         from facelens.quality import QualityConfig, assess_quality
-        from facelens.quality.policies import get_policy
 
         config = (
             QualityConfig() if retake_below is None else QualityConfig(retake_below=retake_below)
         )
-        chosen = get_policy(policy, self.flip, self.embedder_name) if policy else None
-        threshold = (
-            chosen.threshold
-            if chosen
-            else threshold_for(operating_point, self.flip, self.embedder_name)
-        )
-        picked = []
-        for image, index, which in ((image_a, face_a, "image_a"), (image_b, face_b, "image_b")):
-            rgb = load_image(image, self.budget)
-            detections = self.detector.detect(rgb)
-            found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
-            face = _pick(found, index, which)
-            face._embedding = self.embed_found(rgb, detections, slice(index, index + 1))[0]
-            face.embedding = [round(float(v), 6) for v in face._embedding]
-            face.quality = assess_quality(rgb, detections, self.quality_embedder, config=config)[
-                index
-            ]
-            picked.append(face)
-        first, second = picked
+        rgb = load_image(image, self.budget)
+        detections = self.detector.detect(rgb)
+        found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
+        face = _pick(found, index, which)
+        face._embedding = self.embed_found(rgb, detections, slice(index, index + 1))[0]
+        face.embedding = [round(float(v), 6) for v in face._embedding]
+        face.quality = assess_quality(rgb, detections, self.quality_embedder, config=config)[index]
+        return face
+
+    def decision_rule(
+        self, operating_point: str, policy: str | None
+    ) -> tuple[Policy | None, float]:
+        """The policy (if named) and the similarity threshold a decision uses."""
+        from facelens.quality.policies import get_policy
+
+        if policy:
+            chosen = get_policy(policy, self.flip, self.embedder_name)
+            return chosen, chosen.threshold
+        return None, threshold_for(operating_point, self.flip, self.embedder_name)
+
+    def decide(
+        self,
+        first: Face,
+        second: Face,
+        operating_point: str = DEFAULT_OPERATING_POINT,
+        policy: str | None = None,
+    ) -> Verification:
+        """The verification of two faces from `verification_face` (see `verify`)."""
+        chosen, threshold = self.decision_rule(operating_point, policy)
         similarity = float(np.dot(first.embedding_array, second.embedding_array))
         status, reasons = "ok", []
         for label, face in (("photo A", first), ("photo B", second)):

@@ -231,3 +231,32 @@ def test_detect_takes_a_folder(images: Path, tmp_path: Path) -> None:
     assert by_name["broken.jpg"]["error"]["code"] == "not_an_image"
     refused = runner.invoke(app, ["embed", str(tmp_path)])
     assert refused.exit_code == 2 and "represent" in refused.output
+
+
+def test_verify_pairs_file(images: Path, tmp_path: Path) -> None:
+    """Each pair gets a result; a photo in several pairs is read once; a bad photo fails
+    only its pairs; a malformed file is an error naming the row."""
+    for name in ("obama.jpg", "obama2.jpg", "biden.jpg"):
+        shutil.copy(images / name, tmp_path / name)
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text(
+        "image_a,image_b\nobama.jpg,obama2.jpg\nobama.jpg,biden.jpg\nbroken.jpg,obama.jpg\n"
+    )
+    out = runner.invoke(
+        app, ["verify-pairs", str(pairs), "--json", "--out", str(tmp_path / "r.csv")]
+    )
+    assert out.exit_code == 0, out.output
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["same_person"] for r in rows[:2]] == [True, False]
+    assert rows[0]["status"] == rows[1]["status"] == "ok"
+    assert rows[2]["status"] == "error" and rows[2]["error"]["code"] == "not_an_image"
+    single = _json(["verify", str(images / "obama.jpg"), str(images / "obama2.jpg"), "--json"])
+    assert rows[0]["similarity"] == single["similarity"]
+    with (tmp_path / "r.csv").open() as handle:
+        table = list(csv.DictReader(handle))
+    assert [r["error"] for r in table] == ["", "", "not_an_image"]
+
+    pairs.write_text("obama.jpg,obama2.jpg\nonly-one.jpg\n")
+    bad = runner.invoke(app, ["verify-pairs", str(pairs), "--json"])
+    assert bad.exit_code == 2 and "row 2" in json.loads(bad.stdout)["error"]["message"]

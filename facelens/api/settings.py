@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
+from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
+from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 
 
 class Settings(BaseModel):
@@ -21,6 +23,8 @@ class Settings(BaseModel):
     # Inference threads at once: more than the cores only adds queueing inside ONNX Runtime.
     workers: int = Field(default_factory=lambda: max(2, os.cpu_count() or 2), gt=0)
     warm_up: bool = Field(default=True, description="load the networks at start-up")
+    embedder: str = Field(default=DEFAULT_EMBEDDER, description=f"one of {EMBEDDER_NAMES}")
+    detector: str = Field(default=DEFAULT_DETECTOR, description=f"one of {DETECTORS}")
     # An uploaded clip (POST /v1/video; bytes as max_upload_bytes): frames and seconds
     max_video_frames: int = Field(default=1800, gt=0, description="per uploaded clip")
     max_video_seconds: float = Field(default=120.0, gt=0, description="per uploaded clip")

@@ -12,6 +12,7 @@ from facelens.cli import (
     faces,
     find,
     gallery,
+    pairs,
     quality,
     represent,
     serve,
@@ -45,6 +46,7 @@ def _options(
 faces.register(app)
 app.command()(represent.represent)
 app.command()(find.find)
+app.command("verify-pairs")(pairs.verify_pairs)
 bench.register(app)
 serve.register(app)
 video.register(app)

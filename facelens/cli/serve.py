@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from facelens.cli.gallery import DEFAULT_GALLERY
-from facelens.cli.output import reporting_errors
+from facelens.cli.output import DetectorOption, EmbedderOption, reporting_errors
 
 
 def serve(
@@ -28,6 +28,8 @@ def serve(
     max_upload_mb: float = typer.Option(20.0, min=0.01, help="Largest image accepted, MiB."),
     workers: int | None = typer.Option(None, min=1, help="Inference threads at once."),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    embedder: str = EmbedderOption,
+    detector: str = DetectorOption,
 ) -> None:
     """Serve the REST API under /v1, the web page at /, and OpenAPI docs at /docs."""
     import logging
@@ -44,6 +46,8 @@ def serve(
         api_key=api_key or None,
         cors_origins=cors_origin,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        embedder=embedder,
+        detector=detector,
         **options,
     )
     with reporting_errors(False):  # e.g. a gallery of another embedder: exit 2, no traceback

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from facelens.eval.lfw_pairs import threshold_at_fmr
-from facelens.quality import PERTURBATIONS_AT_RUNTIME, QualityConfig, scores_from_raw
+from facelens.quality import QualityConfig, scores_from_raw
 from facelens.quality.policies import get_policy, policy_embedder
-from facelens.quality.stability import PERTURBATIONS, stability
+from facelens.quality.stability import stability
 from facelens.train import quality_dataset as dataset
 from facelens.train.degrade import SEVERE
 from facelens.train.policies import TARGETS, measure
@@ -40,8 +40,7 @@ def set_quality(
     records = dataset.process(data, variants, tag, cleans, tick, workers)
     raw = dataset.measure_all(data, variants, records, cleans, workers)
     vectors = np.stack([r.embeddings for r in records], 1).astype(np.float32)
-    chosen = [PERTURBATIONS.index(p) for p in PERTURBATIONS_AT_RUNTIME]
-    raw["embedding_stability"] = stability(vectors[chosen])
+    raw["embedding_stability"] = stability(vectors)  # PERTURBATIONS_AT_RUNTIME, in order
     unified, scores, _ = scores_from_raw(raw)
     config = QualityConfig()
     floored = np.zeros(len(unified), bool)

@@ -38,6 +38,15 @@ class Embedder(ABC):
         LANDMARK_NAMES order) and face meshes (N, 468, 3); with `flip`, each fused with its
         mirror image."""
 
+    def embed_plain_and_flip(
+        self, rgb: np.ndarray, points: np.ndarray, mesh: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What embed_faces gives with flip=False and with flip=True (here: two calls)."""
+        return (
+            self.embed_faces(rgb, points, mesh, False),
+            self.embed_faces(rgb, points, mesh, True),
+        )
+
     @abstractmethod
     def warm_up(self) -> None:
         """Run once on a blank input, so the first real call is as fast as the rest."""
@@ -88,6 +97,14 @@ class NetworkEmbedder(OnnxModel, Embedder):
         self, rgb: np.ndarray, points: np.ndarray, mesh: np.ndarray, flip: bool = False
     ) -> np.ndarray:
         return self.embed(self.chips(rgb, points, mesh), flip)
+
+    def embed_plain_and_flip(
+        self, rgb: np.ndarray, points: np.ndarray, mesh: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Both variants from one network call on the chips and their mirror images."""
+        plain, mirrored = self.raw(self.chips(rgb, points, mesh), flip=True)
+        assert mirrored is not None
+        return normalise(plain), normalise(plain + mirrored)
 
     def warm_up(self) -> None:
         size = self.template.size

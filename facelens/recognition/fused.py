@@ -33,6 +33,14 @@ class FusedEmbedder(Embedder):
         first, second = (part.embed_faces(rgb, points, mesh, flip) for part in self.parts)
         return fuse(first, second, self.weight)
 
+    def embed_plain_and_flip(
+        self, rgb: np.ndarray, points: np.ndarray, mesh: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        (first, first_flip), (second, second_flip) = (
+            part.embed_plain_and_flip(rgb, points, mesh) for part in self.parts
+        )
+        return fuse(first, second, self.weight), fuse(first_flip, second_flip, self.weight)
+
     def warm_up(self) -> None:
         for part in self.parts:
             part.warm_up()

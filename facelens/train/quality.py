@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.quality import PERTURBATIONS_AT_RUNTIME, components, scores_from_raw
+from facelens.quality import components, scores_from_raw
 from facelens.quality import model as gam
 from facelens.quality.geometry import canonical_mesh
 from facelens.quality.policies import POLICY_FILE
-from facelens.quality.stability import PERTURBATIONS, stability
+from facelens.quality.stability import stability
 from facelens.train import quality_dataset as dataset
 from facelens.train.policies import calibrate_policies
 
@@ -43,6 +43,10 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 
 params = importlib.import_module("facelens.quality.params")  # the module, not its function
 SEED = 0
+# Degraded copies of each training image whose person has another photo: one since the
+# recogniser became the fused SFace + dlib pair (2026-11-30; two before), which keeps a
+# 2-core retrain within a working session.
+DEGRADED_COPIES = 1
 IMPOSTORS = 600
 # Verdict: the red band (< 0.4) is retake, orange (< 0.6) is low. On top, ISO/IEC 29794-5
 # style requirements: a face whose blur, exposure, compression, noise or covered
@@ -83,7 +87,7 @@ def records_for(data: Path, workers: int) -> tuple[list, list, list, list]:
     by_name = dict(zip(names, clean, strict=True))
     counts = Counter(dataset.identity(n) for n in names)
     multi = [n for n in names if counts[dataset.identity(n)] >= 2]
-    degraded_variants = dataset.degraded_variants(multi, 2, "train")
+    degraded_variants = dataset.degraded_variants(multi, DEGRADED_COPIES, "train")
     cleans = [by_name[v.name] for v in degraded_variants]
     degraded = dataset.process(data, degraded_variants, "train_degraded", cleans, workers=workers)
     return clean_variants + degraded_variants, clean + degraded, [None] * len(clean) + cleans, names
@@ -186,7 +190,8 @@ def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: 
             "degraded": n_all - n_clean,
             "with_sdd_target": int(usable.sum()),
         },
-        "degradations": "facelens.train.degrade.sample, 2 per image of people with 2+ photos",
+        "degradations": f"facelens.train.degrade.sample, {DEGRADED_COPIES} per image of "
+        "people with 2+ photos",
         "target": "SDD-FIQA: W1 distance between genuine and impostor cosine similarities "
         f"({dataset.recogniser_tag()} embedder-detector, plain), / 75th percentile of clean "
         "images, clipped to [0, 1]; "
@@ -223,8 +228,7 @@ def main() -> None:
         raw = dataset.measure_all(data, variants, records, cleans, workers)
         np.savez(cache, **raw)
     vectors = np.stack([r.embeddings for r in records], 1).astype(np.float32)  # (P, N, D)
-    chosen = [PERTURBATIONS.index(p) for p in PERTURBATIONS_AT_RUNTIME]
-    raw["embedding_stability"] = stability(vectors[chosen])
+    raw["embedding_stability"] = stability(vectors)  # PERTURBATIONS_AT_RUNTIME, in order
 
     log("5/8 SDD-FIQA targets")
     distance, _ = sdd_targets(variants, records, clean_names)

@@ -46,7 +46,8 @@ class Record:
     faces: FoundFaces  # every face found (or, when none, the clean face mapped across)
     pick: int  # the labelled (most central) face
     found: bool  # False: the detector missed it and `faces` is the fallback
-    embeddings: np.ndarray  # (P, 128) float16: the picked face under each perturbation
+    # (P, 128) float16: the picked face under each of PERTURBATIONS_AT_RUNTIME (dlib)
+    embeddings: np.ndarray
     # (2, D) float16: the picked face's unit vectors from the recogniser whose utility the
     # model predicts (FaceLens's default embedder), plain and flip-fused
     recognition: np.ndarray = field(default_factory=lambda: np.zeros((2, 0), np.float16))
@@ -116,6 +117,7 @@ def _default_face(lens: object, rgb: np.ndarray) -> Record:
 
 def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]:
     from facelens.lens import FaceLens
+    from facelens.quality import PERTURBATIONS_AT_RUNTIME
     from facelens.quality.stability import perturb, run_embedder
 
     data_dir, variants, cleans = args
@@ -135,11 +137,9 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
         )
         chips.append(chip)
         points, mesh = faces.points[pick : pick + 1], faces.mesh[pick : pick + 1]
-        recognition = np.concatenate(
-            [lens.embedder.embed_faces(rgb, points, mesh, flip) for flip in (False, True)]
-        )
+        recognition = np.concatenate(lens.embedder.embed_plain_and_flip(rgb, points, mesh))
         records.append(Record(faces, pick, found, np.zeros(0), recognition.astype(np.float16)))
-    batch = perturb(np.concatenate(chips))
+    batch = perturb(np.concatenate(chips), PERTURBATIONS_AT_RUNTIME)
     vectors = run_embedder(lens.quality_embedder, batch).reshape(-1, len(variants), 128)
     for i, record in enumerate(records):
         record.embeddings = vectors[:, i].astype(np.float16)
