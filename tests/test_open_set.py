@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from facelens.errors import FaceLensError
+from facelens.recognition.names import EMBEDDER_NAMES
 from facelens.recognition.open_set import (
     fmr_for,
     load_tail,
@@ -32,21 +33,29 @@ def test_tail_thresholds_are_quantiles() -> None:
     assert table[0.01] == pytest.approx(0.99, abs=1e-4)
 
 
-def test_thresholds_grow_with_the_gallery_and_match_the_table() -> None:
-    one = open_set_threshold("fpir_1e-2", 1, flip=False)
-    stored = dict(map(tuple, load_tail()["plain"]))
+@pytest.mark.parametrize("embedder", EMBEDDER_NAMES)
+def test_thresholds_grow_with_the_gallery_and_match_the_table(embedder: str) -> None:
+    one = open_set_threshold("fpir_1e-2", 1, False, embedder)
+    stored = dict(map(tuple, load_tail()[embedder]["plain"]))
     assert one == pytest.approx(stored[0.01])  # one template: FPIR is FMR
     sizes = [1, 10, 100, 1_000, 10_000, 100_000]
-    thresholds = [open_set_threshold("fpir_1e-2", n, flip=False) for n in sizes]
+    thresholds = [open_set_threshold("fpir_1e-2", n, False, embedder) for n in sizes]
     assert all(a < b for a, b in pairwise(thresholds))
-    assert open_set_threshold("fpir_1e-3", 1_000, False) > thresholds[3]
-    assert open_set_threshold("fpir_1e-1", 1_000, False) < thresholds[3]
+    assert open_set_threshold("fpir_1e-3", 1_000, False, embedder) > thresholds[3]
+    assert open_set_threshold("fpir_1e-1", 1_000, False, embedder) < thresholds[3]
     # far beyond the measured tail the threshold stays at its last measured value
-    assert threshold_at_fmr(1e-12, False) == pytest.approx(threshold_at_fmr(1e-7, False))
+    far, last = (threshold_at_fmr(fmr, False, embedder) for fmr in (1e-12, 1e-7))
+    assert far == pytest.approx(last)
+    # a 1:1 point passes through as it is
+    assert open_set_threshold("accuracy", 5_000, True, embedder) == threshold_for(
+        "accuracy", True, embedder
+    )
 
 
-def test_one_to_one_points_pass_through_and_unknown_names_fail() -> None:
-    assert open_set_threshold("accuracy", 5_000, True) == threshold_for("accuracy", True)
+def test_unknown_names_fail() -> None:
     with pytest.raises(FaceLensError) as error:
-        open_set_threshold("fpir_5", 10, False)
+        open_set_threshold("fpir_5", 10, False, "sface")
     assert error.value.code.value == "bad_argument" and "fpir_1e-2" in error.value.message
+    with pytest.raises(FaceLensError) as error:
+        open_set_threshold("fpir_1e-2", 10, False, "arcface")
+    assert "arcface" in error.value.message and "--write-calibration" in error.value.message

@@ -35,7 +35,9 @@ def identify(
     mean = np.mean(embeddings, axis=0)
     query = (mean / np.linalg.norm(mean)).astype(np.float32)[None]
     store = gallery.store
-    threshold = open_set_threshold(DEFAULT_OPEN_SET_POINT, store.searched(), gallery.lens.flip)
+    threshold = open_set_threshold(
+        DEFAULT_OPEN_SET_POINT, store.searched(), gallery.lens.flip, gallery.lens.embedder_name
+    )
     hits = store.search(query, k=k, fuse=gallery.fuse)[0]
     matches = [
         GalleryMatch(
