@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from facelens.cli.output import JsonOption, console, emit_json
+from facelens.cli.output import DetectorOption, JsonOption, console, emit_json
 
 DEFAULT_IMAGE = Path("../shared/data/face_recognition/examples/obama-1080p.jpg")
 
@@ -15,19 +15,21 @@ def bench(
     image: Path = typer.Option(DEFAULT_IMAGE, help="Photo to time (one face)."),
     repeat: int = typer.Option(30, min=1, help="Timed runs of facelens."),
     reference_repeat: int = typer.Option(3, min=1, help="Timed runs of face_recognition."),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Median latency of detect + align + embed per embedder, the speed-up over
     face_recognition, and the machine's load average (timings on a busy machine are high)."""
     from facelens.eval.bench import run_bench
 
-    report = run_bench(image, repeat, reference_repeat)
+    report = run_bench(image, repeat, reference_repeat, detector_name=detector)
     if as_json:
         emit_json(report)
         return
     detect = report["detect_only"]
     console.print(
-        f"{report['image']} ({report['size']}), detect + align + embed, median (p90); "
+        f"{report['image']} ({report['size']}), {report['detector']}: detect + align + embed, "
+        "median (p90); "
         f"decoding adds {report['decode_ms']} ms; detection alone {detect['median_ms']} ms "
         f"({detect['p90_ms']})"
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelens.detection.names import DEFAULT_DETECTOR
 from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.recognition.registry import DEFAULT_EMBEDDER, EMBEDDER_NAMES
@@ -36,15 +37,16 @@ def run_bench(
     repeat: int = 30,
     reference_repeat: int = 3,
     embedders: Sequence[str] = EMBEDDER_NAMES,
+    detector_name: str = DEFAULT_DETECTOR,
 ) -> dict:
     """Top-level `median_ms`/`p90_ms` are the default embedder's pipeline; `embedders` has
     each one's, `detect_only` the detector + mesh alone (the rest is align + embed)."""
     rgb = load_image(image)
     load_before = os.getloadavg()
-    detector = FaceLens().detector
+    detector = FaceLens(detector=detector_name).detector
     per_embedder = {}
     for name in dict.fromkeys([DEFAULT_EMBEDDER, *embedders]):
-        lens = FaceLens(embedder=name)
+        lens = FaceLens(embedder=name, detector=detector_name)
 
         def pipeline(lens: FaceLens = lens) -> None:
             detections = lens.detector.detect(rgb)
@@ -56,6 +58,7 @@ def run_bench(
         "size": f"{rgb.shape[1]}x{rgb.shape[0]}",
         **per_embedder[DEFAULT_EMBEDDER],
         "embedder": DEFAULT_EMBEDDER,
+        "detector": detector_name,
         "embedders": per_embedder,
         "detect_only": _summary(_timings(lambda: detector.detect(rgb), repeat)),
         "decode_ms": round(float(np.median(_timings(lambda: load_image(image), 5))), 2),

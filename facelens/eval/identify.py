@@ -56,7 +56,7 @@ def identification_rates(
     enrolled, mated, non_mated = split_lfw(list(vectors), templates)
     person = {name: name.split("/")[0] for name in vectors}
     with tempfile.TemporaryDirectory() as folder:
-        store = open_store(folder, dim=128)
+        store = open_store(folder, dim=len(next(iter(vectors.values()))))
         by_person: dict[str, list[Template]] = defaultdict(list)
         for n in enrolled:
             by_person[person[n]].append(
