@@ -114,4 +114,5 @@ def flat_replay(clip: list[np.ndarray], rng: np.random.Generator) -> list[np.nda
     height, width = clip[0].shape[:2]
     shown = [screen_pixels(frame) for frame in clip]
     homographies = plane_homographies(len(clip), 3 * width, 3 * height, rng, fill=0.9)
-    return [_flicker(_show(s, h, rng), i) for i, (s, h) in enumerate(zip(shown, homographies))]
+    pairs = enumerate(zip(shown, homographies, strict=True))
+    return [_flicker(_show(s, h, rng), i) for i, (s, h) in pairs]

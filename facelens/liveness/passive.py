@@ -11,6 +11,7 @@ liveness.py measured them (README, Liveness).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -66,7 +67,7 @@ def rigid_residuals(signals: list[FaceSignal]) -> tuple[np.ndarray, np.ndarray, 
     motion against the frame STEP_SECONDS earlier (frames with no partner are left out)."""
     times = np.array([s.time for s in signals])
     out_t, out_r, out_m = [], [], []
-    for i, signal in enumerate(signals):
+    for signal in signals:
         j = int(np.searchsorted(times, signal.time - STEP_SECONDS, side="right")) - 1
         if j < 0 or signal.time - times[j] > 2 * STEP_SECONDS:
             continue
@@ -99,8 +100,5 @@ def frozen_share(signals: list[FaceSignal]) -> float:
     """Share of frames whose face patch is (nearly) the same as the previous frame's."""
     if len(signals) < 2:
         return 0.0
-    same = [
-        float(np.abs(b.patch - a.patch).mean()) < FROZEN_LEVEL
-        for a, b in zip(signals, signals[1:], strict=False)
-    ]
+    same = [float(np.abs(b.patch - a.patch).mean()) < FROZEN_LEVEL for a, b in pairwise(signals)]
     return float(np.mean(same))

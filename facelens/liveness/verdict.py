@@ -12,7 +12,7 @@ import numpy as np
 
 from facelens.liveness.passive import blinks, frozen_share, rigid_residuals
 from facelens.liveness.signals import FaceSignal
-from facelens.types import Liveness, LivenessCues, LivenessEvidence, LivenessStep
+from facelens.types import LivenessCues, LivenessEvidence, LivenessStep
 
 MIN_SECONDS = 1.0  # a shorter sighting of the subject is too little to judge
 MIN_FRAMES = 8
