@@ -341,3 +341,18 @@ class Liveness(BaseModel):
     evidence: LivenessEvidence = Field(default_factory=LivenessEvidence)
     frames_read: int = 0
     seconds: float = Field(default=0.0, description="wall-clock time of the check")
+
+
+class LivenessSession(BaseModel):
+    """A live check's state after each frame the client sends (REST /v1/liveness/sessions)."""
+
+    session_id: str
+    challenge: list[Literal["blink", "left", "right"]]
+    step_seconds: float
+    time: float = Field(default=0.0, description="seconds since the session started")
+    prompt: Literal["blink", "left", "right"] | None = Field(
+        default=None, description="what the person is asked to do now (None: nothing, or done)"
+    )
+    faces: list[TrackedFace] = Field(default_factory=list, description="this frame's faces")
+    done: bool = Field(default=False, description="every step decided, or the time is up")
+    liveness: Liveness

@@ -12,6 +12,7 @@ from facelens.cli import (
     faces,
     find,
     gallery,
+    liveness,
     quality,
     represent,
     serve,
@@ -48,6 +49,7 @@ app.command()(find.find)
 bench.register(app)
 serve.register(app)
 video.register(app)
+liveness.register(app)
 attributes.register(app)
 attributes.register_eval(evaluate.app)
 explain.register(app)

@@ -3,10 +3,10 @@ a time limit, judged from the subject's signals.
 
 Steps are asked one after the other: the first at the challenge's start, each next one when
 the previous is seen done. A turn is done when the yaw passes TURN_DEGREES towards the asked
-side for TURN_FRAMES frames in a row, and failed at once when it passes it the other way (a
-replay turning at random must not pass by chance); a blink is a blink (passive.blinks) that
-starts after the prompt. "left" and "right" are the subject's own: yaw > 0 is a turn to the
-subject's left (the image's right, unmirrored).
+side for TURN_FRAMES frames in a row after the head was seen frontal, and failed at
+once when it passes it the other way (a replay turning at random must not pass by chance);
+a blink is a blink (passive.blinks) that starts after the prompt. "left" and "right" are
+the subject's own: yaw > 0 is a turn to the subject's left (the image's right, unmirrored).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ ACTIONS = ("blink", "left", "right")
 STEP_SECONDS = 5.0
 TURN_DEGREES = 20.0
 TURN_FRAMES = 2
+FRONT_DEGREES = 10.0  # the head is back to the front
 
 
 def random_challenge(rng: np.random.Generator | None = None) -> list[str]:
@@ -95,6 +96,9 @@ def _done(
         return (min(ends) if ends else None), None
     sign = 1.0 if action == "left" else -1.0
     window = (times >= asked) & (times <= deadline)
+    # a turn counts from the head's return to the front (the previous turn may still hold)
+    front = np.flatnonzero(window & (np.abs(yaw) < FRONT_DEGREES))
+    window &= times >= (times[front[0]] if len(front) else np.inf)
     return (
         _held(times[window], sign * yaw[window] >= TURN_DEGREES),
         _held(times[window], -sign * yaw[window] >= TURN_DEGREES),

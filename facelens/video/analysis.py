@@ -156,7 +156,7 @@ class VideoAnalysis:
             index=frame.index,
             time=frame.time,
             cut=cut,
-            faces=_tracked_faces(found, owners),
+            faces=tracked_faces(found, owners),
             ended=ended,
         )
 
@@ -181,7 +181,7 @@ class _Timer:
         self.totals[self.stage] += (time.perf_counter() - self.start) * 1000
 
 
-def _tracked_faces(found: FoundFaces, owners: list[TrackState]) -> list[TrackedFace]:
+def tracked_faces(found: FoundFaces, owners: list[TrackState]) -> list[TrackedFace]:
     return [
         TrackedFace(
             index=i,
