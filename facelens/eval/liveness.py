@@ -1,6 +1,7 @@
 """Liveness evaluation: the real clip's live speaker against attacks made from real photos.
 
-    python -m facelens.eval.liveness [--photos 50] [--seconds 3] [--detector yunet] [--json]
+    python -m facelens.eval.liveness [--photos 50] [--seconds 3] [--detector yunet] [--every 1]
+        [--json FILE]
 
 Live: short_hamilton_clip.mp4 cut at its shot changes; every shot, and 3 s windows every
 0.5 s inside shots longer than that, checked passively (FaceLens().liveness(clip)). Attacks
@@ -27,7 +28,7 @@ from facelens.eval import liveness_attacks as attacks
 from facelens.eval.liveness_clips import face_crop, photo_paths, read_clip, shots, write_clip
 
 
-def evaluate(data: Path, photos: int, seconds: float, detector: str) -> dict:
+def evaluate(data: Path, photos: int, seconds: float, detector: str, every: int = 1) -> dict:
     from facelens.lens import FaceLens
     from facelens.liveness.challenge import random_challenge
     from facelens.liveness.clip import clip_signals, liveness_of
@@ -40,7 +41,7 @@ def evaluate(data: Path, photos: int, seconds: float, detector: str) -> dict:
     def check(kind: str, name: str, frames: list[np.ndarray], fps: float = attacks.FPS) -> None:
         path = folder / "clip.mp4"
         write_clip(path, frames, fps)
-        signals, _, last = clip_signals(lens, path)
+        signals, _, last = clip_signals(lens, path, every)
         passive = liveness_of(signals, None, last)
         actions = random_challenge(rng)
         challenged = liveness_of(signals, actions, last)
@@ -88,7 +89,13 @@ def evaluate(data: Path, photos: int, seconds: float, detector: str) -> dict:
         check(
             "flat replay", f"seed {seed}", attacks.flat_replay(clip[speaker[0] : speaker[1]], rng)
         )
-    return {"detector": detector, "seconds": seconds, "rows": rows, "table": table(rows)}
+    return {
+        "detector": detector,
+        "every": every,
+        "seconds": seconds,
+        "rows": rows,
+        "table": table(rows),
+    }
 
 
 def table(rows: list[dict]) -> list[dict]:
@@ -121,9 +128,10 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--detector", default="yunet")
+    parser.add_argument("--every", type=int, default=1, help="analyse every N-th frame")
     parser.add_argument("--json", type=Path, help="also write every clip's result here")
     args = parser.parse_args()
-    report = evaluate(args.data, args.photos, args.seconds, args.detector)
+    report = evaluate(args.data, args.photos, args.seconds, args.detector, args.every)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     print("| clips | n | passive: live / spoof / undecided | with challenge | residual (range) |")
