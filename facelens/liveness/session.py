@@ -2,8 +2,8 @@
 the state back each time: the faces with track ids, the prompt to show, the verdict so far.
 
 Time is the server's own clock from the session's start (a client cannot stretch the limits);
-the challenge starts at the first frame with a face. The session is done when every step is
-decided, or when the whole challenge's time (steps × step_seconds + GRACE_SECONDS) is up.
+the challenge starts at the first frame with a face. The session is done when a step fails
+or all pass, or when the whole challenge's time (steps × step_seconds + GRACE_SECONDS) is up.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class LiveCheck:
         result = liveness_of(signals, self.actions, now, self.step_seconds, start)
         steps = result.challenge
         pending = [s.action for s in steps if s.status == "pending"]
-        decided = bool(steps) and all(s.status in ("passed", "failed") for s in steps)
+        statuses = [s.status for s in steps]
+        decided = "failed" in statuses or all(s == "passed" for s in statuses)
         done = decided or now >= self.time_limit or self.frames >= MAX_FRAMES
         if done and result.verdict == "undecided" and not decided:
             result.reasons.append("the time for the check is up")
