@@ -21,6 +21,7 @@ from facelens.types import Box, Face, ImageResult, Landmarks, Verification
 if TYPE_CHECKING:
     from facelens.gallery.gallery import Gallery
     from facelens.quality.policies import Policy
+    from facelens.types import Liveness
     from facelens.video.analysis import VideoAnalysis
 
 
@@ -149,6 +150,21 @@ class FaceLens:
         return VideoAnalysis(
             self, source, every, max_frames, duration, gallery, quality, attributes
         )
+
+    def liveness(
+        self,
+        source: str | int | Path,
+        challenge: list[str] | None = None,
+        every: int = 1,
+        duration: float | None = None,
+    ) -> Liveness:
+        """Is the most prominent face of a clip (file, camera index or stream URL) a live
+        person? Passive cues (blinks, non-rigid motion, frozen frames), and, with `challenge`
+        (e.g. ["blink", "left", "right"], the order the person was asked in, 5 s each from the
+        clip's start), the answers to it. A camera or stream is read for `duration` (30 s)."""
+        from facelens.liveness.clip import check_clip
+
+        return check_clip(self, source, challenge, every, duration)
 
     def embed_found(
         self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)

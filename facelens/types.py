@@ -284,3 +284,75 @@ class VideoResult(BaseModel):
 
     summary: VideoSummary
     frames: list[VideoFrame]
+
+
+class LivenessStep(BaseModel):
+    """One prompt of the active challenge and how the subject answered it."""
+
+    action: Literal["blink", "left", "right"] = Field(
+        description="blink, or turn the head to the subject's own left or right"
+    )
+    status: Literal["passed", "failed", "pending", "waiting"] = Field(
+        description="pending: asked, time still running; waiting: not asked yet"
+    )
+    asked_at: float | None = Field(default=None, description="seconds from the clip's start")
+    deadline: float | None = None
+    done_at: float | None = Field(default=None, description="when it was seen done")
+    reason: str | None = None
+
+
+class LivenessEvidence(BaseModel):
+    """The subject's signals over time, for plots (times in seconds from the start)."""
+
+    times: list[float] = Field(default_factory=list)
+    eye_openness: list[float] = Field(
+        default_factory=list, description="lid gap over eye width (both eyes)"
+    )
+    yaw: list[float] = Field(default_factory=list, description="degrees; > 0: subject's left")
+    pitch: list[float] = Field(default_factory=list)
+    residual_times: list[float] = Field(default_factory=list)
+    residuals: list[float] = Field(
+        default_factory=list,
+        description="non-rigid share of the mesh's motion over 0.3 s (a flat picture: ~0)",
+    )
+    blinks: list[tuple[float, float]] = Field(default_factory=list, description="start, end")
+
+
+class LivenessCues(BaseModel):
+    """The passive cues' figures."""
+
+    seconds: float = Field(description="time the subject was seen")
+    frames: int
+    face_side: float = Field(description="median face box side, pixels")
+    blinks: int
+    motion: float | None = Field(description="median mesh motion over 0.3 s / face radius")
+    residual: float | None = Field(description="median homography residual / face radius")
+    frozen_share: float = Field(description="share of frames identical to the previous one")
+
+
+class Liveness(BaseModel):
+    """Is the subject (the most prominent face) a live person in front of the camera?"""
+
+    verdict: Literal["live", "spoof", "undecided"]
+    reasons: list[str]
+    track_id: int | None = Field(default=None, description="the subject's face track")
+    cues: LivenessCues | None = None
+    challenge: list[LivenessStep] = Field(default_factory=list)
+    evidence: LivenessEvidence = Field(default_factory=LivenessEvidence)
+    frames_read: int = 0
+    seconds: float = Field(default=0.0, description="wall-clock time of the check")
+
+
+class LivenessSession(BaseModel):
+    """A live check's state after each frame the client sends (REST /v1/liveness/sessions)."""
+
+    session_id: str
+    challenge: list[Literal["blink", "left", "right"]]
+    step_seconds: float
+    time: float = Field(default=0.0, description="seconds since the session started")
+    prompt: Literal["blink", "left", "right"] | None = Field(
+        default=None, description="what the person is asked to do now (None: nothing, or done)"
+    )
+    faces: list[TrackedFace] = Field(default_factory=list, description="this frame's faces")
+    done: bool = Field(default=False, description="every step decided, or the time is up")
+    liveness: Liveness

@@ -18,7 +18,17 @@ from facelens.api.errors import install_error_handlers
 from facelens.api.limits import BodyLimitMiddleware
 from facelens.api.logs import RequestLogMiddleware
 from facelens.api.memory import ReturnMemoryMiddleware
-from facelens.api.routes import faces, gallery, health, info, quality, verify, video, web
+from facelens.api.routes import (
+    faces,
+    gallery,
+    health,
+    info,
+    liveness,
+    quality,
+    verify,
+    video,
+    web,
+)
 from facelens.api.settings import Settings
 from facelens.detection.detector import FoundFaces
 from facelens.lens import FaceLens
@@ -127,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     guarded = [Depends(require_api_key)]
-    for module in (info, faces, verify, video):
+    for module in (info, faces, verify, video, liveness):
         app.include_router(module.router, prefix="/v1", dependencies=guarded)
     # Optional parts: their routes exist when the part is installed.
     if has_feature("quality"):

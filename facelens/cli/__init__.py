@@ -12,6 +12,7 @@ from facelens.cli import (
     faces,
     find,
     gallery,
+    liveness,
     pairs,
     quality,
     represent,
@@ -50,6 +51,7 @@ app.command("verify-pairs")(pairs.verify_pairs)
 bench.register(app)
 serve.register(app)
 video.register(app)
+liveness.register(app)
 attributes.register(app)
 attributes.register_eval(evaluate.app)
 explain.register(app)

@@ -47,13 +47,18 @@ class VideoAnalysis:
         quality: bool = True,
         attributes: bool = True,
         open_timeout: float = 10.0,
+        embed: bool = True,
     ) -> None:
+        """embed=False: track by box overlap alone, without embeddings (cheaper; one person
+        at a camera, as liveness needs); tracks then get no gallery search."""
         if every < 1:
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"every must be >= 1, got {every}")
         if gallery is not None:
+            if not embed:
+                raise FaceLensError(ErrorCode.BAD_ARGUMENT, "a gallery search needs embed=True")
             check_gallery(gallery, lens)
         self.lens, self.every, self.gallery = lens, every, gallery
-        self.quality, self.attributes = quality, attributes
+        self.quality, self.attributes, self.embed = quality, attributes, embed
         self.frames = FrameSource(source, lens.budget, max_frames, duration, open_timeout)
         fps = self.frames.info.fps or 30.0
         self.tracker = Tracker(max_misses=max(1, round(MISS_SECONDS * fps / every)))
@@ -66,6 +71,7 @@ class VideoAnalysis:
         self._iterator: Iterator[VideoFrame] | None = None
         self._done = False
         self.current_rgb: np.ndarray | None = None  # the last analysed frame (for drawing)
+        self.current_found: FoundFaces | None = None  # its faces, in VideoFrame.faces order
 
     def __iter__(self) -> Iterator[VideoFrame]:
         if self._iterator is None:
@@ -130,9 +136,12 @@ class VideoAnalysis:
         self.current_rgb = frame.rgb
         ended = self._finish(self.tracker.end_all("cut")) if cut else []
         with self._timed("detect"):
-            found = self.lens.detector.detect(frame.rgb)
+            found = self.current_found = self.lens.detector.detect(frame.rgb)
         with self._timed("embed"):
-            embeddings = self.lens.embed_found(frame.rgb, found) if len(found) else np.zeros((0, 1))
+            if self.embed and len(found):
+                embeddings = self.lens.embed_found(frame.rgb, found)
+            else:  # every face alike: the tracker joins by overlap and nearness alone
+                embeddings = np.ones((len(found), 1), np.float32)
         with self._timed("track"):
             owners, lost = self.tracker.update(found.boxes, embeddings, frame.index, frame.time)
             for index, track in enumerate(owners):
@@ -147,7 +156,7 @@ class VideoAnalysis:
             index=frame.index,
             time=frame.time,
             cut=cut,
-            faces=_tracked_faces(found, owners),
+            faces=tracked_faces(found, owners),
             ended=ended,
         )
 
@@ -172,7 +181,7 @@ class _Timer:
         self.totals[self.stage] += (time.perf_counter() - self.start) * 1000
 
 
-def _tracked_faces(found: FoundFaces, owners: list[TrackState]) -> list[TrackedFace]:
+def tracked_faces(found: FoundFaces, owners: list[TrackState]) -> list[TrackedFace]:
     return [
         TrackedFace(
             index=i,

@@ -7,6 +7,7 @@ import {
   loadPhoto, redraw, showQuality,
 } from "./draw.js";
 import { listPeople, setupGallery } from "./gallery.js";
+import { setupLive } from "./live.js";
 
 let features = {};
 
@@ -226,4 +227,5 @@ $("api-key").addEventListener("change", (event) => {
   loadFeatures();
 });
 setupGallery();
+setupLive();
 loadFeatures();

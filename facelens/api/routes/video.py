@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request
 
+from facelens.api.clips import clip_on_disk, read_clip
 from facelens.api.deps import image_body, lens_of, run_cpu, settings_of
 from facelens.api.errors import ERROR_RESPONSES
-from facelens.api.images import read_images
 from facelens.detection.detector import DETECTORS
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.lens import FaceLens
@@ -41,10 +39,7 @@ async def video(
     if detector not in DETECTORS:
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"detector must be one of {DETECTORS}")
     settings = settings_of(request)
-    raw, _ = await read_images(request, ("video",), settings)
-    data = raw["video"]
-    if not data:
-        raise FaceLensError(ErrorCode.EMPTY_INPUT, "the video is empty (0 bytes)")
+    data = await read_clip(request)
     served = lens_of(request)
     lens = FaceLens(
         flip=served.flip, budget=settings.budget, embedder=served.embedder_name, detector=detector
@@ -60,10 +55,7 @@ async def video(
 def _analyse(
     lens: FaceLens, data: bytes, every: int, max_frames: int | None, gallery: Gallery | None
 ) -> VideoResult:
-    # OpenCV reads files, not bytes: the clip lives in a private temporary folder meanwhile.
-    with tempfile.TemporaryDirectory(prefix="facelens-video-") as folder:
-        path = Path(folder) / "clip"
-        path.write_bytes(data)
+    with clip_on_disk(data) as path:
         analysis = lens.video(path, every=every, max_frames=max_frames, gallery=gallery)
         frames = list(analysis)
         return VideoResult(summary=analysis.summary(), frames=frames)

@@ -1,0 +1,50 @@
+"""Live liveness sessions held in memory: a few at once, each dropped after IDLE_SECONDS
+without a frame, so abandoned pages cost nothing for long."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.liveness.session import LiveCheck
+
+IDLE_SECONDS = 30.0
+MAX_SESSIONS = 16
+
+
+class Sessions:
+    def __init__(self, max_sessions: int = MAX_SESSIONS, idle: float = IDLE_SECONDS) -> None:
+        self.max_sessions, self.idle = max_sessions, idle
+        self.items: dict[str, tuple[LiveCheck, threading.Lock, float]] = {}
+        self.lock = threading.Lock()
+
+    def add(self, check: LiveCheck) -> None:
+        with self.lock:
+            self._expire()
+            if len(self.items) >= self.max_sessions:
+                raise FaceLensError(
+                    ErrorCode.BAD_ARGUMENT,
+                    f"{self.max_sessions} liveness sessions are running; try again shortly",
+                )
+            self.items[check.session_id] = (check, threading.Lock(), time.monotonic())
+
+    def get(self, session_id: str) -> tuple[LiveCheck, threading.Lock]:
+        with self.lock:
+            self._expire()
+            if session_id not in self.items:
+                raise FaceLensError(
+                    ErrorCode.NOT_FOUND, "no such liveness session (it ended or expired)"
+                )
+            check, lock, _ = self.items[session_id]
+            self.items[session_id] = (check, lock, time.monotonic())
+            return check, lock
+
+    def remove(self, session_id: str) -> bool:
+        with self.lock:
+            return self.items.pop(session_id, None) is not None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, _, seen) in self.items.items() if now - seen > self.idle]:
+            del self.items[key]
