@@ -25,6 +25,7 @@ from facelens.gallery.names import (
     unescape_name,
     valid_name,
 )
+from facelens.lens import FaceLens
 
 PATH_LIKE = ["a/b", "/", ".", "..", "../../etc/passwd", "%2F", "a?b#c", "O'Brien", "李小龍"]
 HOSTILE = [  # (character, what the error must name)
@@ -54,6 +55,8 @@ LEGACY = [
     *PATH_LIKE[:5],
 ]
 NFD, NFC = "Zoe\u0308", "Zo\u00eb"
+
+DLIB = FaceLens(embedder="dlib")
 
 
 def refused(call: Callable[[], object], code: ErrorCode = ErrorCode.BAD_NAME) -> str:
@@ -215,7 +218,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], st
 
 
 def test_gallery_rename_and_remove(target: Callable[[str], str]) -> None:
-    g = Gallery(target("g"))
+    g = Gallery(target("g"), lens=DLIB)  # 128-d synthetic templates, as a dlib gallery
     for i, name in enumerate([*LEGACY, "Obama"]):
         g.store.add(name, [tpl(e(i), f"h{i}")])  # the store does not check: old galleries
     assert g.rename("a\x00b", f"  {NFD} ") == NFC
@@ -242,7 +245,7 @@ def test_gallery_import_checks_names(target: Callable[[str], str], tmp_path: Pat
     old.export(tmp_path / "clean.npz")
     old.close()
 
-    g = Gallery(target("new"))
+    g = Gallery(target("new"), lens=DLIB)  # the exports hold 128-d dlib-era templates
     g.store.add("Obama", [tpl(e(4), "o")])
     message = refused(lambda: g.import_(tmp_path / "old.npz"))
     assert "U+0000" in message and "nothing was imported" in message
