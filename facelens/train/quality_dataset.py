@@ -54,11 +54,13 @@ class Record:
 
 
 def recogniser_tag() -> str:
-    """Which recogniser and detector the cached records come from (a cache folder each)."""
+    """Which recogniser and detection code the cached records come from (a cache folder
+    each: a change to facelens/detection or its weights starts a new one)."""
     from facelens.detection.names import DEFAULT_DETECTOR
+    from facelens.eval.cache import detection_key
     from facelens.recognition.names import DEFAULT_EMBEDDER
 
-    return f"{DEFAULT_EMBEDDER}-{DEFAULT_DETECTOR}"
+    return f"{DEFAULT_EMBEDDER}-{DEFAULT_DETECTOR}-{detection_key()[:8]}"
 
 
 def seed_of(*parts: object) -> int:
