@@ -15,6 +15,7 @@ from facelens.cli import (
     quality,
     represent,
     serve,
+    train,
 )
 
 app = typer.Typer(
@@ -54,6 +55,7 @@ quality.register(app)
 quality.register_eval(evaluate.app)
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(gallery.app, name="gallery")
+app.add_typer(train.app, name="train")
 
 
 def main() -> None:
