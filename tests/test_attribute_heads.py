@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from facelens.attributes.age import interval, to_age
+from facelens.attributes.age import interval
 from facelens.attributes.choice import choose, load_head
-from facelens.attributes.embedding_head import EmbeddingHead
+from facelens.attributes.embedding_head import EmbeddingHead, blend
 from facelens.cli import app
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.lens import FaceLens
 from facelens.models.onnx_model import weight_path
 from facelens.train import attribute_heads, head_export, heads
 from facelens.train.face_embeddings import EmbeddedFaces
+from facelens.types import Face
 
 runner = CliRunner()
 SAMPLE = 30  # UTKFace training faces: enough to run every step, a few seconds of CPU
@@ -61,18 +62,40 @@ def test_training_writes_a_model_and_its_card(trained: dict) -> None:
     assert trained["age_card"]["validation"]["age_mae"] > 0
 
 
+def _female(face: Face) -> float:
+    assert face.gender is not None
+    return face.gender.probability if face.gender.label == "female" else 1 - face.gender.probability
+
+
 def test_a_trained_head_replaces_the_shipped_model(trained: dict, data_dir: Path) -> None:
+    crop = FaceLens().analyze(data_dir / PHOTO, quality=False).faces[0]  # face-api's outputs
+    assert crop.age is not None
     lens = FaceLens(embedder="fused", attribute_models={"gender": trained["gender"]})
     face = lens.analyze(data_dir / PHOTO, quality=False, embedding=True).faces[0]
-    female = EmbeddingHead(trained["gender"]).predict(face.embedding_array[None])[0]
-    assert face.gender is not None
-    expected = female if face.gender.label == "female" else 1 - female
-    assert face.gender.probability == pytest.approx(expected, abs=1e-4)
+    head = EmbeddingHead(trained["gender"])
+    female = head.predict_blended(face.embedding_array[None], np.array([_female(crop)]))[0]
+    assert _female(face) == pytest.approx(female, abs=1e-3)  # face-api's is rounded
     # the age head: its own years and residual table, not face-api's
     aged = FaceLens(attribute_models={"age": trained["age"]}).analyze(data_dir / PHOTO).faces[0]
     head = load_head("age", choose({"age": trained["age"]}).age)
-    years = float(head.predict(face.embedding_array[None])[0])
-    assert aged.age == to_age(years, head.residual_quantiles)
+    years = head.predict_blended(face.embedding_array[None], np.array([crop.age.years]))[0]
+    assert aged.age is not None and aged.age.interval == interval(
+        aged.age.years, head.residual_quantiles
+    )
+    assert aged.age.years == pytest.approx(years, abs=0.15)  # face-api years rounded
+
+
+def test_blending_with_the_crop_network() -> None:
+    head, crop = np.array([0.8, 0.2, 0.5]), np.array([0.8, 0.9, 0.99])
+    assert np.allclose(blend("gender", head, crop, 0.5)[:1], 0.8)  # agreeing stays put
+    assert np.allclose(blend("gender", head, crop, 0.0), head)
+    assert blend("gender", head, crop, 0.5)[1] == pytest.approx(0.6, abs=1e-3)  # log-odds
+    assert np.allclose(blend("age", np.array([20.0]), np.array([30.0]), 0.25), 22.5)
+    truth = np.array([True, False, True, False])
+    config = heads.HeadConfig("gender")
+    right, wrong = np.array([0.9, 0.1, 0.8, 0.3]), np.array([0.1, 0.9, 0.2, 0.7])
+    assert heads.crop_weight(config, right, wrong, truth) == 0.0
+    assert heads.crop_weight(config, wrong, right, truth) > 0.5
 
 
 def test_the_cli_takes_a_trained_model(trained: dict, data_dir: Path) -> None:
@@ -110,7 +133,10 @@ def _synthetic(count: int, seed: int = 1) -> EmbeddedFaces:
     vectors /= np.linalg.norm(vectors, axis=2, keepdims=True)
     data = {"dlib": vectors.astype(np.float32), "sface": vectors.astype(np.float32)}
     names = [f"{a}_{int(f)}_0_x.jpg" for a, f in zip(age, female, strict=True)]
-    return EmbeddedFaces(names, data, np.ones(count, bool), age, female, np.zeros(count, int))
+    crop = np.zeros(count, np.float32)  # no crop network here
+    return EmbeddedFaces(
+        names, data, np.ones(count, bool), crop, crop, age, female, np.zeros(count, int)
+    )
 
 
 def test_heads_learn_exact_synthetic_signals() -> None:

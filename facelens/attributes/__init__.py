@@ -2,7 +2,8 @@
 
 age and gender: faceapi-age-gender.onnx (one network), dlib chip 112×112 padding 0.2 +
 mirror, RGB NCHW (x − mean)/255; or an embedding head (attributes.embedding_head) on the
-recognition vector, which FaceLens computes anyway. Which: attributes.choice.
+recognition vector, which FaceLens computes anyway, possibly blended with face-api's
+outputs. Which: attributes.choice.
 expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1.
 
 Chosen by measurement on UTKFace / FER2013 samples: see `facelens eval attributes`.
@@ -15,7 +16,7 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from facelens.attributes.age import RESIDUAL_QUANTILES, ResidualTable, to_age
+from facelens.attributes.age import RESIDUAL_QUANTILES, to_age
 from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.attributes.choice import CROP_NETWORK, DEFAULT_CHOICE, AttributeChoice, load_head
 from facelens.attributes.expression import MiniXceptionEmotion, to_expression
@@ -64,20 +65,17 @@ def predict_attributes(
     missing vectors are computed (as FaceLens(flip=...) embeds)."""
     points = faces.points
     vectors = _Embeddings(rgb, faces, embeddings or {}, flip)
+    age_head = None if models.age == CROP_NETWORK else load_head("age", models.age)
+    gender_head = None if models.gender == CROP_NETWORK else load_head("gender", models.gender)
     crop_ages = crop_female = None
-    if CROP_NETWORK in (models.age, models.gender):
+    if any(head is None or head.crop_weight > 0 for head in (age_head, gender_head)):
         crop_ages, crop_female = _shared(FaceApiAgeGender).predict(rgb, points)
-    table: ResidualTable = RESIDUAL_QUANTILES
-    if models.age == CROP_NETWORK:
-        ages = crop_ages
-    else:
-        head = load_head("age", models.age)
-        ages, table = head.predict(vectors[head.embedder]), head.residual_quantiles
-    if models.gender == CROP_NETWORK:
-        female = crop_female
-    else:
-        head = load_head("gender", models.gender)
-        female = head.predict(vectors[head.embedder])
+    ages, female, table = crop_ages, crop_female, RESIDUAL_QUANTILES
+    if age_head is not None:
+        ages = age_head.predict_blended(vectors[age_head.embedder], crop_ages)
+        table = age_head.residual_quantiles
+    if gender_head is not None:
+        female = gender_head.predict_blended(vectors[gender_head.embedder], crop_female)
     emotions = _shared(MiniXceptionEmotion).probabilities(rgb, points)
     return [
         (to_age(float(a), table), to_gender(float(f)), to_expression(e))

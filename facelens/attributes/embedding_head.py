@@ -7,6 +7,9 @@ gender), `facelens.embedder` (dlib, sface or fused) and, for age, the residual t
 90% interval (`facelens.age_residual_quantiles`, as age.RESIDUAL_QUANTILES, measured on the
 head's validation split). The embedding is what FaceLens computes anyway, so a head costs
 microseconds where a crop network costs milliseconds.
+
+A head may be blended with face-api's crop network (`facelens.faceapi_weight`, chosen on
+the validation split: 0 is the head alone): years are averaged, gender in log-odds.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class EmbeddingHead(AttributeModel):
                 f"{file_name} is not a facelens embedding head (target {self.target!r}, "
                 f"embedder {self.embedder!r}, input width {width!r})",
             )
+        self.crop_weight = float(meta.get("facelens.faceapi_weight", "0"))
         rows = json.loads(meta.get("facelens.age_residual_quantiles", "[]"))
         self.residual_quantiles: ResidualTable = tuple(
             (float("inf") if edge is None else float(edge), float(low), float(high))
@@ -51,6 +55,24 @@ class EmbeddingHead(AttributeModel):
             )
 
     def predict(self, embeddings: np.ndarray) -> np.ndarray:
+        """The head alone (before any blend)."""
         if len(embeddings) == 0:
             return np.zeros(0, np.float32)
         return self.run(embeddings.astype(np.float32))[0].reshape(len(embeddings))
+
+    def predict_blended(self, embeddings: np.ndarray, crop: np.ndarray | None) -> np.ndarray:
+        """The head blended with face-api's outputs `crop` (needed when crop_weight > 0)."""
+        alone = self.predict(embeddings)
+        if self.crop_weight == 0:
+            return alone
+        assert crop is not None, "this head is blended with face-api's network"
+        return blend(self.target, alone, crop, self.crop_weight)
+
+
+def blend(target: str, head: np.ndarray, crop: np.ndarray, crop_weight: float) -> np.ndarray:
+    """(1 − w)·head + w·crop: years as they are, probabilities of "female" in log-odds."""
+    if target == "age":
+        return ((1 - crop_weight) * head + crop_weight * crop).astype(np.float32)
+    head, crop = (np.clip(p, 1e-6, 1 - 1e-6) for p in (head, crop))
+    odds = (1 - crop_weight) * np.log(head / (1 - head)) + crop_weight * np.log(crop / (1 - crop))
+    return (1 / (1 + np.exp(-odds))).astype(np.float32)

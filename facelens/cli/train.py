@@ -27,6 +27,9 @@ HeadEmbedder = typer.Option("fused", help="The embedding the head reads: fused, 
 HiddenOption = typer.Option(256, min=0, help="Hidden units of the MLP (0: a linear head).")
 TermsOption = typer.Option(None, help="The data's licence terms, for the model card.")
 CacheOption = typer.Option(True, help="Cache the embeddings under artifacts/attribute-cache.")
+BlendOption = typer.Option(
+    True, help="Blend with face-api's crop network where that helps on the validation split."
+)
 
 
 def _run(
@@ -37,6 +40,7 @@ def _run(
     flags: dict,
     terms: str | None,
     cache: bool,
+    with_crop: bool,
     as_json: bool,
 ) -> None:
     """Check the paths, train, report. `flags`: the options to record in the card's command."""
@@ -45,7 +49,10 @@ def _run(
     if out.suffix != ".onnx":
         raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
     target = config.target
-    options = " ".join(f"--{k.replace('_', '-')} {shlex.quote(str(v))}" for k, v in flags.items())
+    options = " ".join(
+        f"--{key.replace('_', '-')}" + (f" {shlex.quote(str(value))}" if value != "" else "")
+        for key, value in flags.items()
+    )
     command = f"facelens train {target} --data {shlex.quote(str(data))} --out {out} {options}"
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("embedding faces", total=None)
@@ -57,6 +64,7 @@ def _run(
             terms=terms,
             command=command,
             cache=cache,
+            with_crop_network=with_crop,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
@@ -79,6 +87,7 @@ def gender(
     epochs: int = typer.Option(300, min=1, help="At most this many epochs (early stopping)."),
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
+    blend: bool = BlendOption,
     as_json: bool = JsonOption,
 ) -> None:
     """A gender head (probability of "female") on a recognition embedding."""
@@ -87,7 +96,9 @@ def gender(
 
     config = HeadConfig("gender", embedder, hidden, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "epochs": epochs}
-    _run(train_head, config, data, out, flags, terms, cache, as_json)
+    if not blend:
+        flags["no_blend"] = ""
+    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
 
 
 @app.command()
@@ -102,6 +113,7 @@ def age(
     epochs: int = typer.Option(300, min=1, help="At most this many epochs (early stopping)."),
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
+    blend: bool = BlendOption,
     as_json: bool = JsonOption,
 ) -> None:
     """An age head (years, with a 90% interval from validation residuals)."""
@@ -112,4 +124,6 @@ def age(
 
     config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
-    _run(train_head, config, data, out, flags, terms, cache, as_json)
+    if not blend:
+        flags["no_blend"] = ""
+    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)

@@ -1,8 +1,9 @@
 """`facelens train age|gender`: a head on a recognition embedding, end to end.
 
 Embed a UTKFace-style folder (AGE_GENDER_RACE_*.jpg; cached), hold out a seeded 15%
-validation split, fit with early stopping on it (facelens/train/heads.py), export to ONNX
-checked against torch and write the model card beside it (facelens/train/head_export.py).
+validation split, fit with early stopping on it (facelens/train/heads.py), choose on it
+how much of face-api's crop network to blend in (0: none), export to ONNX checked against
+torch and write the model card beside it (facelens/train/head_export.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelens.attributes.embedding_head import blend
 from facelens.detection.detector import DEFAULT_DETECTOR
 from facelens.eval.attributes import RACES
 from facelens.train import head_export, heads
@@ -65,22 +67,33 @@ def train_head(
     terms: str | None = None,
     command: str = "",
     cache: bool = True,
+    with_crop_network: bool = True,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Train, export and document one head; returns its model card (also written)."""
+    """Train, export and document one head; returns its model card (also written).
+    with_crop_network: let the validation split choose a blend with face-api's network."""
     started = time.perf_counter()
     faces = embed_folder(data, detector, CACHE_DIR if cache else None, progress)
     embedded = time.perf_counter()
     train, valid = heads.split(len(faces))
     fitted = heads.fit(faces, config, train, valid)
     vectors = heads.features(faces, config.embedder)
-    predicted = heads.predict(fitted.readout, vectors[valid, 0])
-    metadata = {"facelens.target": target, "facelens.embedder": config.embedder}
+    alone = heads.predict(fitted.readout, vectors[valid, 0])
+    crop = (faces.crop_years if target == "age" else faces.crop_female)[valid]
+    truth = faces.age[valid] if target == "age" else faces.female[valid]
+    weight = heads.crop_weight(config, alone, crop, truth) if with_crop_network else 0.0
+    predicted = blend(target, alone, crop, weight)
+    metadata = {
+        "facelens.target": target,
+        "facelens.embedder": config.embedder,
+        "facelens.faceapi_weight": f"{weight:g}",
+    }
     if target == "age":
         table = head_export.residual_table(predicted, faces.age[valid])
         metadata["facelens.age_residual_quantiles"] = json.dumps(table)
     difference = head_export.export(fitted.readout, config, out, vectors[valid, 0], metadata)
     figures, summary = validation_figures(faces, valid, target, predicted)
+    summary += f" (face-api weight {weight:g})" if weight else ""
     card = {
         "name": out.name,
         "target": target,
@@ -88,6 +101,7 @@ def train_head(
         "model": (
             f"{'MLP, ' + str(config.hidden) + ' hidden units' if config.hidden else 'linear'}"
             + (f", age as {config.age_mode}" if target == "age" else "")
+            + (f", blended with face-api's network (weight {weight:g})" if weight else "")
         ),
         "config": config.__dict__,
         "seed": heads.SEED,
@@ -99,8 +113,11 @@ def train_head(
             "detector": detector,
             "terms": terms or default_terms(data),
         },
+        "faceapi_weight": weight,
         "validation": figures,
         "validation_summary": summary,
+        "validation_head_alone": validation_figures(faces, valid, target, alone)[0],
+        "validation_faceapi_alone": validation_figures(faces, valid, target, crop)[0],
         "epochs": fitted.epochs,
         "embedding_seconds": round(embedded - started, 1),
         "training_seconds": round(time.perf_counter() - embedded, 1),

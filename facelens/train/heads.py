@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from facelens.attributes.embedding_head import blend
 from facelens.recognition.fused import fuse
 from facelens.recognition.registry import FUSION_WEIGHT, NETWORKS
 from facelens.train.face_embeddings import EmbeddedFaces
@@ -125,6 +126,16 @@ def error(config: HeadConfig, predicted: np.ndarray, truth: np.ndarray) -> float
     if config.target == "gender":
         return float(np.mean((predicted >= 0.5) != truth))
     return float(np.mean(np.abs(predicted - truth)))
+
+
+CROP_WEIGHTS = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def crop_weight(config: HeadConfig, head: np.ndarray, crop: np.ndarray, truth: np.ndarray) -> float:
+    """The weight of face-api's outputs in the blend (embedding_head.blend) that errs least
+    on the validation faces; ties go to the smaller weight."""
+    errors = [error(config, blend(config.target, head, crop, w), truth) for w in CROP_WEIGHTS]
+    return float(CROP_WEIGHTS[int(np.argmin(errors))])
 
 
 def predict(readout: Readout, vectors: np.ndarray) -> np.ndarray:
