@@ -16,6 +16,7 @@ import typer
 from rich.progress import Progress
 
 from facelens.cli.output import JsonOption, console, emit_json
+from facelens.recognition.registry import EMBEDDER_NAMES
 
 app = typer.Typer(no_args_is_help=True, help="Train attribute models on your own data.")
 
@@ -48,6 +49,8 @@ def _run(
         raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
     if out.suffix != ".onnx":
         raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+    if config.embedder not in EMBEDDER_NAMES:
+        raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
     target = config.target
     options = " ".join(
         f"--{key.replace('_', '-')}" + (f" {shlex.quote(str(value))}" if value != "" else "")
