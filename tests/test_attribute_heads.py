@@ -160,3 +160,13 @@ def test_residual_table_holds_the_measured_quantiles() -> None:
     assert row[1:] == [pytest.approx(-9.0, abs=0.01), pytest.approx(9.0, abs=0.01)]
     shaped = tuple((float("inf") if e is None else e, lo, hi) for e, lo, hi in table)
     assert interval(30.0, shaped) == (21.0, 39.0)
+
+
+def test_the_shipped_heads_read_a_real_photo(data_dir: Path) -> None:
+    lens = FaceLens(attribute_models={"age": "head", "gender": "head"})
+    (face,) = lens.analyze(data_dir / PHOTO, quality=False).faces  # a Black girl aged 10-19
+    assert face.gender is not None and face.gender.label == "female"
+    assert face.age is not None and 10 - 5 <= face.age.years <= 19 + 5
+    head = load_head("age", "head")
+    assert head.embedder == "fused" and 0 < head.crop_weight < 1
+    assert face.age.interval == interval(face.age.years, head.residual_quantiles)
