@@ -4,7 +4,8 @@ age and gender: faceapi-age-gender.onnx (one network), dlib chip 112×112 paddin
 mirror, RGB NCHW (x − mean)/255; or an embedding head (attributes.embedding_head) on the
 recognition vector, which FaceLens computes anyway, possibly blended with face-api's
 outputs. Which: attributes.choice.
-expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1.
+expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1; or a
+network made by `facelens train expression` (attributes.expression_net).
 
 Chosen by measurement on UTKFace / FER2013 samples: see `facelens eval attributes`.
 """
@@ -18,8 +19,14 @@ import numpy as np
 
 from facelens.attributes.age import RESIDUAL_QUANTILES, to_age
 from facelens.attributes.age_gender import FaceApiAgeGender
-from facelens.attributes.choice import CROP_NETWORK, DEFAULT_CHOICE, AttributeChoice, load_head
-from facelens.attributes.expression import MiniXceptionEmotion, to_expression
+from facelens.attributes.choice import (
+    CROP_NETWORK,
+    DEFAULT_CHOICE,
+    AttributeChoice,
+    load_expression,
+    load_head,
+)
+from facelens.attributes.expression import TEMPERATURE, MiniXceptionEmotion, to_expression
 from facelens.attributes.gender import to_gender
 from facelens.detection.detector import FoundFaces
 from facelens.models.onnx_model import OnnxModel, shared
@@ -76,8 +83,11 @@ def predict_attributes(
         table = age_head.residual_quantiles
     if gender_head is not None:
         female = gender_head.predict_blended(vectors[gender_head.embedder], crop_female)
-    emotions = _shared(MiniXceptionEmotion).probabilities(rgb, points)
+    if models.expression == DEFAULT_CHOICE.expression:
+        emotions, temperature = _shared(MiniXceptionEmotion).probabilities(rgb, points), TEMPERATURE
+    else:  # a trained network, calibrated inside
+        emotions, temperature = load_expression(models.expression).probabilities(rgb, points), 1.0
     return [
-        (to_age(float(a), table), to_gender(float(f)), to_expression(e))
+        (to_age(float(a), table), to_gender(float(f)), to_expression(e, temperature))
         for a, f, e in zip(ages, female, emotions, strict=True)  # type: ignore[arg-type]
     ]

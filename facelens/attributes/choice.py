@@ -4,7 +4,8 @@
 
 age, gender: "faceapi" (face-api's AgeGenderNet on a crop), "head" (the embedding head that
 ships with facelens), or the path of a head made by `facelens train age|gender`.
-expression: "mini-xception" (the shipped FER2013 network).
+expression: "mini-xception" (the shipped FER2013 network), or the path of a network made by
+`facelens train expression`.
 Each file loads once per process.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facelens.attributes.embedding_head import EmbeddingHead
+from facelens.attributes.expression_net import TrainedExpression
 from facelens.errors import ErrorCode, FaceLensError
 
 CROP_NETWORK = "faceapi"
@@ -62,12 +64,15 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     if isinstance(spec, str) and spec in BUILT_IN[kind]:
         return spec
     path = Path(spec)
-    if kind == "expression" or path.suffix != ".onnx" or not path.is_file():
+    if path.suffix != ".onnx" or not path.is_file():
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT,
             f"{kind} model {str(spec)!r} is neither one of {list(BUILT_IN[kind])}"
-            + ("" if kind == "expression" else " nor an existing .onnx head"),
+            " nor an existing .onnx file made by `facelens train`",
         )
+    if kind == "expression":
+        load_expression(path.resolve())  # refuses a file that is not an expression network
+        return path.resolve()
     head = load_head(kind, path.resolve())
     if head.target != kind:
         raise FaceLensError(
@@ -76,7 +81,7 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     return path.resolve()
 
 
-_heads: dict[str, EmbeddingHead] = {}
+_loaded: dict[str, EmbeddingHead | TrainedExpression] = {}
 _lock = threading.Lock()
 
 
@@ -84,6 +89,18 @@ def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:
     """The process-wide EmbeddingHead of a path, or of SHIPPED_HEAD for `kind`."""
     source: str | Path = SHIPPED_HEADS[kind] if spec == SHIPPED_HEAD else Path(spec)
     with _lock:
-        if str(source) not in _heads:
-            _heads[str(source)] = EmbeddingHead(source)
-        return _heads[str(source)]
+        if str(source) not in _loaded:
+            _loaded[str(source)] = EmbeddingHead(source)
+        head = _loaded[str(source)]
+    assert isinstance(head, EmbeddingHead)
+    return head
+
+
+def load_expression(path: ModelSpec) -> TrainedExpression:
+    """The process-wide TrainedExpression of a path."""
+    with _lock:
+        if str(path) not in _loaded:
+            _loaded[str(path)] = TrainedExpression(Path(path))
+        model = _loaded[str(path)]
+    assert isinstance(model, TrainedExpression)
+    return model

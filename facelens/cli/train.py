@@ -1,4 +1,4 @@
-"""`facelens train age|gender`: attribute models trained on your own labelled faces.
+"""`facelens train age|gender|expression`: attribute models trained on your own labelled faces.
 
 The training code lives in facelens/train and is imported inside each command, so the
 runtime never loads it. Use the result with `FaceLens(attribute_models={"age": PATH})` or
@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import JsonOption, console, emit_json
+from facelens.cli.output import JsonOption, console, emit_json, errors
 from facelens.recognition.registry import EMBEDDER_NAMES
 
 app = typer.Typer(no_args_is_help=True, help="Train attribute models on your own data.")
@@ -130,3 +130,37 @@ def age(
     if not blend:
         flags["no_blend"] = ""
     _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+
+
+@app.command()
+def expression(
+    data: Path = typer.Option(
+        ..., "--data", help="Folder with one folder of 48×48 grey faces per FER2013 class."
+    ),
+    out: Path = OutOption,
+    epochs: int = typer.Option(40, min=1, help="At most this many epochs (early stopping)."),
+    width: int = typer.Option(16, min=4, help="Channels of the first convolution block."),
+    terms: str | None = TermsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A small CNN for the seven FER2013 expressions (checkpointed: a rerun resumes)."""
+    from facelens.train.expression_model import train_expression
+
+    if not data.is_dir():
+        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
+    if out.suffix != ".onnx":
+        raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+    command = (
+        f"facelens train expression --data {shlex.quote(str(data))} --out {out} "
+        f"--epochs {epochs} --width {width}"
+    )
+    card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
+        f"{out.with_suffix('.card.md')}",
+        markup=False,
+    )

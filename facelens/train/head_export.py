@@ -79,11 +79,13 @@ def sha256(path: Path) -> str:
 
 
 def write_card(out: Path, card: dict) -> tuple[Path, Path]:
-    """NAME.card.json and a human-readable NAME.card.md beside the ONNX file."""
+    """NAME.card.json and a human-readable NAME.card.md beside the ONNX file (any trained
+    attribute model: the card's keys are those `attribute_heads.train_head` writes)."""
     json_path = out.with_suffix(".card.json")
     json_path.write_text(json.dumps(card, indent=2) + "\n")
     lines = [
-        f"# {out.name}: {card['target']} from the {card['embedder']} embedding",
+        f"# {out.name}: {card['target']}"
+        + (f" from the {card['embedder']} embedding" if card.get("embedder") else ""),
         "",
         f"- Model: {card['model']}",
         f"- Data: {card['data']['folder']} ({card['data']['faces']} faces, "
