@@ -28,9 +28,17 @@ HeadEmbedder = typer.Option("fused", help="The embedding the head reads: fused, 
 HiddenOption = typer.Option(256, min=0, help="Hidden units of the MLP (0: a linear head).")
 TermsOption = typer.Option(None, help="The data's licence terms, for the model card.")
 CacheOption = typer.Option(True, help="Cache the embeddings under artifacts/attribute-cache.")
+EpochsOption = typer.Option(300, min=1, help="At most this many epochs (early stopping).")
 BlendOption = typer.Option(
     True, help="Blend with face-api's crop network where that helps on the validation split."
 )
+
+
+def _check_paths(data: Path, out: Path) -> None:
+    if not data.is_dir():
+        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
+    if out.suffix != ".onnx":
+        raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
 
 
 def _run(
@@ -45,10 +53,9 @@ def _run(
     as_json: bool,
 ) -> None:
     """Check the paths, train, report. `flags`: the options to record in the card's command."""
-    if not data.is_dir():
-        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
-    if out.suffix != ".onnx":
-        raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+    _check_paths(data, out)
+    if not with_crop:
+        flags = {**flags, "no_blend": ""}
     if config.embedder not in EMBEDDER_NAMES:
         raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
     target = config.target
@@ -87,7 +94,7 @@ def gender(
     out: Path = OutOption,
     embedder: str = HeadEmbedder,
     hidden: int = HiddenOption,
-    epochs: int = typer.Option(300, min=1, help="At most this many epochs (early stopping)."),
+    epochs: int = EpochsOption,
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
@@ -99,8 +106,6 @@ def gender(
 
     config = HeadConfig("gender", embedder, hidden, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "epochs": epochs}
-    if not blend:
-        flags["no_blend"] = ""
     _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
 
 
@@ -113,7 +118,7 @@ def age(
     age_mode: str = typer.Option(
         "classes", help="classes (soft labels over 0-100, expected age) or regression."
     ),
-    epochs: int = typer.Option(300, min=1, help="At most this many epochs (early stopping)."),
+    epochs: int = EpochsOption,
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
@@ -127,8 +132,6 @@ def age(
 
     config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
-    if not blend:
-        flags["no_blend"] = ""
     _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
 
 
@@ -146,10 +149,7 @@ def expression(
     """A small CNN for the seven FER2013 expressions (checkpointed: a rerun resumes)."""
     from facelens.train.expression_model import train_expression
 
-    if not data.is_dir():
-        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
-    if out.suffix != ".onnx":
-        raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+    _check_paths(data, out)
     command = (
         f"facelens train expression --data {shlex.quote(str(data))} --out {out} "
         f"--epochs {epochs} --width {width}"
