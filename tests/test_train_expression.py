@@ -57,7 +57,8 @@ def test_split_weights_and_temperature() -> None:
     train, valid = expression.stratified_split(labels)
     assert set(np.unique(labels[valid])) == set(range(7)) and not set(train) & set(valid)
     weights = expression.class_weights(labels)
-    assert weights[1] == pytest.approx(len(labels) / (7 * 3))  # the rare class weighs most
+    assert weights[1] == pytest.approx((len(labels) / (7 * 3)) ** 0.5)  # the rare class most
+    assert int(torch.argmin(weights)) == 3
     # logits twice as sharp as the labels' own randomness: the fitted temperature undoes it
     rng = np.random.default_rng(0)
     logits = torch.as_tensor(rng.normal(0, 1, (4000, 7)), dtype=torch.float32)
