@@ -33,7 +33,9 @@ class FaceLens:
         first design); see facelens.detection.detector.
     attribute_models: which model predicts an attribute, replacing the default: "age" and
         "gender" take "faceapi" (a crop network), "head" (the shipped embedding head) or the
-        path of a head made by `facelens train age|gender` (facelens.attributes.choice).
+        path of a head made by `facelens train age|gender`; "expression" takes
+        "mini-xception" or the path of a network made by `facelens train expression`
+        (facelens.attributes.choice).
     """
 
     def __init__(
