@@ -81,26 +81,28 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     return path.resolve()
 
 
-_loaded: dict[str, EmbeddingHead | TrainedExpression] = {}
+_loaded: dict[tuple[str, str], EmbeddingHead | TrainedExpression] = {}  # (kind, file)
 _lock = threading.Lock()
 
 
 def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:
     """The process-wide EmbeddingHead of a path, or of SHIPPED_HEAD for `kind`."""
     source: str | Path = SHIPPED_HEADS[kind] if spec == SHIPPED_HEAD else Path(spec)
+    key = ("head", str(source))
     with _lock:
-        if str(source) not in _loaded:
-            _loaded[str(source)] = EmbeddingHead(source)
-        head = _loaded[str(source)]
+        if key not in _loaded:
+            _loaded[key] = EmbeddingHead(source)
+        head = _loaded[key]
     assert isinstance(head, EmbeddingHead)
     return head
 
 
 def load_expression(path: ModelSpec) -> TrainedExpression:
     """The process-wide TrainedExpression of a path."""
+    key = ("expression", str(path))
     with _lock:
-        if str(path) not in _loaded:
-            _loaded[str(path)] = TrainedExpression(Path(path))
-        model = _loaded[str(path)]
+        if key not in _loaded:
+            _loaded[key] = TrainedExpression(Path(path))
+        model = _loaded[key]
     assert isinstance(model, TrainedExpression)
     return model
