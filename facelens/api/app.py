@@ -88,7 +88,7 @@ def open_gallery(settings: Settings, lens: FaceLens) -> Gallery | None:
     # the gallery keeps the embedder its templates were made with (README, Gallery migration)
     embedder = embedder_for(settings.gallery_dir)
     if embedder != lens.embedder_name:
-        lens = FaceLens(lens.flip, lens.budget, embedder, lens.detector_name)
+        lens = FaceLens(lens.flip, lens.budget, embedder, lens.detector_name, lens.attribute_models)
     return Gallery(settings.gallery_dir, lens=lens)
 
 

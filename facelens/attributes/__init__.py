@@ -1,27 +1,38 @@
-"""Age, gender and expression of every face, each network batched over all faces.
+"""Age, gender and expression of every face, each model batched over all faces.
 
 age and gender: faceapi-age-gender.onnx (one network), dlib chip 112×112 padding 0.2 +
-mirror, RGB NCHW (x − mean)/255.
-expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1.
+mirror, RGB NCHW (x − mean)/255; or an embedding head (attributes.embedding_head) on the
+recognition vector, which FaceLens computes anyway, possibly blended with face-api's
+outputs. Which: attributes.choice.
+expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1; or a
+network made by `facelens train expression` (attributes.expression_net).
 
 Chosen by measurement on UTKFace / FER2013 samples: see `facelens eval attributes`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar, cast
 
 import numpy as np
 
-from facelens.attributes.age import to_age
+from facelens.attributes.age import RESIDUAL_QUANTILES, to_age
 from facelens.attributes.age_gender import FaceApiAgeGender
-from facelens.attributes.expression import MiniXceptionEmotion, to_expression
+from facelens.attributes.choice import (
+    CROP_NETWORK,
+    DEFAULT_CHOICE,
+    AttributeChoice,
+    load_expression,
+    load_head,
+)
+from facelens.attributes.expression import TEMPERATURE, MiniXceptionEmotion, to_expression
 from facelens.attributes.gender import to_gender
 from facelens.detection.detector import FoundFaces
 from facelens.models.onnx_model import OnnxModel, shared
 from facelens.types import Age, Expression, Gender
 
-__all__ = ["predict_attributes"]
+__all__ = ["AttributeChoice", "predict_attributes"]
 
 Model = TypeVar("Model", bound=OnnxModel)
 
@@ -30,12 +41,53 @@ def _shared(model_class: type[Model]) -> Model:
     return cast(Model, shared(model_class))
 
 
-def predict_attributes(rgb: np.ndarray, faces: FoundFaces) -> list[tuple[Age, Gender, Expression]]:
-    """(age, gender, expression) for every face of one RGB image, in the faces' order."""
+class _Embeddings:
+    """The faces' recognition vectors per embedder, computed at most once per call."""
+
+    def __init__(self, rgb: np.ndarray, faces: FoundFaces, known: Mapping, flip: bool) -> None:
+        self.rgb, self.faces, self.vectors, self.flip = rgb, faces, dict(known), flip
+
+    def __getitem__(self, embedder: str) -> np.ndarray:
+        if embedder not in self.vectors:
+            from facelens.recognition.registry import get_embedder
+
+            faces = self.faces
+            self.vectors[embedder] = get_embedder(embedder).embed_faces(
+                self.rgb, faces.points, faces.mesh, self.flip
+            )
+        return self.vectors[embedder]
+
+
+def predict_attributes(
+    rgb: np.ndarray,
+    faces: FoundFaces,
+    models: AttributeChoice = DEFAULT_CHOICE,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+    flip: bool = False,
+) -> list[tuple[Age, Gender, Expression]]:
+    """(age, gender, expression) for every face of one RGB image, in the faces' order.
+
+    models: which model per attribute (attributes.choice). embeddings: vectors already
+    computed for these faces, by embedder name (a head reuses them); flip: how a head's
+    missing vectors are computed (as FaceLens(flip=...) embeds)."""
     points = faces.points
-    ages, female = _shared(FaceApiAgeGender).predict(rgb, points)
-    emotions = _shared(MiniXceptionEmotion).probabilities(rgb, points)
+    vectors = _Embeddings(rgb, faces, embeddings or {}, flip)
+    age_head = None if models.age == CROP_NETWORK else load_head("age", models.age)
+    gender_head = None if models.gender == CROP_NETWORK else load_head("gender", models.gender)
+    crop_ages = crop_female = None
+    if any(head is None or head.crop_weight > 0 for head in (age_head, gender_head)):
+        crop_ages, crop_female = _shared(FaceApiAgeGender).predict(rgb, points)
+    ages, female, table = crop_ages, crop_female, RESIDUAL_QUANTILES
+    if age_head is not None:
+        ages = age_head.predict_blended(vectors[age_head.embedder], crop_ages)
+        table = age_head.residual_quantiles
+    if gender_head is not None:
+        female = gender_head.predict_blended(vectors[gender_head.embedder], crop_female)
+    if models.expression == DEFAULT_CHOICE.expression:
+        emotions, temperature = _shared(MiniXceptionEmotion).probabilities(rgb, points), TEMPERATURE
+    else:  # a trained network, calibrated inside
+        emotions, temperature = load_expression(models.expression).probabilities(rgb, points), 1.0
     return [
-        (to_age(float(a)), to_gender(float(f)), to_expression(e))
-        for a, f, e in zip(ages, female, emotions, strict=True)
+        (to_age(float(a), table), to_gender(float(f)), to_expression(e, temperature))
+        for a, f, e in zip(ages, female, emotions, strict=True)  # type: ignore[arg-type]
     ]

@@ -1,19 +1,22 @@
 """Age as users see it: years, a 90% interval and the Adience-style bucket.
 
-The years come from `age_gender.FaceApiAgeGender`; the interval from measured residuals.
+The years come from the age model (`age_gender.FaceApiAgeGender` or an embedding head); the
+interval from that model's measured residuals.
 """
 
 from __future__ import annotations
 
 from facelens.types import Age
 
+# (predicted years below, 5% and 95% quantiles of true − predicted) per predicted-age range
+ResidualTable = tuple[tuple[float, float, float], ...]
+
 ADIENCE_BUCKETS = ((0, 2), (4, 6), (8, 12), (15, 20), (25, 32), (38, 43), (48, 53), (60, 100))
 
-# The network regresses one number, so the 90% interval comes from measured residuals:
-# (predicted years below, 5% and 95% quantiles of true − predicted), measured on the 3,000
-# UTKFace dev faces by `facelens eval attributes` (report key `age_residual_quantiles`;
-# 2-fold cross-validated coverage 89.3%).
-RESIDUAL_QUANTILES: tuple[tuple[float, float, float], ...] = (
+# face-api's network regresses one number, so its 90% interval comes from residuals
+# measured on the 3,000 UTKFace dev faces by `facelens eval attributes` (report key
+# `age_residual_quantiles`; 2-fold cross-validated coverage 89.3%).
+RESIDUAL_QUANTILES: ResidualTable = (
     (4.0, -0.8, 2.6),
     (10.0, -2.8, 5.6),
     (18.0, -5.2, 12.8),
@@ -32,13 +35,14 @@ def bucket(years: float) -> str:
     return f"({lo}-{hi})"
 
 
-def interval(years: float) -> tuple[float, float]:
-    """90% interval from the residual table, clipped at 0 and always containing `years`."""
-    low, high = next((q05, q95) for edge, q05, q95 in RESIDUAL_QUANTILES if years < edge)
+def interval(years: float, table: ResidualTable = RESIDUAL_QUANTILES) -> tuple[float, float]:
+    """90% interval from a residual table, clipped at 0 and always containing `years`."""
+    low, high = next((q05, q95) for edge, q05, q95 in table if years < edge)
     return (round(max(years + min(low, 0.0), 0.0), 1), round(years + max(high, 0.0), 1))
 
 
-def to_age(years: float) -> Age:
-    """One face's predicted years with its interval and Adience bucket."""
+def to_age(years: float, table: ResidualTable = RESIDUAL_QUANTILES) -> Age:
+    """One face's predicted years with its interval (from the model's residual table) and
+    Adience bucket."""
     years = round(max(float(years), 0.0), 1)
-    return Age(years=years, interval=interval(years), bucket=bucket(years))
+    return Age(years=years, interval=interval(years, table), bucket=bucket(years))

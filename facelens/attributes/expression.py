@@ -53,9 +53,10 @@ class MiniXceptionEmotion(AttributeModel):
         return view_mean(self.run(batch)[0], len(points))[:, _TO_LABELS]
 
 
-def to_expression(probabilities: np.ndarray) -> Expression:
+def to_expression(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> Expression:
+    """temperature: the calibration still to apply (1 for a network calibrated inside)."""
     top = int(np.argmax(probabilities))
-    calibrated = np.power(np.clip(probabilities, 1e-12, None), 1.0 / TEMPERATURE)
+    calibrated = np.power(np.clip(probabilities, 1e-12, None), 1.0 / temperature)
     calibrated = calibrated / calibrated.sum()
     values = {label: round(float(p), 4) for label, p in zip(LABELS, calibrated, strict=True)}
     return Expression(label=LABELS[top], probability=values[LABELS[top]], probabilities=values)

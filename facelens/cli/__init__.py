@@ -17,6 +17,7 @@ from facelens.cli import (
     quality,
     represent,
     serve,
+    train,
     video,
 )
 
@@ -60,6 +61,7 @@ quality.register(app)
 quality.register_eval(evaluate.app)
 app.add_typer(evaluate.app, name="eval")
 app.add_typer(gallery.app, name="gallery")
+app.add_typer(train.app, name="train")
 
 
 def main() -> None:

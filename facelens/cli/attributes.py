@@ -9,10 +9,30 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from facelens.attributes.choice import AttributeChoice, choose
 from facelens.cli.folders import images_in, rows_for_folder
 from facelens.cli.output import DetectorOption, JsonOption, console, emit_json, reporting_errors
 from facelens.lens import FaceLens
 from facelens.types import Face, ImageResult
+
+ModelOption = typer.Option(
+    None,
+    "--model",
+    help="KIND=MODEL, repeatable: age or gender = faceapi, head or a trained .onnx head "
+    "(`facelens train`).",
+)
+
+
+def attribute_models(pairs: list[str] | None) -> AttributeChoice:
+    """`--model age=head --model gender=my.onnx` as an AttributeChoice."""
+    models = {}
+    for pair in pairs or []:
+        kind, sep, model = pair.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{pair!r} is not KIND=MODEL", param_hint="--model")
+        models[kind.strip()] = model.strip()
+    with reporting_errors(False):
+        return choose(models)
 
 
 def _table(result: ImageResult, title: str) -> Table:
@@ -49,6 +69,7 @@ def analyze(
     details: bool = typer.Option(
         False, "--details", help="Full tables for a folder too (default: one line per face)."
     ),
+    model: list[str] | None = ModelOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Every face with box, quality, age, gender and expression.
@@ -57,7 +78,7 @@ def analyze(
     be read or shows no face is listed with its error, never dropped."""
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    lens = FaceLens()
+    lens = FaceLens(attribute_models=attribute_models(model))
     if path.is_dir():
 
         def one(image: Path) -> list[dict]:
@@ -167,6 +188,7 @@ def attributes(
     ),
     limit: int | None = typer.Option(None, min=1, help="Evenly spaced images per set."),
     detector: str = DetectorOption,
+    model: list[str] | None = ModelOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Age MAE (by decade), gender accuracy (by race) and expression accuracy."""
@@ -175,9 +197,12 @@ def attributes(
     for folder, hint in ((utkface, "--utkface"), (fer, "--fer")):
         if not folder.is_dir():
             raise typer.BadParameter(f"{folder} is not a folder", param_hint=hint)
+    models = attribute_models(model)
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("analysing", total=None)
-        report = evaluate_attributes(utkface, fer, limit, lambda: progress.advance(task), detector)
+        report = evaluate_attributes(
+            utkface, fer, limit, lambda: progress.advance(task), detector, models
+        )
     if as_json:
         emit_json(report)
         return

@@ -1,8 +1,8 @@
 """Age and gender on UTKFace, expression on FER2013, through `predict_attributes`.
 
 Both sets are tight face crops (UTKFace 200×200, FER2013 48×48 grey). Every image counts:
-when the detector finds no face, the image is analysed with the mean landmark layout of
-the faces it did find in that set (the crops are centred), and counted in `undetected`.
+when the detector finds no face, the image is analysed with the mean landmarks and mesh of
+the faces it did find in that set (eval.face_sample), and counted in `undetected`.
 FER2013 frames are upscaled 4× and padded before detection (BlazeFace misses many faces
 that fill a 48 px frame: 89% found as is, 95.5% so, on 200 faces).
 """
@@ -13,36 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from facelens.attributes import predict_attributes
+from facelens.attributes import AttributeChoice, predict_attributes
 from facelens.attributes.age import bucket
+from facelens.attributes.choice import DEFAULT_CHOICE
 from facelens.attributes.expression import LABELS
-from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector, FoundFaces
+from facelens.detection.detector import DEFAULT_DETECTOR
+from facelens.eval.face_sample import central_faces, fer_canvas, same, sample
 from facelens.io import load_image
 
 RACES = ("White", "Black", "Asian", "Indian", "Others")  # UTKFace race codes 0-4
 INTERVAL_EDGES = (4.0, 10.0, 18.0, 25.0, 32.0, 40.0, 50.0, 60.0, float("inf"))
 Tick = Callable[[], None] | None
-
-
-def fer_canvas(rgb: np.ndarray) -> np.ndarray:
-    """A 48 px FER frame upscaled 4× (bicubic) with half its size of edge padding around it."""
-    big = cv2.resize(rgb, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
-    pad = big.shape[0] // 2
-    return cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-
-
-def _same(rgb: np.ndarray) -> np.ndarray:
-    return rgb
-
-
-def _sample(files: list[Path], limit: int | None) -> list[Path]:
-    """Evenly spaced files (the FER folders are per class, so never just the first ones)."""
-    if limit is None or limit >= len(files):
-        return files
-    return [files[i] for i in np.linspace(0, len(files) - 1, limit).round().astype(int)]
 
 
 @dataclass
@@ -56,43 +39,18 @@ class Predicted:
     detected: np.ndarray
 
 
-def face_points(
-    files: list[Path], prepare: Callable[[np.ndarray], np.ndarray], kind: str = DEFAULT_DETECTOR
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """Five landmarks per image (of the face nearest the image centre) and whether the
-    detector found it; a miss gets the mean layout of the faces found in the set."""
-    detector = FaceDetector.shared(kind)
-    points: list[np.ndarray | None] = []
-    for path in files:
-        rgb = prepare(load_image(path))
-        found = detector.detect(rgb)
-        if len(found):
-            centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
-            distance = np.linalg.norm(centres - [rgb.shape[1] / 2, rgb.shape[0] / 2], axis=1)
-            points.append(found.points[int(np.argmin(distance))])
-        else:
-            points.append(None)
-    detected = np.array([p is not None for p in points], bool)
-    fallback = np.mean([p for p in points if p is not None], axis=0) if detected.any() else None
-    filled = []
-    for five, path in zip(points, files, strict=True):
-        if five is None:
-            five = fallback if fallback is not None else _centred_layout(prepare(load_image(path)))
-        filled.append(five)
-    return filled, detected
-
-
 def predict_files(
     files: list[Path],
     prepare: Callable[[np.ndarray], np.ndarray],
     tick: Tick = None,
     detector: str = DEFAULT_DETECTOR,
+    models: AttributeChoice = DEFAULT_CHOICE,
 ) -> Predicted:
-    points, detected = face_points(files, prepare, detector)
+    faces, detected = central_faces(files, prepare, detector)
     years, female, expression, confidence = [], [], [], []
-    for path, five in zip(files, points, strict=True):
+    for path, face in zip(files, faces, strict=True):
         rgb = prepare(load_image(path))
-        age, gender, emotion = predict_attributes(rgb, one_face(five))[0]
+        age, gender, emotion = predict_attributes(rgb, face, models)[0]
         years.append(age.years)
         female.append(gender.probability if gender.label == "female" else 1 - gender.probability)
         expression.append(LABELS.index(emotion.label))
@@ -116,24 +74,6 @@ def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 1
             gap = abs(float(correct[members].mean()) - float(confidence[members].mean()))
             error += members.mean() * gap
     return float(error)
-
-
-def one_face(points: np.ndarray) -> FoundFaces:
-    x1, y1 = points.min(axis=0)
-    x2, y2 = points.max(axis=0)
-    return FoundFaces(
-        boxes=np.array([[x1, y1, x2, y2]], np.float32),
-        scores=np.zeros(1, np.float32),
-        points=points[None].astype(np.float32),
-        mesh=np.zeros((1, 468, 3), np.float32),
-        mesh_scores=np.zeros(1, np.float32),
-    )
-
-
-def _centred_layout(rgb: np.ndarray) -> np.ndarray:
-    # Five landmarks of a face filling a centred square crop (used only if no face was found).
-    unit = np.array([[0.69, 0.4], [0.31, 0.4], [0.5, 0.58], [0.66, 0.72], [0.34, 0.72]])
-    return (unit * [rgb.shape[1], rgb.shape[0]]).astype(np.float32)
 
 
 def utkface_labels(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,18 +167,21 @@ def evaluate_attributes(
     limit: int | None = None,
     tick: Tick = None,
     detector: str = DEFAULT_DETECTOR,
+    models: AttributeChoice = DEFAULT_CHOICE,
 ) -> dict:
-    """Age/gender figures on UTKFace, expression figures on FER2013 (`limit` images each)."""
-    utk_files = _sample(sorted(Path(utkface_dir).glob("*.jpg")), limit)
-    fer_files = _sample(sorted(Path(fer_dir).glob("*/*.jpg")), limit)
+    """Age/gender figures on UTKFace, expression figures on FER2013 (`limit` images each),
+    with the attribute models `models` (attributes.choice)."""
+    utk_files = sample(sorted(Path(utkface_dir).glob("*.jpg")), limit)
+    fer_files = sample(sorted(Path(fer_dir).glob("*/*.jpg")), limit)
     fer_files = [f for f in fer_files if f.parent.name in LABELS]
     if not utk_files or not fer_files:
         raise FileNotFoundError(f"no images found in {utkface_dir} or {fer_dir}")
     age, female, race = utkface_labels(utk_files)
-    utk = predict_files(utk_files, _same, tick, detector)
-    fer = predict_files(fer_files, fer_canvas, tick, detector)
+    utk = predict_files(utk_files, same, tick, detector, models)
+    fer = predict_files(fer_files, fer_canvas, tick, detector, models)
     truth = np.array([LABELS.index(f.parent.name) for f in fer_files])
     report: dict = {
+        "models": {kind: str(spec) for kind, spec in models.__dict__.items()},
         "utkface_images": len(utk_files),
         "fer2013_images": len(fer_files),
         "undetected": int((~utk.detected).sum() + (~fer.detected).sum()),

@@ -1,4 +1,8 @@
-"""Speed of age + gender + expression for the faces of one photo, detection excluded."""
+"""Speed of age + gender + expression for the faces of one photo, detection excluded.
+
+With the embedding heads (age and gender "head"), twice: given the face's fused embedding
+(what FaceLens(embedder="fused") computes anyway) and computing it for the heads alone.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.attributes import _shared, predict_attributes
+from facelens.attributes import AttributeChoice, _shared, predict_attributes
 from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.attributes.expression import MiniXceptionEmotion
 from facelens.detection.detector import FaceDetector
 from facelens.io import load_image
+from facelens.recognition.registry import get_embedder
 
 DEFAULT_IMAGE = Path("../shared/data/face_recognition/examples/obama-480p.jpg")
 
@@ -38,6 +43,8 @@ def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
         faces.boxes[:1], faces.scores[:1], one, faces.mesh[:1], faces.mesh_scores[:1]
     )
     age_gender, emotion = _shared(FaceApiAgeGender), _shared(MiniXceptionEmotion)
+    heads = AttributeChoice(age="head", gender="head")
+    fused = {"fused": get_embedder("fused").embed_faces(rgb, one, first.mesh)}
     return {
         "image": str(image),
         "faces": len(faces),
@@ -45,6 +52,12 @@ def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
         "age_gender_ms": _median_ms(lambda: age_gender.predict(rgb, one), repeat),
         "expression_ms": _median_ms(lambda: emotion.probabilities(rgb, one), repeat),
         "all_faces_ms": _median_ms(lambda: predict_attributes(rgb, faces), repeat),
+        "heads_given_embedding_ms": _median_ms(
+            lambda: predict_attributes(rgb, first, heads, fused), repeat
+        ),
+        "heads_embedding_included_ms": _median_ms(
+            lambda: predict_attributes(rgb, first, heads), repeat
+        ),
         "repeat": repeat,
     }
 

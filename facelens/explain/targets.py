@@ -10,6 +10,13 @@ view only: an explanation is of one aligned image, not of the zoom/mirror averag
 | gender     | faceapi-age-gender.onnx (gender) | 112² dlib 0.2  | (RGB − mean)/255 | features  |
 | embedding  | DlibResNet                       | 150² DLIB_CHIP | RGB 0..255      | level3 (17²) |
 
+Age and gender explanations are always of face-api's crop network, whichever age/gender
+model FaceLens uses (attributes.choice). An embedding head (alone, or blended with face-api
+as the shipped "head" models are) reads two recognition networks on two different crops
+(fused: SFace's 112² ArcFace chip and dlib's 150² chip), which no single-crop map here
+describes; for those models the maps explain the face-api part of the blend only, and the
+"embedding" target shows what the recognition vector itself looks at.
+
 "dlib 0.2": a dlib chip with padding 0.2. The expression layer's ONNX name is
 `StatefulPartitionedCall/model_1/add_2/add:0`; "features" is `exit_flow/features` (7²), the
 age/gender network's last map before its global pooling (`middle_flow/main_block_1`, 14²,

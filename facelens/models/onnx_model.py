@@ -36,15 +36,17 @@ class OnnxModel:
     # without, same speed within noise). A network with large, bounded inputs turns it on.
     memory_arena: bool = False
 
-    def __init__(self, file_name: str | None = None, threads: int | None = None) -> None:
+    def __init__(self, file_name: str | Path | None = None, threads: int | None = None) -> None:
+        """file_name: a shipped weight file's name, or a Path to any ONNX file (a user's)."""
         name = file_name or self.file_name
+        source = name if isinstance(name, Path) else weight_path(name)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads or int(os.environ.get("FACELENS_THREADS", "0"))
         options.log_severity_level = 3
         options.enable_cpu_mem_arena = self.memory_arena
         self.session = ort.InferenceSession(
-            str(weight_path(name)), sess_options=options, providers=["CPUExecutionProvider"]
+            str(source), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]

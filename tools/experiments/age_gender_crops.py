@@ -19,7 +19,8 @@ import onnxruntime as ort
 
 from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.attributes.crops import dlib_chip, view_batch, view_mean
-from facelens.eval.attributes import RACES, face_points, utkface_labels
+from facelens.eval.attributes import RACES, utkface_labels
+from facelens.eval.face_sample import face_points
 from facelens.io import load_image
 
 PADDINGS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)

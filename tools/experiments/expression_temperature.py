@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from facelens.attributes.expression import LABELS, MiniXceptionEmotion
-from facelens.eval.attributes import calibration_error, face_points, fer_canvas
+from facelens.eval.attributes import calibration_error
+from facelens.eval.face_sample import face_points, fer_canvas
 from facelens.io import load_image
 
 GRID = np.linspace(0.5, 3.0, 51)

@@ -1,0 +1,166 @@
+"""`facelens train age|gender|expression`: attribute models trained on your own labelled faces.
+
+The training code lives in facelens/train and is imported inside each command, so the
+runtime never loads it. Use the result with `FaceLens(attribute_models={"age": PATH})` or
+`facelens analyze --model age=PATH`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import Progress
+
+from facelens.cli.output import JsonOption, console, emit_json, errors
+from facelens.recognition.registry import EMBEDDER_NAMES
+
+app = typer.Typer(no_args_is_help=True, help="Train attribute models on your own data.")
+
+DataOption = typer.Option(
+    ..., "--data", help="Folder of UTKFace-style images named AGE_GENDER_RACE_*.jpg."
+)
+OutOption = typer.Option(..., "--out", help="The ONNX file to write (model card beside it).")
+HeadEmbedder = typer.Option("fused", help="The embedding the head reads: fused, sface or dlib.")
+HiddenOption = typer.Option(256, min=0, help="Hidden units of the MLP (0: a linear head).")
+TermsOption = typer.Option(None, help="The data's licence terms, for the model card.")
+CacheOption = typer.Option(True, help="Cache the embeddings under artifacts/attribute-cache.")
+EpochsOption = typer.Option(300, min=1, help="At most this many epochs (early stopping).")
+BlendOption = typer.Option(
+    True, help="Blend with face-api's crop network where that helps on the validation split."
+)
+
+
+def _check_paths(data: Path, out: Path) -> None:
+    if not data.is_dir():
+        raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
+    if out.suffix != ".onnx":
+        raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+
+
+def _run(
+    train_head: Callable[..., dict],
+    config: Any,  # facelens.train.heads.HeadConfig (training code loads only in a command)
+    data: Path,
+    out: Path,
+    flags: dict,
+    terms: str | None,
+    cache: bool,
+    with_crop: bool,
+    as_json: bool,
+) -> None:
+    """Check the paths, train, report. `flags`: the options to record in the card's command."""
+    _check_paths(data, out)
+    if not with_crop:
+        flags = {**flags, "no_blend": ""}
+    if config.embedder not in EMBEDDER_NAMES:
+        raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
+    target = config.target
+    options = " ".join(
+        f"--{key.replace('_', '-')}" + (f" {shlex.quote(str(value))}" if value != "" else "")
+        for key, value in flags.items()
+    )
+    command = f"facelens train {target} --data {shlex.quote(str(data))} --out {out} {options}"
+    with Progress(console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("embedding faces", total=None)
+        card = train_head(
+            target,
+            data,
+            out,
+            config,
+            terms=terms,
+            command=command,
+            cache=cache,
+            with_crop_network=with_crop,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s training, {card['epochs']} epochs; model "
+        f"card {out.with_suffix('.card.md')}",
+        markup=False,
+    )
+
+
+@app.command()
+def gender(
+    data: Path = DataOption,
+    out: Path = OutOption,
+    embedder: str = HeadEmbedder,
+    hidden: int = HiddenOption,
+    epochs: int = EpochsOption,
+    terms: str | None = TermsOption,
+    cache: bool = CacheOption,
+    blend: bool = BlendOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A gender head (probability of "female") on a recognition embedding."""
+    from facelens.train.attribute_heads import train_head
+    from facelens.train.heads import HeadConfig
+
+    config = HeadConfig("gender", embedder, hidden, epochs=epochs)
+    flags = {"embedder": embedder, "hidden": hidden, "epochs": epochs}
+    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+
+
+@app.command()
+def age(
+    data: Path = DataOption,
+    out: Path = OutOption,
+    embedder: str = HeadEmbedder,
+    hidden: int = HiddenOption,
+    age_mode: str = typer.Option(
+        "classes", help="classes (soft labels over 0-100, expected age) or regression."
+    ),
+    epochs: int = EpochsOption,
+    terms: str | None = TermsOption,
+    cache: bool = CacheOption,
+    blend: bool = BlendOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """An age head (years, with a 90% interval from validation residuals)."""
+    if age_mode not in ("classes", "regression"):
+        raise typer.BadParameter("choose classes or regression", param_hint="--age-mode")
+    from facelens.train.attribute_heads import train_head
+    from facelens.train.heads import HeadConfig
+
+    config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
+    flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
+    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+
+
+@app.command()
+def expression(
+    data: Path = typer.Option(
+        ..., "--data", help="Folder with one folder of 48×48 grey faces per FER2013 class."
+    ),
+    out: Path = OutOption,
+    epochs: int = typer.Option(40, min=1, help="At most this many epochs (early stopping)."),
+    width: int = typer.Option(16, min=4, help="Channels of the first convolution block."),
+    terms: str | None = TermsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A small CNN for the seven FER2013 expressions (checkpointed: a rerun resumes)."""
+    from facelens.train.expression_model import train_expression
+
+    _check_paths(data, out)
+    command = (
+        f"facelens train expression --data {shlex.quote(str(data))} --out {out} "
+        f"--epochs {epochs} --width {width}"
+    )
+    card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
+        f"{out.with_suffix('.card.md')}",
+        markup=False,
+    )

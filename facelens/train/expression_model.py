@@ -1,0 +1,114 @@
+"""`facelens train expression`: train (facelens/train/expression.py), export, document.
+
+The ONNX file (N×1×48×48 grey 0..1 in, N×7 probabilities out, the validation temperature
+inside) is what attributes.expression_net runs; the model card sits beside it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from facelens.attributes.expression import LABELS
+from facelens.eval.attributes import calibration_error
+from facelens.train import expression, head_export
+
+FER2013_TERMS = (
+    "FER2013 (Goodfellow et al. 2013; Kaggle 'Challenges in Representation Learning: "
+    "Facial Expression Recognition Challenge'): used under that competition's terms "
+    "(research, non-commercial); a model trained on it inherits them"
+)
+UNKNOWN_TERMS = "not recorded: the terms of the training data apply (pass --terms)"
+
+
+def export(model: expression.Probabilities, out: Path, check: np.ndarray) -> float:
+    """ONNX with its metadata; returns the largest |ONNX − torch| probability on `check`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model.eval(),
+            (torch.zeros(2, 1, expression.SIZE, expression.SIZE),),
+            str(out),
+            input_names=["grey"],
+            output_names=["probabilities"],
+            dynamic_axes={"grey": {0: "faces"}},
+            opset_version=head_export.OPSET,
+            dynamo=False,
+        )
+    graph = onnx.load(str(out))
+    for key, value in {
+        "facelens.target": "expression",
+        "facelens.labels": ",".join(LABELS),
+    }.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(graph, str(out))
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    batch = expression.to_tensor(check)
+    from_onnx = session.run(None, {"grey": batch.numpy()})[0]
+    with torch.no_grad():
+        difference = float(np.max(np.abs(from_onnx - model(batch).numpy())))
+    if difference > head_export.TOLERANCE:
+        raise RuntimeError(f"ONNX export differs from torch by {difference:g}")
+    return difference
+
+
+def train_expression(
+    data: Path,
+    out: Path,
+    epochs: int = 40,
+    width: int = 16,
+    terms: str | None = None,
+    command: str = "",
+    checkpoint: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, export and document an expression network; returns its card (also written)."""
+    started = time.perf_counter()
+    images, labels = expression.load_folder(data)
+    checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
+    trained = expression.train(images, labels, checkpoint, epochs=epochs, width=width, log=log)
+    _, valid = expression.stratified_split(labels)
+    model = expression.Probabilities(trained.net, trained.temperature)
+    with torch.no_grad():
+        probabilities = model(expression.to_tensor(images[valid])).numpy()
+    predicted, truth = probabilities.argmax(1), labels[valid]
+    difference = export(model, out, images[valid][:64])
+    recall = {
+        label: float(np.mean(predicted[truth == i] == i))
+        for i, label in enumerate(LABELS)
+        if (truth == i).any()
+    }
+    accuracy = float(np.mean(predicted == truth))
+    ece = calibration_error(probabilities.max(1), predicted == truth)
+    card = {
+        "name": out.name,
+        "target": "expression",
+        "model": f"CNN, 3 blocks of 2 convolutions (width {width}), 48×48 grey in",
+        "seed": expression.SEED,
+        "data": {
+            "folder": str(data),
+            "faces": len(labels),
+            "validation_faces": len(valid),
+            "terms": terms or (FER2013_TERMS if "fer" in str(data).lower() else UNKNOWN_TERMS),
+        },
+        "temperature": trained.temperature,
+        "validation": {"accuracy": accuracy, "recall": recall, "calibration_error": ece},
+        "validation_summary": f"accuracy {accuracy:.2%}, calibration error {ece:.1%}",
+        "epochs": trained.epochs,
+        "training_seconds": round(trained.seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+        "onnx_max_difference": difference,
+        "sha256": head_export.sha256(out),
+        "command": command,
+    }
+    head_export.write_card(out, card)
+    return card

@@ -1,0 +1,77 @@
+"""`facelens train expression` end to end on a tiny FER2013 sample, and its pieces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from facelens.attributes.expression import LABELS
+from facelens.cli import app
+from facelens.lens import FaceLens
+from facelens.train import expression
+
+runner = CliRunner()
+PER_CLASS = 6
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("expression")
+    sample = root / "fer-sample"
+    for label in LABELS:
+        (sample / label).mkdir(parents=True)
+        files = sorted((data_dir / "fer2013-train" / label).glob("*.jpg"))[:PER_CLASS]
+        for path in files:
+            (sample / label / path.name).symlink_to(path)
+    out = root / "expression.onnx"
+    args = ["train", "expression", "--data", str(sample), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--epochs", "1", "--width", "4", "--json"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_training_writes_a_network_and_its_card(trained: tuple[Path, dict]) -> None:
+    out, card = trained
+    assert card["data"]["faces"] == 7 * PER_CLASS and card["data"]["validation_faces"] == 7
+    assert "Kaggle" in card["data"]["terms"] and card["epochs"] == 1
+    assert card["onnx_max_difference"] <= 1e-4
+    assert json.loads(out.with_suffix(".card.json").read_text()) == card
+    assert out.with_suffix(".checkpoint.pt").is_file()  # a rerun resumes from it
+
+
+def test_facelens_runs_a_trained_expression_network(trained, data_dir: Path) -> None:
+    lens = FaceLens(attribute_models={"expression": trained[0]})
+    face = lens.analyze(data_dir / "inspireface/test_res/emotion/happy.png").faces[0]
+    assert face.expression is not None
+    assert set(face.expression.probabilities) == set(LABELS)
+    assert sum(face.expression.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_split_weights_and_temperature() -> None:
+    labels = np.repeat(np.arange(7), [40, 3, 40, 80, 50, 50, 30])
+    train, valid = expression.stratified_split(labels)
+    assert set(np.unique(labels[valid])) == set(range(7)) and not set(train) & set(valid)
+    weights = expression.class_weights(labels)
+    assert weights[1] == pytest.approx((len(labels) / (7 * 3)) ** 0.5)  # the rare class most
+    assert int(torch.argmin(weights)) == 3
+    # logits twice as sharp as the labels' own randomness: the fitted temperature undoes it
+    rng = np.random.default_rng(0)
+    logits = torch.as_tensor(rng.normal(0, 1, (4000, 7)), dtype=torch.float32)
+    truth = torch.multinomial(
+        torch.softmax(logits, 1), 1, generator=torch.Generator().manual_seed(0)
+    )
+    assert expression.fit_temperature(2 * logits, truth[:, 0].numpy()) == pytest.approx(
+        2.0, abs=0.15
+    )
+
+
+def test_augmentation_keeps_shape_and_range() -> None:
+    batch = torch.rand(8, 1, 48, 48)
+    moved = expression.augment(batch, torch.Generator().manual_seed(0))
+    assert moved.shape == batch.shape and 0 <= float(moved.min()) and float(moved.max()) <= 1
+    assert not torch.allclose(moved, batch)
