@@ -97,10 +97,10 @@ def page(browser, server_url: str):
 
 @pytest.fixture(scope="module")
 def washed_out(fr_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """obama.jpg five times over-exposed: a face the server refuses (`retake`)."""
+    """obama.jpg four times over-exposed: a face the server refuses (`retake`)."""
     rgb = np.asarray(Image.open(fr_images / "tests" / "test_images" / "obama.jpg"), np.int32)
     path = tmp_path_factory.mktemp("photos") / "washed_out.png"
-    Image.fromarray(np.clip(rgb * 5, 0, 255).astype(np.uint8)).save(path)
+    Image.fromarray(np.clip(rgb * 4, 0, 255).astype(np.uint8)).save(path)
     return path
 
 
