@@ -366,6 +366,7 @@ def test_gallery_enrol_and_search(page, fr_images: Path):
 
 
 def test_gallery_says_why_it_refuses_a_photo(page, washed_out: Path):
+    page.click("[data-tab=gallery]")  # the module's page may be on any tab
     page.fill("#enrol-name", "Over Exposed")
     page.get_by_label("Photo to enrol").set_input_files(washed_out)
     page.click("#enrol-form button")

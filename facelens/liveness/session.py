@@ -73,7 +73,10 @@ class LiveCheck:
         steps = result.challenge
         pending = [s.action for s in steps if s.status == "pending"]
         statuses = [s.status for s in steps]
-        decided = "failed" in statuses or all(s == "passed" for s in statuses)
+        # Every step passed is not yet a verdict when too little of the face was seen (a
+        # quick turn can pass within a second): keep watching until the cues decide.
+        passed = all(s == "passed" for s in statuses)
+        decided = "failed" in statuses or (passed and result.verdict != "undecided")
         done = decided or now >= self.time_limit or self.frames >= MAX_FRAMES
         if done and result.verdict == "undecided" and not decided:
             result.reasons.append("the time for the check is up")
