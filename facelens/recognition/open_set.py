@@ -19,7 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from facelens.errors import ErrorCode, FaceLensError
-from facelens.recognition.operating_points import operating_points, threshold_for
+from facelens.recognition.operating_points import (
+    measured_for,
+    operating_points,
+    threshold_for,
+)
 
 TAIL_FILE = Path(__file__).with_name("impostor_tail.json")
 OPEN_SET_POINTS = {"fpir_1e-1": 0.1, "fpir_1e-2": 0.01, "fpir_1e-3": 0.001}
@@ -47,14 +51,7 @@ def interpolate(table: list[list[float]], fmr: float) -> float:
 
 
 def tail_of(embedder: str) -> dict:
-    tails = load_tail()
-    if embedder not in tails:
-        raise FaceLensError(
-            ErrorCode.BAD_ARGUMENT,
-            f"no impostor tail measured for embedder {embedder!r} (measured: {sorted(tails)}); "
-            f"run facelens eval identify --embedder {embedder} --write-calibration",
-        )
-    return tails[embedder]
+    return measured_for(load_tail(), embedder, "impostor tail", "identify")
 
 
 def threshold_at_fmr(fmr: float, flip: bool, embedder: str) -> float:

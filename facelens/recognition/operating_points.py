@@ -22,16 +22,20 @@ def load_calibration() -> dict:
     return json.loads(CALIBRATION_FILE.read_text())
 
 
-def calibration_of(embedder: str) -> dict:
-    calibration = load_calibration()
-    if embedder not in calibration:
+def measured_for(table: dict, embedder: str, what: str, command: str) -> dict:
+    """One embedder's entry of a calibration table, or an error naming the command that
+    measures it."""
+    if embedder not in table:
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT,
-            f"no operating points measured for embedder {embedder!r} (measured: "
-            f"{sorted(calibration)}); run facelens eval lfw --embedder {embedder} "
-            "--write-calibration",
+            f"no {what} measured for embedder {embedder!r} (measured: {sorted(table)}); run "
+            f"facelens eval {command} --embedder {embedder} --write-calibration",
         )
-    return calibration[embedder]
+    return table[embedder]
+
+
+def calibration_of(embedder: str) -> dict:
+    return measured_for(load_calibration(), embedder, "operating points", "lfw")
 
 
 def threshold_for(operating_point: str, flip: bool, embedder: str) -> float:
