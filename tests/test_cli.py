@@ -262,3 +262,18 @@ def test_verify_pairs_file(images: Path, tmp_path: Path) -> None:
     pairs.write_text("obama.jpg,obama2.jpg\nonly-one.jpg\n")
     bad = runner.invoke(app, ["verify-pairs", str(pairs), "--json"])
     assert bad.exit_code == 2 and "row 2" in json.loads(bad.stdout)["error"]["message"]
+
+
+def test_help_shows_no_value_for_flags() -> None:
+    """A flag takes no value (`--json true` is an error), so help must not show `<bool>`."""
+    import typer
+
+    group = typer.main.get_command(app)
+    commands = [[name] for name in group.commands]  # type: ignore[attr-defined]
+    commands += [["gallery", name] for name in group.commands["gallery"].commands]  # type: ignore[attr-defined]
+    for command in commands:
+        shown = runner.invoke(app, [*command, "--help"], terminal_width=200)
+        assert shown.exit_code == 0, (command, shown.output)
+        # (click's own --help row is typer's to fix)
+        rows = [line for line in shown.output.splitlines() if "--help" not in line]
+        assert not [row for row in rows if "<bool>" in row], command

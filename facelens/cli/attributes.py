@@ -63,11 +63,17 @@ def _table(result: ImageResult, title: str) -> Table:
 def analyze(
     path: Path = typer.Argument(..., help="An image, or a folder of images (recursive)."),
     quality: bool = typer.Option(
-        True, "--quality/--no-quality", help="Assess each face's quality (score, verdict)."
+        True,
+        "--quality/--no-quality",
+        help="Assess each face's quality (score, verdict).",
+        metavar="",
     ),
     csv_file: Path | None = typer.Option(None, "--csv", help="Also write one CSV row per face."),
     details: bool = typer.Option(
-        False, "--details", help="Full tables for a folder too (default: one line per face)."
+        False,
+        "--details",
+        help="Full tables for a folder too (default: one line per face).",
+        metavar="",
     ),
     model: list[str] | None = ModelOption,
     as_json: bool = JsonOption,

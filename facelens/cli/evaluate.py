@@ -17,10 +17,14 @@ def lfw(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder with pairs.txt."),
     embedder: str = EmbedderOption,
     flip: bool = typer.Option(
-        True, help="Also measure flip-fused embeddings (FaceLens(flip=True))."
+        True,
+        help="Also measure flip-fused embeddings (FaceLens(flip=True)).",
+        metavar="",
     ),
     write_calibration: bool = typer.Option(
-        False, help="Store the measured thresholds as this embedder's operating points."
+        False,
+        help="Store the measured thresholds as this embedder's operating points.",
+        metavar="",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -107,7 +111,9 @@ def cfp(
 def identify(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder (images/NAME/*.jpg)."),
     write_calibration: bool = typer.Option(
-        False, help="Store the impostor tail behind the gallery's fpir_* operating points."
+        False,
+        help="Store the impostor tail behind the gallery's fpir_* operating points.",
+        metavar="",
     ),
     embedder: str = EmbedderOption,
     as_json: bool = JsonOption,

@@ -47,7 +47,7 @@ def explain(
     stride: float | None = typer.Option(None, help="occlusion stride, crop pixels."),
     face: int = typer.Option(0, help="Which face (0 = largest)."),
     out: Path | None = typer.Option(None, help="Write the overlay PNG here."),
-    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers."),
+    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device for gradients (cpu, cuda, ...)."),
     as_json: bool = JsonOption,
 ) -> None:
@@ -95,7 +95,7 @@ def explain_pair(
     fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),
     out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),
-    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers."),
+    faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device (cuda runs CorrRISE on the GPU)."),
     as_json: bool = JsonOption,
 ) -> None:

@@ -87,7 +87,9 @@ def _detect_folder(lens: FaceLens, folder: Path, tiles: int | None, as_json: boo
 
 def embed(
     image: Path,
-    flip: bool = typer.Option(False, help="Fuse each embedding with its mirror image's."),
+    flip: bool = typer.Option(
+        False, help="Fuse each embedding with its mirror image's.", metavar=""
+    ),
     embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -124,7 +126,7 @@ def verify(
         "--policy",
         help="Decision policy (replaces --operating-point): strict, lenient or identity_check.",
     ),
-    flip: bool = typer.Option(False, help="Use flip-fused embeddings."),
+    flip: bool = typer.Option(False, help="Use flip-fused embeddings.", metavar=""),
     embedder: str = EmbedderOption,
     face_a: int = typer.Option(0, help="Which face of image A (0 = largest)."),
     face_b: int = typer.Option(0, help="Which face of image B (0 = largest)."),

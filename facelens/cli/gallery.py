@@ -34,6 +34,7 @@ EscapedOption = typer.Option(
     "--escaped",
     help="The name is written with \\xNN / \\uNNNN escapes, as `list` shows a name with"
     " characters a terminal cannot show (a NUL cannot be typed).",
+    metavar="",
 )
 
 

@@ -51,7 +51,7 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.", metavar="")
 
 
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:

@@ -18,7 +18,9 @@ def serve(
         help="Gallery folder (created if missing); the same default as `facelens gallery`: "
         "$FACELENS_GALLERY or ~/.facelens/gallery.",
     ),
-    no_gallery: bool = typer.Option(False, "--no-gallery", help="Serve without a gallery."),
+    no_gallery: bool = typer.Option(
+        False, "--no-gallery", help="Serve without a gallery.", metavar=""
+    ),
     api_key: str | None = typer.Option(
         None, envvar="FACELENS_API_KEY", help="Require this X-API-Key (except on health)."
     ),

@@ -27,10 +27,14 @@ OutOption = typer.Option(..., "--out", help="The ONNX file to write (model card 
 HeadEmbedder = typer.Option("fused", help="The embedding the head reads: fused, sface or dlib.")
 HiddenOption = typer.Option(256, min=0, help="Hidden units of the MLP (0: a linear head).")
 TermsOption = typer.Option(None, help="The data's licence terms, for the model card.")
-CacheOption = typer.Option(True, help="Cache the embeddings under artifacts/attribute-cache.")
+CacheOption = typer.Option(
+    True, help="Cache the embeddings under artifacts/attribute-cache.", metavar=""
+)
 EpochsOption = typer.Option(300, min=1, help="At most this many epochs (early stopping).")
 BlendOption = typer.Option(
-    True, help="Blend with face-api's crop network where that helps on the validation split."
+    True,
+    help="Blend with face-api's crop network where that helps on the validation split.",
+    metavar="",
 )
 
 
