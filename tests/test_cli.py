@@ -277,3 +277,17 @@ def test_help_shows_no_value_for_flags() -> None:
         # (click's own --help row is typer's to fix)
         rows = [line for line in shown.output.splitlines() if "--help" not in line]
         assert not [row for row in rows if "<bool>" in row], command
+
+
+def test_gallery_embedder_chosen_at_creation(images: Path, tmp_path: Path) -> None:
+    """`--embedder` picks a new gallery's embedder; later commands follow its record, and an
+    explicit other embedder is refused."""
+    g = ["--gallery", str(tmp_path / "g")]
+    enrol = ["gallery", "enroll", "Obama", str(images / "obama.jpg"), *g, "--embedder", "sface"]
+    assert runner.invoke(app, enrol).exit_code == 0
+    found = _json(["gallery", "search", str(images / "obama2.jpg"), *g, "--json"])
+    assert found["identity"] == "Obama"
+    enrol[-1] = "dlib"
+    refused = runner.invoke(app, [*enrol, "--json"])
+    assert refused.exit_code == 2
+    assert json.loads(refused.stdout)["error"]["code"] == "embedder_mismatch"

@@ -14,9 +14,10 @@ from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 
-from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.cli.output import JsonOption, console, emit_json, one_of, reporting_errors
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.names import escape_name, needs_escape, unescape_name
+from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT
 
 app = typer.Typer(no_args_is_help=True, help="Enrol people and identify faces (1:N).")
@@ -29,6 +30,13 @@ GalleryOption = typer.Option(
     "(default $FACELENS_GALLERY or ~/.facelens/gallery).",
 )
 
+NewEmbedderOption = typer.Option(
+    None,
+    "--embedder",
+    callback=lambda name: name and one_of(EMBEDDER_NAMES)(name),
+    help=f"Embedder of a new gallery ({', '.join(EMBEDDER_NAMES)}; default "
+    f"{DEFAULT_EMBEDDER}); an existing gallery keeps the one it records.",
+)
 EscapedOption = typer.Option(
     False,
     "--escaped",
@@ -46,10 +54,12 @@ def _say(text: str) -> None:
     console.print(text, markup=False, highlight=False)
 
 
-def _open(gallery: Path | str, create: bool = False):
+def _open(gallery: Path | str, create: bool = False, embedder: str | None = None):
     """The gallery; only enrolment and import may create one (a typo in --gallery must not
-    silently answer from a new, empty gallery)."""
+    silently answer from a new, empty gallery). It works with the embedder it records; a new
+    one with `embedder` (default: the default embedder)."""
     from facelens.gallery.gallery import Gallery
+    from facelens.lens import FaceLens
 
     where = str(gallery)
     local = "://" not in where and not where.startswith("milvus:")
@@ -59,7 +69,7 @@ def _open(gallery: Path | str, create: bool = False):
             f"no gallery at {where}: enrol someone first (facelens gallery enroll NAME PHOTO)"
             " or point --gallery / $FACELENS_GALLERY at an existing one",
         )
-    return Gallery(gallery)
+    return Gallery(gallery, lens=FaceLens(embedder=embedder) if embedder else None)
 
 
 @app.command()
@@ -67,12 +77,13 @@ def enroll(
     name: str,
     images: list[Path] = typer.Argument(..., exists=True, dir_okay=False),
     gallery: str = GalleryOption,
+    embedder: str | None = NewEmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Enrol NAME from one or more photos (each quality-checked first). A name differing
     from an enrolled one only in case adds to that person."""
     with reporting_errors(as_json):
-        result = _open(gallery, create=True).enroll(name, images)
+        result = _open(gallery, create=True, embedder=embedder).enroll(name, images)
     if as_json:
         emit_json(result)
         return
@@ -82,14 +93,20 @@ def enroll(
 
 
 @app.command("enroll-dir")
-def enroll_dir(folder: Path, gallery: str = GalleryOption, as_json: bool = JsonOption) -> None:
+def enroll_dir(
+    folder: Path,
+    gallery: str = GalleryOption,
+    embedder: str | None = NewEmbedderOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Enrol a folder laid out as PERSON/*.jpg; re-running resumes where it stopped."""
     if not folder.is_dir():
         raise typer.BadParameter(f"{folder} is not a directory", param_hint="FOLDER")
     total = sum(1 for p in folder.glob("*/*") if p.is_file())
     with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("enrolling", total=total)
-        results = _open(gallery, create=True).enroll_dir(folder, lambda *_: progress.advance(task))
+        opened = _open(gallery, create=True, embedder=embedder)
+        results = opened.enroll_dir(folder, lambda *_: progress.advance(task))
     counts: dict[str, int] = {}
     refused: list[dict] = []
     for enrollment in results:

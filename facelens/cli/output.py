@@ -54,7 +54,7 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.", metavar="")
 
 
-def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     def check(name: str) -> str:
         if name not in choices:
             raise typer.BadParameter(f"choose one of {', '.join(choices)}")
@@ -65,12 +65,12 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 EmbedderOption = typer.Option(
     DEFAULT_EMBEDDER,
-    callback=_one_of(EMBEDDER_NAMES),
+    callback=one_of(EMBEDDER_NAMES),
     help=f"Recognition embedder: {', '.join(EMBEDDER_NAMES)}.",
 )
 DetectorOption = typer.Option(
     DEFAULT_DETECTOR,
-    callback=_one_of(DETECTORS),
+    callback=one_of(DETECTORS),
     help=f"Face detector: {' or '.join(DETECTORS)}.",
 )
 Command = Callable[..., None]
