@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     UNREADABLE_VIDEO = "unreadable_video"  # no such file, camera or stream; not a video
     TRUNCATED_VIDEO = "truncated_video"  # a file that ends before its declared frames
     SOURCE_LOST = "source_lost"  # a camera or live stream that stopped delivering frames
+    BAD_GALLERY = "bad_gallery"  # a gallery's files are not a readable facelens gallery
 
 
 class FaceLensError(Exception):

@@ -291,3 +291,25 @@ def test_gallery_embedder_chosen_at_creation(images: Path, tmp_path: Path) -> No
     refused = runner.invoke(app, [*enrol, "--json"])
     assert refused.exit_code == 2
     assert json.loads(refused.stdout)["error"]["code"] == "embedder_mismatch"
+
+
+def test_a_corrupt_gallery_is_a_clear_error(tmp_path: Path) -> None:
+    """A gallery.sqlite that is not a database: `bad_gallery` naming the file, in Python, the
+    CLI (exit 2) and at server start; the file is left as it was."""
+    from facelens.api import Settings, create_app
+    from facelens.errors import ErrorCode, FaceLensError
+    from facelens.gallery.gallery import Gallery
+
+    folder = tmp_path / "g"
+    folder.mkdir()
+    (folder / "gallery.sqlite").write_bytes(b"not a database, just text" * 40)
+    with pytest.raises(FaceLensError) as caught:
+        Gallery(folder)
+    assert caught.value.code == ErrorCode.BAD_GALLERY and "gallery.sqlite" in caught.value.message
+    listed = runner.invoke(app, ["gallery", "list", "--gallery", str(folder), "--json"])
+    assert listed.exit_code == 2
+    assert json.loads(listed.stdout)["error"]["code"] == "bad_gallery"
+    with pytest.raises(FaceLensError) as at_start:
+        create_app(Settings(gallery_dir=folder, warm_up=False))
+    assert at_start.value.code == ErrorCode.BAD_GALLERY
+    assert (folder / "gallery.sqlite").read_bytes() == b"not a database, just text" * 40

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
-from facelens.errors import FaceLensError
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.faiss_index import DEFAULT_STORAGE, AnnIndex
 from facelens.gallery.names import name_key, pick
 from facelens.gallery.record import EmbedderRecord, check_record, unrecorded
@@ -129,6 +129,14 @@ def _template(row: sqlite3.Row | tuple) -> Template:
     )
 
 
+def unreadable(path: Path, error: Exception) -> FaceLensError:
+    return FaceLensError(
+        ErrorCode.BAD_GALLERY,
+        f"{path / 'gallery.sqlite'} is not a readable facelens gallery ({error}); restore it "
+        "from a backup or an export, or point --gallery elsewhere",
+    )
+
+
 class SqliteGalleryStore:
     def __init__(
         self,
@@ -156,6 +164,19 @@ class SqliteGalleryStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._unsaved, self._closed = 0, False
+        try:
+            self._open(dim, embedder, expansion_search, read_only)
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise unreadable(self.path, error) from None
+
+    def _open(
+        self,
+        dim: int,
+        embedder: EmbedderRecord | None,
+        expansion_search: int,
+        read_only: bool,
+    ) -> None:
         with self._writing():  # schema creation and repair must not race another opener
             db = self._db()
             db.executescript(SCHEMA)
@@ -250,8 +271,12 @@ class SqliteGalleryStore:
         file = Path(path) / "gallery.sqlite"
         if not file.is_file():
             return None
-        with closing(sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)) as db:
-            rows = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('embedder', 'dim')"))
+        try:
+            with closing(sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)) as db:
+                query = "SELECT key, value FROM meta WHERE key IN ('embedder', 'dim')"
+                rows = dict(db.execute(query))
+        except sqlite3.DatabaseError as error:
+            raise unreadable(Path(path), error) from None
         if "embedder" in rows:
             return EmbedderRecord.from_json(rows["embedder"])
         return unrecorded(int(rows["dim"])) if "dim" in rows else None
