@@ -171,6 +171,29 @@ def test_analyse_draws_boxes_and_labels(page, fr_images: Path):
     page.screenshot(path=str(SHOTS / "analyse.png"), full_page=True)
 
 
+def test_working_belongs_to_the_tab_that_started_it(browser, server_url: str, fr_images: Path):
+    """Work started on one tab marks that tab busy; "Working…" shows only while it is open."""
+    tab = open_page(browser, server_url, viewport={"width": 1200, "height": 1000})
+    held = []
+    tab.route("**/v1/analyze*", lambda route: held.append(route))  # held until let go
+    upload(tab, "analyse-drop", fr_images / "examples" / "two_people.jpg")
+    while not held:
+        tab.wait_for_timeout(50)
+    assert tab.get_attribute("[data-tab=analyse]", "data-busy") == "true"
+    assert tab.is_visible("#busy")
+    tab.click("[data-tab=compare]")
+    assert tab.is_hidden("#busy")  # nothing is running on Compare
+    assert tab.get_attribute("[data-tab=analyse]", "data-busy") == "true"
+    tab.click("[data-tab=analyse]")
+    assert tab.is_visible("#busy")
+    for route in held:
+        route.continue_()
+    tab.wait_for_selector("#analyse-canvas[data-faces='2']")
+    tab.wait_for_selector("[data-tab=analyse][data-busy=false]")
+    assert tab.is_hidden("#busy")
+    tab.close()
+
+
 def test_analyse_asks_to_retake_a_refused_face(page, server_url: str, washed_out, fr_images):
     answer = httpx.post(f"{server_url}/v1/quality", files={"image": washed_out.read_bytes()})
     quality = answer.json()["faces"][0]["quality"]

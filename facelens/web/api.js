@@ -67,20 +67,30 @@ export function describe(error) {
   return error.message && error.message.toLowerCase() !== words.toLowerCase() ? `${words}: ${error.message}` : words;
 }
 
-// "Working…" shows while any work is pending, whichever ends first; a run aborted by a
-// newer one says nothing.
-let pending = 0;
+// Work belongs to the tab it was started on: that tab's button is marked busy until all of
+// its work ends (whichever ends first), and "Working…" shows only while that tab is open. A
+// run aborted by a newer one says nothing.
+const pending = {};
+const openTab = () => document.querySelector("[role=tab][aria-selected=true]")?.dataset.tab ?? "";
+
+export function showBusy() {
+  $("busy").hidden = !pending[openTab()];
+  for (const button of document.querySelectorAll("[role=tab]")) {
+    button.dataset.busy = String(Boolean(pending[button.dataset.tab]));
+  }
+}
 
 export async function guarded(work) {
-  pending += 1;
-  $("busy").hidden = false;
+  const tab = openTab();
+  pending[tab] = (pending[tab] || 0) + 1;
+  showBusy();
   try {
     await work();
   } catch (error) {
     if (error.name !== "AbortError") status(describe(error), error.code);
   } finally {
-    pending -= 1;
-    $("busy").hidden = pending === 0;
+    pending[tab] -= 1;
+    showBusy();
   }
 }
 

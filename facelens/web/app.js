@@ -1,7 +1,7 @@
 // facelens web page: plain JS modules, no build step. Talks only to this server's /v1 API.
 // Every upload or redraw restarts its kind of work (api.js `restart`): answers of an older
 // run are aborted, never painted.
-import { $, api, form, guarded, restart, status } from "./api.js";
+import { $, api, form, guarded, restart, showBusy, status } from "./api.js";
 import {
   answerAndPhoto, clearPhoto, decodeOverlays, drawBox, drawFaces, drawOverlays, drawPhoto, faceItem, faceText, isRefused,
   loadPhoto, redraw, showQuality,
@@ -194,6 +194,7 @@ function setupTabs() {
     tab.addEventListener("click", () => {
       for (const other of document.querySelectorAll("[role=tab]")) other.setAttribute("aria-selected", String(other === tab));
       for (const section of document.querySelectorAll(".tab")) section.hidden = section.id !== tab.dataset.tab;
+      showBusy();
       if (tab.dataset.tab === "gallery" && features.gallery) guarded(listPeople);
     });
   }
