@@ -13,7 +13,9 @@ def colourise(values: np.ndarray, alpha: float = 0.5) -> tuple[np.ndarray, np.nd
     """RGB colours and per-pixel opacity for a map ([0, 1]: JET; [-1, 1]: green/red)."""
     if values.min() >= 0:
         colours = cv2.applyColorMap(np.uint8(np.clip(values, 0, 1) * 255), cv2.COLORMAP_JET)
-        opacity = np.full(values.shape, alpha, np.float32)
+        # Opacity follows the value, as in the REST overlays: where the map is 0 (Grad-CAM's
+        # ReLU, the crop's corners beyond the face) the photo shows, not a flat blue square.
+        opacity = (alpha * np.clip(values, 0, 1)).astype(np.float32)
         return cv2.cvtColor(colours, cv2.COLOR_BGR2RGB).astype(np.float32), opacity
     positive, negative = np.clip(values, 0, 1)[..., None], np.clip(-values, 0, 1)[..., None]
     colours = (positive * SIMILAR + negative * DISSIMILAR) / np.maximum(positive + negative, 1e-6)

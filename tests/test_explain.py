@@ -102,6 +102,22 @@ def test_gradcam_map_shapes_ranges_and_faithfulness(images: Path) -> None:
     assert result.model_dump(mode="json")["crop_summary"]["width"] == 64
 
 
+def test_overlay_leaves_the_photo_where_the_map_is_zero(images: Path) -> None:
+    """Grad-CAM is 0 over much of its crop (ReLU): there the overlay shows the photo itself,
+    not a flat colour square beyond the face box; the hottest pixel is tinted."""
+    from facelens.explain.render import _inside_crop, overlay
+
+    result = explain.gradcam(images / "obama.jpg", target="gender", faithfulness=False)
+    picture = overlay(result, box=False)
+    photo, values = result.image, result.image_map
+    assert photo is not None and values is not None
+    zero = (values == 0) & (_inside_crop(result) > 0.999)  # inside the crop, map 0
+    assert zero.sum() > 100
+    assert np.array_equal(picture[zero], photo[zero])
+    hottest = np.unravel_index(np.argmax(values), values.shape)
+    assert not np.array_equal(picture[hottest], photo[hottest])
+
+
 def test_occlusion_is_signed_and_sized(images: Path) -> None:
     result = explain.occlusion(images / "obama.jpg", target="gender", faithfulness=False)
     assert result.crop_map.shape == (112, 112)  # the age/gender network's crop
