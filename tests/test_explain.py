@@ -118,6 +118,21 @@ def test_overlay_leaves_the_photo_where_the_map_is_zero(images: Path) -> None:
     assert not np.array_equal(picture[hottest], photo[hottest])
 
 
+def test_corrrise_reports_its_progress(images: Path) -> None:
+    """Every mask of both faces is reported once, in batches, before the answer."""
+    done: list[int] = []
+    result = explain.pair(
+        images / "obama.jpg",
+        images / "obama2.jpg",
+        "corrrise",
+        masks=40,
+        faithfulness=False,
+        progress=done.append,
+    )
+    assert sum(done) == 2 * 40 and len(done) >= 2
+    assert result.same_person
+
+
 def test_occlusion_is_signed_and_sized(images: Path) -> None:
     result = explain.occlusion(images / "obama.jpg", target="gender", faithfulness=False)
     assert result.crop_map.shape == (112, 112)  # the age/gender network's crop

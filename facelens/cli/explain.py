@@ -105,10 +105,15 @@ def explain_pair(
 
     _check(method, PAIR_METHODS, "--method")
     _check(fill, FILLS, "--fill")
-    with reporting_errors(as_json):
+    with (
+        reporting_errors(as_json),
+        Progress(console=console, transient=True, disable=as_json or method != "corrrise") as bar,
+    ):
+        task = bar.add_task("CorrRISE masks", total=2 * masks)
         result = api.pair(
             image_a, image_b, method, masks, operating_point, device=device,
             faithfulness=faithfulness, fill=fill,  # type: ignore[arg-type]
+            progress=lambda done: bar.advance(task, done),
         )  # fmt: skip
     if out is not None:
         render.save_png(render.pair_panel(result), out)

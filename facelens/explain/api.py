@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -156,11 +157,14 @@ def pair_explainer(
     faithfulness: bool = True,
     threshold: float | None = None,
     fill: Fill = DEFAULT_FILL,
+    progress: Callable[[int], None] | None = None,
 ) -> Explainer:
     """masks, fill: CorrRISE's masks per image and what hidden regions become (the gradient
-    method needs one backward pass)."""
+    method needs one backward pass); progress: told how many masks each batch scored."""
     if method == "corrrise":
-        return CorrRISE(masks=masks, fill=fill, device=device, faithfulness=faithfulness)
+        return CorrRISE(
+            masks=masks, fill=fill, device=device, faithfulness=faithfulness, progress=progress
+        )
     if method == "gradient":
         return GradientPair(threshold, device=device, faithfulness=faithfulness)
     raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown pair method {method!r}")
@@ -193,13 +197,15 @@ def pair(
     device: Device = "cpu",
     faithfulness: bool = True,
     fill: Fill = DEFAULT_FILL,
+    progress: Callable[[int], None] | None = None,
 ) -> PairExplanation:
     """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair
-    (fill: what CorrRISE's hidden regions become)."""
+    (fill: what CorrRISE's hidden regions become; progress: CorrRISE's masks scored, 2 ×
+    masks in all)."""
     threshold = threshold_for(operating_point, False, EXPLAINED_EMBEDDER)
     aligned = [
         align_embedding(*locate(image, index))
         for image, index in ((image_a, face_a), (image_b, face_b))
     ]
-    explainer = pair_explainer(method, masks, device, faithfulness, threshold, fill)
+    explainer = pair_explainer(method, masks, device, faithfulness, threshold, fill, progress)
     return explain_pair(aligned[0], aligned[1], explainer, threshold)

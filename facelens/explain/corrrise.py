@@ -18,6 +18,7 @@ sets of figures are in the README.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -79,10 +80,11 @@ class CorrRISE(Explainer):
         fill: Fill = DEFAULT_FILL,
         device: str | torch.device = "cpu",
         faithfulness: bool = True,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(device, faithfulness)
         self.masks, self.cells, self.keep, self.seed = masks, cells, keep, seed
-        self.fill = fill
+        self.fill, self.progress = fill, progress
 
     def compute(self, crop: np.ndarray, target: Target) -> np.ndarray:
         generator = torch.Generator(self.device).manual_seed(self.seed)
@@ -92,5 +94,5 @@ class CorrRISE(Explainer):
         other = getattr(target, "reference_crop", None)
         if self.fill == "other_face" and isinstance(target, SimilarityTarget) and other is not None:
             fill = 0.5 * fill + 0.5 * other.astype(np.float32)
-        scores = blend_scores(image, fill, masks, target, self.device)
+        scores = blend_scores(image, fill, masks, target, self.device, self.progress)
         return correlation(masks, scores).cpu().numpy()

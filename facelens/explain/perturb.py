@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -33,10 +35,12 @@ def blend_scores(
     keep: torch.Tensor,
     target: Target,
     device: torch.device,
+    progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
     """(M,) scores of fill + keep · (crop − fill) for M keep-masks (M×S×S, 1 = original).
 
-    Built and scored chunk by chunk, so memory stays at one batch of images.
+    Built and scored chunk by chunk, so memory stays at one batch of images; `progress` is
+    told how many masks each chunk scored.
     """
     x, f = nchw(crop[None], device), nchw(fill[None], device)
     onnx = uses_onnx(device)
@@ -50,4 +54,6 @@ def blend_scores(
         else:
             with torch.no_grad():
                 scores.append(target.torch_scores(batch)[0].float())
+        if progress:
+            progress(len(batch))
     return torch.cat(scores).to(device)
