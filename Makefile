@@ -3,7 +3,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 GALLERY ?= $(or $(FACELENS_GALLERY),$(HOME)/.facelens/gallery)
 
-.PHONY: run test install lint weights soak attribute-heads
+.PHONY: run test install lint weights soak attribute-heads screenshots
 
 # Both commands first install whatever is missing (about a second when nothing is).
 run: install
@@ -30,3 +30,8 @@ weights:
 DATA ?= ../shared/data/utkface-train
 attribute-heads:
 	$(PYTHON) tools/train_attribute_heads.py --data $(DATA)
+
+# The README's screenshots of the page's tabs, taken by the Playwright tests in Chromium.
+screenshots: install
+	$(PYTHON) -m pytest -q tests/test_browser.py tests/test_browser_live.py
+	$(PYTHON) tools/screenshots.py
