@@ -54,6 +54,8 @@ def load_image(source: ImageInput, budget: InputBudget = DEFAULT_BUDGET) -> np.n
 
 def _read_file(path: Path, budget: InputBudget) -> bytes:
     try:
+        if path.is_dir():
+            raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"{path} is a folder, not an image")
         if not path.is_file():
             raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {path}")
         budget.check_bytes(path.stat().st_size)

@@ -313,3 +313,13 @@ def test_a_corrupt_gallery_is_a_clear_error(tmp_path: Path) -> None:
         create_app(Settings(gallery_dir=folder, warm_up=False))
     assert at_start.value.code == ErrorCode.BAD_GALLERY
     assert (folder / "gallery.sqlite").read_bytes() == b"not a database, just text" * 40
+
+
+def test_verify_points_a_folder_to_the_verbs_that_take_one(images: Path) -> None:
+    from facelens.errors import ErrorCode, FaceLensError
+
+    out = runner.invoke(app, ["verify", str(images), str(images / "obama.jpg")])
+    assert out.exit_code == 2 and "verify-pairs" in out.output
+    with pytest.raises(FaceLensError) as caught:  # the Python API names a folder as such
+        FaceLens().detect(images)
+    assert caught.value.code == ErrorCode.NOT_AN_IMAGE and "is a folder" in caught.value.message

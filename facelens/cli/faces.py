@@ -139,6 +139,13 @@ def verify(
 
     Exit code: 0 when a decision was made (same or different), 3 when a photo was refused
     (retake), 2 on bad input."""
+    for image, hint in ((image_a, "IMAGE_A"), (image_b, "IMAGE_B")):
+        if image.is_dir():  # a folder is not one photo: say what does take folders
+            raise typer.BadParameter(
+                f"{image} is a folder: `facelens verify-pairs PAIRS.csv` verifies many pairs, "
+                "`facelens find PHOTO FOLDER` finds a person in a folder",
+                param_hint=hint,
+            )
     with reporting_errors(as_json):
         result = FaceLens(flip=flip, embedder=embedder).verify(
             image_a,
