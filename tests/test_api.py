@@ -65,6 +65,30 @@ def test_health_and_readiness(client: TestClient):
         time.sleep(0.1)
 
 
+def test_info_names_the_networks_in_use(tmp_path):
+    """/v1/info says which embedder and detector answer, and which embedder the gallery keeps
+    (a gallery of another embedder keeps its own)."""
+    from facelens.gallery.gallery import Gallery
+    from facelens.lens import FaceLens
+
+    Gallery(tmp_path / "g", lens=FaceLens(embedder="dlib")).close()  # an older, dlib gallery
+    settings = Settings(gallery_dir=tmp_path / "g", warm_up=False, detector="blazeface")
+    with TestClient(create_app(settings)) as served:
+        info = served.get("/v1/info").json()
+    assert (info["embedder"], info["detector"], info["gallery_embedder"]) == (
+        "fused",
+        "blazeface",
+        "dlib",
+    )
+    with TestClient(create_app(Settings(warm_up=False))) as plain:
+        info = plain.get("/v1/info").json()
+    assert (info["embedder"], info["detector"], info["gallery_embedder"]) == (
+        "fused",
+        "yunet",
+        None,
+    )
+
+
 def test_detect_two_people(client: TestClient, photos):
     response = client.post("/v1/detect", files={"image": ("two.jpg", photos["two"])})
     assert response.status_code == 200
