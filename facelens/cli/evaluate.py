@@ -92,6 +92,9 @@ def cfp(
         return
     for protocol in ("FF", "FP"):
         figures = report[protocol]
+        by_split = ", ".join(
+            f"{split} {value:.1%}" for split, value in figures["refused_fraction_by_split"].items()
+        )
         console.print(
             f"{protocol}: accuracy {figures['accuracy'] * 100:.2f}% "
             f"± {figures['accuracy_std'] * 100:.2f} (every pair counted; failed pairs as "
@@ -99,7 +102,8 @@ def cfp(
             f"found {figures['accuracy_detected_pairs_only'] * 100:.2f}%), "
             f"TAR@FMR1e-3 {figures['tar_at_fmr_1e-3'] * 100:.2f}%, "
             f"{figures['failed_pairs']} of {figures['pairs']} pairs without a face, "
-            f"{figures['refused_pairs']} ({figures['refused_fraction']:.1%}) refused by verify"
+            f"{figures['refused_pairs']} ({figures['refused_fraction']:.1%}) refused by verify "
+            f"(by split: {by_split})"
         )
     console.print(
         f"{report['images']} images, {report['undetected']} without a face "

@@ -163,6 +163,11 @@ def evaluate_cfp(
             "impostor_pairs": int((~same).sum()),
             "refused_pairs": int(refused.sum()),
             "refused_fraction": float(refused.mean()),
+            # per split: the quality model trains on split 1's people (tools/train_quality.py),
+            # so split 2 is the held-out figure
+            "refused_fraction_by_split": {
+                int(split): float(refused[splits == split].mean()) for split in np.unique(splits)
+            },
         }
     report["undetected_images"] = missing
     reasons = Counter(

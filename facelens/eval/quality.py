@@ -37,8 +37,8 @@ def set_quality(
     data: Path, variants: list, tag: str, cleans: list | None, workers: int, tick: Callable
 ) -> tuple[list, dict[str, np.ndarray], np.ndarray, dict, np.ndarray]:
     """Records, raw measures, unified scores, component scores and verdict per variant."""
-    records = dataset.process(data, variants, tag, cleans, tick, workers)
-    raw = dataset.measure_all(data, variants, records, cleans, workers)
+    records = dataset.process(data / "images", variants, tag, cleans, tick, workers)
+    raw = dataset.measure_all(data / "images", variants, records, cleans, workers)
     vectors = np.stack([r.embeddings for r in records], 1).astype(np.float32)
     raw["embedding_stability"] = stability(vectors)  # PERTURBATIONS_AT_RUNTIME, in order
     unified, scores, _ = scores_from_raw(raw)

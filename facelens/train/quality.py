@@ -1,22 +1,28 @@
 """Train facelens's face-quality model and write facelens/quality/model.json.
 
-    python tools/train_quality.py [--data ../shared/data/lfw] [--workers 2]
+    python tools/train_quality.py [--data ../shared/data/lfw] [--cfp ../shared/data/cfp-dev]
+                                  [--workers 2]
 
 (the same as `python -m facelens.train.quality`).
 
-One command, fixed seeds. LFW View 2 folds 1-9 (fold indices 0-8) only; fold 10 stays
-held out for `facelens eval quality`. Steps:
+One command, fixed seeds. Data: LFW View 2 folds 1-9 (fold indices 0-8; fold 10 stays held
+out for `facelens eval quality`) and the CFP people of protocol split 01 (001-050, frontal
+and profile: the turned heads LFW lacks; split 02's people stay held out for `facelens eval
+cfp`). Steps:
 
-1. detect + embed every training image and two seeded random degradations of each image
+1. detect + embed every training image and one seeded random degradation of each image
    whose identity has another image (cached under $FACELENS_QUALITY_CACHE, /tmp default);
 2. canonical 3D face = Procrustes mean of the clean LFW meshes (head pose reference);
 3. occlusion CNN on synthetic occluders (facelens/train/occlusion.py);
 4. raw component measures of every training image;
 5. SDD-FIQA targets (Ou et al., CVPR 2021): per image, the Wasserstein distance between
    its genuine-similarity distribution (against the other clean photos of the person) and
-   its impostor distribution (against 600 fixed photos of other people), scaled to [0, 1];
+   its impostor distribution (against up to 600 fixed photos of other people of the same
+   data set), scaled to [0, 1] by the 75th percentile of clean LFW images;
 6. the monotone additive model (facelens/quality/model.py) fitted to those targets;
-7. verdict thresholds; 8. decision policies (facelens/quality/policies.json).
+7. verdict thresholds: `retake` below the score under which faces fail at least half of
+   their genuine comparisons at verify's default threshold (measured, not a pose rule);
+8. decision policies on clean LFW (facelens/quality/policies.json).
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import itertools
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -36,22 +42,30 @@ from facelens.quality import model as gam
 from facelens.quality.geometry import canonical_mesh
 from facelens.quality.policies import POLICY_FILE
 from facelens.quality.stability import stability
+from facelens.recognition.names import DEFAULT_EMBEDDER
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 from facelens.train import quality_dataset as dataset
 from facelens.train.policies import calibrate_policies
+from facelens.train.quality_sources import (
+    CFP_TRAINING_SPLIT,
+    DEGRADED_COPIES,
+    Source,
+    kind_of,
+    sources_for,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 params = importlib.import_module("facelens.quality.params")  # the module, not its function
 SEED = 0
-# Degraded copies of each training image whose person has another photo: one since the
-# recogniser became the fused SFace + dlib pair (2026-11-30; two before), which keeps a
-# 2-core retrain within a working session.
-DEGRADED_COPIES = 1
 IMPOSTORS = 600
-# Verdict: the red band (< 0.4) is retake, orange (< 0.6) is low. On top, ISO/IEC 29794-5
-# style requirements: a face whose blur, exposure, compression, noise or covered
-# eyes / nose / mouth scores under 20 of 100 is refused whatever its utility estimate.
-RETAKE_BELOW, LOW_BELOW = 0.4, 0.6
+# Verdict: `retake` below a score measured on the training images (calibrate_retake: faces
+# just under it fail half of their genuine comparisons), orange (< 0.6) is low. On top,
+# ISO/IEC 29794-5 style requirements: a face whose blur, exposure, compression, noise or
+# covered eyes / nose / mouth scores under 20 of 100 is refused whatever its utility estimate.
+LOW_BELOW = 0.6
+RETAKE_BIN = 0.05
+RETAKE_FNMR = 0.5  # faces at the retake cut: a genuine comparison fails this often
 CRITICAL = (
     "sharpness",
     "under_exposure",
@@ -80,34 +94,22 @@ def write_params(update: dict) -> None:
     occlusion._session.cache_clear()
 
 
-def records_for(data: Path, workers: int) -> tuple[list, list, list, list]:
-    names = dataset.fold_images(data, held_out=False)
-    clean_variants = [dataset.Variant(n) for n in names]
-    clean = dataset.process(data, clean_variants, "train_clean", workers=workers)
-    by_name = dict(zip(names, clean, strict=True))
-    counts = Counter(dataset.identity(n) for n in names)
-    multi = [n for n in names if counts[dataset.identity(n)] >= 2]
-    degraded_variants = dataset.degraded_variants(multi, DEGRADED_COPIES, "train")
-    cleans = [by_name[v.name] for v in degraded_variants]
-    degraded = dataset.process(data, degraded_variants, "train_degraded", cleans, workers=workers)
-    return clean_variants + degraded_variants, clean + degraded, [None] * len(clean) + cleans, names
-
-
-def sdd_targets(
-    variants: list, records: list, clean_names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wasserstein distance between genuine and impostor similarities, per variant (NaN when
-    the person has no other photo)."""
+def sdd_targets(source: Source) -> tuple[np.ndarray, np.ndarray]:
+    """Per variant (NaN when the person has no other photo): the Wasserstein distance between
+    its genuine and impostor similarities, and its FNMR (share of genuine similarities at or
+    below `verify`'s default threshold); genuine and impostor photos from the same source."""
+    threshold = threshold_for(DEFAULT_OPERATING_POINT, False, DEFAULT_EMBEDDER)
     rng = np.random.default_rng(SEED)
+    variants, records, clean_names = source.variants, source.records, source.names
     clean = np.stack([r.recognition[0] for r in records[: len(clean_names)]]).astype(np.float32)
     people = np.array([dataset.identity(n) for n in clean_names])
     by_person: dict[str, list[int]] = {}
     for i, person in enumerate(people):
         by_person.setdefault(person, []).append(i)
     index = {n: i for i, n in enumerate(clean_names)}
-    pool = rng.choice(len(clean_names), IMPOSTORS, replace=False)
+    pool = rng.choice(len(clean_names), min(IMPOSTORS, len(clean_names)), replace=False)
     quantiles = np.linspace(0.005, 0.995, 100)
-    out, genuine_mean = np.full(len(variants), np.nan), np.full(len(variants), np.nan)
+    out, fnmr = np.full(len(variants), np.nan), np.full(len(variants), np.nan)
     for k, (variant, record) in enumerate(zip(variants, records, strict=True)):
         person = dataset.identity(variant.name)
         mates = [j for j in by_person[person] if j != index[variant.name]]
@@ -118,8 +120,24 @@ def sdd_targets(
         impostor = clean[pool[people[pool] != person]] @ vector
         # W1 between two 1-D samples = mean gap between their quantile functions
         out[k] = np.mean(np.abs(np.quantile(genuine, quantiles) - np.quantile(impostor, quantiles)))
-        genuine_mean[k] = genuine.mean()
-    return out, genuine_mean
+        fnmr[k] = np.mean(genuine <= threshold)
+    return out, fnmr
+
+
+def calibrate_retake(quality: np.ndarray, fnmr: np.ndarray) -> float:
+    """The retake cut: the top of the highest score bin (RETAKE_BIN wide, >= 20 faces) whose
+    faces fail at least RETAKE_FNMR of their genuine comparisons on average. A face refused is
+    one the recogniser would more likely miss than match, whatever the reason (blur, a turned
+    head the network cannot handle...); 0 when no bin fails that often."""
+    usable = ~np.isnan(fnmr)
+    quality, fnmr = quality[usable], fnmr[usable]
+    edges = np.round(np.arange(0, 1 + RETAKE_BIN / 2, RETAKE_BIN), 2)
+    cut = 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (quality >= low) & (quality < high)
+        if inside.sum() >= 20 and fnmr[inside].mean() >= RETAKE_FNMR:
+            cut = float(high)
+    return cut
 
 
 def fit_gam(scores: dict[str, np.ndarray], target: np.ndarray, epochs: int = 1500) -> dict:
@@ -174,66 +192,91 @@ def measure_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def verdict_retake(quality: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
-    retake = quality < RETAKE_BELOW
+def verdict_retake(
+    quality: np.ndarray, scores: dict[str, np.ndarray], retake_below: float
+) -> np.ndarray:
+    retake = quality < retake_below
     for name, floor in FLOORS.items():
         retake |= scores[name] < floor
     return retake
 
 
-def provenance(data: Path, n_clean: int, n_all: int, usable: np.ndarray, rates: dict) -> dict:
+def provenance(sources: list[Source], usable: dict[str, int], rates: dict) -> dict:
+    data = ["LFW View 2 folds 1-9 (fold 10 held out)"]
+    if len(sources) > 1:
+        data.append(
+            f"CFP (cfp-dev) people of protocol split {CFP_TRAINING_SPLIT:02d}, frontal and "
+            "profile (the other split held out for `facelens eval cfp`)"
+        )
     return {
         "command": "python tools/train_quality.py",
-        "data": f"{data.name}: LFW View 2 folds 1-9 (fold 10 held out)",
+        "data": "; ".join(data),
         "images": {
-            "clean": n_clean,
-            "degraded": n_all - n_clean,
-            "with_sdd_target": int(usable.sum()),
+            s.name: {
+                "clean": s.n_clean,
+                "degraded": len(s.variants) - s.n_clean,
+                "with_sdd_target": usable[s.name],
+            }
+            for s in sources
         },
         "degradations": f"facelens.train.degrade.sample, {DEGRADED_COPIES} per image of "
         "people with 2+ photos",
         "target": "SDD-FIQA: W1 distance between genuine and impostor cosine similarities "
-        f"({dataset.recogniser_tag()} embedder-detector, plain), / 75th percentile of clean "
-        "images, clipped to [0, 1]; "
-        f"{IMPOSTORS} impostor photos",
+        f"({dataset.recogniser_tag()} embedder-detector, plain; genuine and impostor photos "
+        f"from the image's own data set, at most {IMPOSTORS} impostor photos), / 75th "
+        "percentile of clean LFW images, clipped to [0, 1]",
         "seed": SEED,
         "retake_rate_on_training_images": rates,
     }
 
 
+def source_measures(source: Source, workers: int) -> dict[str, np.ndarray]:
+    """Raw component measures of a source's variants (cached per code version)."""
+    cache = dataset.CACHE_DIR / f"train_raw_{source.name}_{measure_version()}.npz"
+    if cache.is_file():
+        return dict(np.load(cache))
+    raw = dataset.measure_all(source.root, source.variants, source.records, source.cleans, workers)
+    np.savez(cache, **raw)
+    return raw
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=REPOSITORY.parent / "shared" / "data" / "lfw")
+    shared = REPOSITORY.parent / "shared" / "data"
+    parser.add_argument("--data", type=Path, default=shared / "lfw")
+    parser.add_argument("--cfp", type=Path, default=shared / "cfp-dev", help="'' to leave out")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    data, workers = args.data, args.workers
+    cfp = args.cfp if str(args.cfp) else None
+    workers = args.workers
 
     log("1/8 detection and embeddings (cached)")
-    variants, records, cleans, clean_names = records_for(data, workers)
-    n_clean = len(clean_names)
+    sources = sources_for(args.data, cfp, workers)
+    lfw = sources[0]
 
-    log("2/8 canonical mesh")
-    meshes = np.stack([r.faces.mesh[r.pick] for r in records[:n_clean] if r.found])
+    log("2/8 canonical mesh (clean LFW)")
+    meshes = np.stack([r.faces.mesh[r.pick] for r in lfw.records[: lfw.n_clean] if r.found])
     write_params({"canonical_mesh": canonical_mesh(meshes).round(4).tolist()})
 
-    log("3/8 occlusion network")
-    chips = dataset.chips_of(data, variants[:n_clean], records[:n_clean])
+    log("3/8 occlusion network (clean LFW chips)")
+    chips = dataset.chips_of(lfw.root, lfw.variants[: lfw.n_clean], lfw.records[: lfw.n_clean])
     write_params({"occlusion_cnn": occlusion_weights(chips)})
 
     log("4/8 component measures")
-    cache = dataset.CACHE_DIR / f"train_raw_{measure_version()}.npz"
-    if cache.is_file():
-        raw = dict(np.load(cache))
-    else:
-        raw = dataset.measure_all(data, variants, records, cleans, workers)
-        np.savez(cache, **raw)
+    raws = [source_measures(source, workers) for source in sources]
+    raw = {name: np.concatenate([r[name] for r in raws]) for name in raws[0]}
+    records = [r for source in sources for r in source.records]
     vectors = np.stack([r.embeddings for r in records], 1).astype(np.float32)  # (P, N, D)
     raw["embedding_stability"] = stability(vectors)  # PERTURBATIONS_AT_RUNTIME, in order
 
     log("5/8 SDD-FIQA targets")
-    distance, _ = sdd_targets(variants, records, clean_names)
+    targets = [sdd_targets(source) for source in sources]
+    distances = [t[0] for t in targets]
+    fnmr = np.concatenate([t[1] for t in targets])
+    clean_lfw = distances[0][: lfw.n_clean]
+    scale = float(np.percentile(clean_lfw[~np.isnan(clean_lfw)], 75))
+    distance = np.concatenate(distances)
     usable = ~np.isnan(distance)
-    scale = float(np.percentile(distance[:n_clean][usable[:n_clean]], 75))
     target = np.clip(distance / scale, 0, 1)
 
     log("6/8 additive model")
@@ -242,20 +285,35 @@ def main() -> None:
     write_params({"unified": unified | {"target_scale": round(scale, 5)}})
 
     log("7/8 verdict thresholds")
-    verdict = {"retake_below": RETAKE_BELOW, "low_below": LOW_BELOW, "floors": FLOORS}
-    write_params({"verdict": verdict})
     quality, scores, _ = scores_from_raw(raw)
-    retake = verdict_retake(quality, scores)
-    kinds = np.array(["clean"] * n_clean + [v.degradation.kind for v in variants[n_clean:]])
+    retake_below = calibrate_retake(quality, fnmr)
+    log(f"retake below {retake_below} (faces under it fail >= {RETAKE_FNMR:.0%} of genuine pairs)")
+    verdict = {"retake_below": retake_below, "low_below": LOW_BELOW, "floors": FLOORS}
+    write_params({"verdict": verdict})
+    retake = verdict_retake(quality, scores, retake_below)
+    kinds = np.array(
+        [kind_of(source, v, i) for source in sources for i, v in enumerate(source.variants)]
+    )
     rates = {k: round(float(retake[kinds == k].mean()), 4) for k in np.unique(kinds)}
     log(f"retake rate on the training images: {rates}")
 
-    log("8/8 decision policies")
-    gate = np.where(retake, 0.0, quality)[:n_clean]  # a refused face passes no quality gate
-    policies = calibrate_policies(records[:n_clean], clean_names, gate, RETAKE_BELOW, LOW_BELOW)
+    log("8/8 decision policies (clean LFW)")
+    gate = np.where(retake, 0.0, quality)[: lfw.n_clean]  # a refused face passes no quality gate
+    policies = calibrate_policies(
+        lfw.records[: lfw.n_clean], lfw.names, gate, retake_below, LOW_BELOW
+    )
     POLICY_FILE.write_text(json.dumps(policies, indent=2) + "\n")
 
-    write_params({"provenance": provenance(data, n_clean, len(variants), usable, rates)})
+    counts = dict(
+        zip(
+            [s.name for s in sources],
+            np.split(usable, np.cumsum([len(s.variants) for s in sources])[:-1]),
+            strict=True,
+        )
+    )
+    write_params(
+        {"provenance": provenance(sources, {k: int(v.sum()) for k, v in counts.items()}, rates)}
+    )
     log(
         f"wrote {params.MODEL_FILE} ({params.MODEL_FILE.stat().st_size // 1024} KiB), {POLICY_FILE}"
     )

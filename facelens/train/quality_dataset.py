@@ -67,9 +67,10 @@ def seed_of(*parts: object) -> int:
     return zlib.crc32("|".join(map(str, parts)).encode())
 
 
-def render(data_dir: Path, variant: Variant, clean: Record | None) -> tuple[np.ndarray, np.ndarray]:
-    """The variant's RGB image and the 2×3 map from the original image's pixels onto it."""
-    rgb = load_image(data_dir / "images" / variant.name)
+def render(root: Path, variant: Variant, clean: Record | None) -> tuple[np.ndarray, np.ndarray]:
+    """The variant's RGB image (its name is relative to `root`) and the 2×3 map from the
+    original image's pixels onto it."""
+    rgb = load_image(root / variant.name)
     if variant.degradation is None:
         return rgb, np.eye(2, 3)
     points = clean.faces.points[clean.pick] if clean is not None else np.zeros((5, 2))
@@ -122,11 +123,11 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
     from facelens.quality import PERTURBATIONS_AT_RUNTIME
     from facelens.quality.stability import perturb, run_embedder
 
-    data_dir, variants, cleans = args
+    root, variants, cleans = args
     lens = FaceLens()
     records, chips = [], []
     for variant, clean in zip(variants, cleans, strict=True):
-        rgb, matrix = render(data_dir, variant, clean)
+        rgb, matrix = render(root, variant, clean)
         faces = lens.detector.detect(rgb)
         found = len(faces) > 0
         if found:
@@ -149,14 +150,15 @@ def _work(args: tuple[Path, list[Variant], list[Record | None]]) -> list[Record]
 
 
 def process(
-    data_dir: Path,
+    root: Path,
     variants: list[Variant],
     tag: str,
     cleans: list[Record | None] | None = None,
     tick: Callable[[int], None] | None = None,
     workers: int = 2,
 ) -> list[Record]:
-    """Records for `variants`, from the chunked cache `CACHE_DIR/tag` when present."""
+    """Records for `variants` (names relative to `root`), from the chunked cache
+    `CACHE_DIR/tag` when present."""
     folder = CACHE_DIR / recogniser_tag() / tag
     folder.mkdir(parents=True, exist_ok=True)
     cleans = cleans or [None] * len(variants)
@@ -169,7 +171,7 @@ def process(
             if tick:
                 tick(len(results[start]))
         else:
-            chunk = (data_dir, variants[start : start + CHUNK], cleans[start : start + CHUNK])
+            chunk = (root, variants[start : start + CHUNK], cleans[start : start + CHUNK])
             jobs.append((start, path, chunk))
     if jobs:
         # One ONNX thread per worker: the processes, not the threads, share the cores.
@@ -194,7 +196,23 @@ def fold_images(data_dir: Path, held_out: bool) -> list[str]:
 
 
 def identity(name: str) -> str:
-    return name.split("/")[0]
+    """The person of an image name: LFW `person/file.jpg`, CFP `Images/NNN/pose/file.jpg`."""
+    parts = name.split("/")
+    return f"cfp-{parts[1]}" if parts[0] == "Images" else parts[0]
+
+
+def cfp_images(cfp_dir: Path, split: int) -> list[str]:
+    """Every CFP image (frontal and profile, relative to `cfp_dir`) of the people in the
+    protocol's split `split` (CFP's splits have disjoint people: in cfp-dev split 1 holds
+    people 001-050, split 2 people 051-100)."""
+    from facelens.eval.cfp import read_cfp, read_image_list
+
+    people = {
+        identity(n) for p in read_cfp(cfp_dir) if p.split == split for n in (p.first, p.second)
+    }
+    lists = [cfp_dir / "Protocol" / f"Pair_list_{kind}.txt" for kind in ("F", "P")]
+    names = [name for path in lists for name in read_image_list(path).values()]
+    return sorted(n for n in names if identity(n) in people)
 
 
 def degraded_variants(names: list[str], copies: int, tag: str) -> list[Variant]:
@@ -221,10 +239,10 @@ def _measure_chunk(
     from facelens.quality.measure import measure
     from facelens.recognition.dlib import DLIB_CHIP
 
-    data_dir, variants, records, cleans = args
+    root, variants, records, cleans = args
     rows: dict[str, list[float]] = {}
     for variant, record, clean in zip(variants, records, cleans, strict=True):
-        rgb, _ = render(data_dir, variant, clean)
+        rgb, _ = render(root, variant, clean)
         raw = measure(rgb, record.faces, DLIB_CHIP).raw
         for name, values in raw.items():
             rows.setdefault(name, []).append(float(values[record.pick]))
@@ -232,7 +250,7 @@ def _measure_chunk(
 
 
 def measure_all(
-    data_dir: Path,
+    root: Path,
     variants: list[Variant],
     records: list[Record],
     cleans: list[Record | None] | None = None,
@@ -241,7 +259,7 @@ def measure_all(
     """Raw measures (all but stability) of each variant's labelled face, in parallel."""
     cleans = cleans or [None] * len(variants)
     chunks = [
-        (data_dir, variants[s : s + CHUNK], records[s : s + CHUNK], cleans[s : s + CHUNK])
+        (root, variants[s : s + CHUNK], records[s : s + CHUNK], cleans[s : s + CHUNK])
         for s in range(0, len(variants), CHUNK)
     ]
     os.environ.setdefault("FACELENS_THREADS", "1")
@@ -250,7 +268,7 @@ def measure_all(
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
-def chips_of(data_dir: Path, variants: list[Variant], records: list[Record]) -> np.ndarray:
+def chips_of(root: Path, variants: list[Variant], records: list[Record]) -> np.ndarray:
     """The aligned chips of the variants' labelled faces (cached, they feed the occlusion
     network's training)."""
     from facelens.recognition.dlib import DLIB_CHIP
@@ -261,7 +279,7 @@ def chips_of(data_dir: Path, variants: list[Variant], records: list[Record]) -> 
     chips = np.stack(
         [
             align_faces(
-                render(data_dir, v, None)[0],
+                render(root, v, None)[0],
                 dlib_points(r.faces.mesh[r.pick : r.pick + 1]),
                 DLIB_CHIP,
             )[0][0]

@@ -28,7 +28,7 @@ def raw_norms(data: Path, variants: list, records: list, cleans: list) -> np.nda
     embedder = FaceLens().quality_embedder
     out = []
     for variant, record, clean in zip(variants, records, cleans, strict=True):
-        rgb, _ = dataset.render(data, variant, clean)
+        rgb, _ = dataset.render(data / "images", variant, clean)
         mesh = record.faces.mesh[record.pick : record.pick + 1]
         chip, _ = align_faces(rgb, dlib_points(mesh), embedder.template)
         out.append(
