@@ -42,6 +42,7 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
         "frames_per_second": round(read / summary.seconds, 1),
         "ms_per_frame": {k: round(v / read, 2) for k, v in summary.stage_ms.items()},
         "faces": faces,
+        "faces_embedded_for_tracking": analysis.embedded,
         "tracks": len(summary.tracks),
         "cuts": summary.cuts,
         "speaker_tracks_per_shot": {k: sorted(v) for k, v in speaker_ids.items()},
@@ -69,7 +70,7 @@ def main() -> None:
         print(
             f"{r['detector']} (every {r['every']}): {r['frames_read']} frames in {r['seconds']} s"
             f" = {r['frames_per_second']} frames/s; ms/frame: {stages}; {r['faces']} faces, "
-            f"{r['tracks']} tracks, cuts {r['cuts']}, speaker id switches "
+            f"{r['faces_embedded_for_tracking']} embedded for tracking, {r['tracks']} tracks, cuts {r['cuts']}, speaker id switches "
             f"{r['speaker_id_switches']} (largest face's tracks by shot: "
             f"{r['speaker_tracks_per_shot']})"
         )

@@ -26,7 +26,6 @@ class View:
     crop: np.ndarray  # RGB around the face
     face: FoundFaces  # the one face, in crop coordinates
     offset: np.ndarray  # (x, y) of the crop in the frame
-    embedding: np.ndarray
 
 
 def view_score(box: np.ndarray, points: np.ndarray, confidence: float) -> float:
@@ -77,7 +76,6 @@ class Views:
         rgb: np.ndarray,
         found: FoundFaces,
         index: int,
-        embedding: np.ndarray,
         frame: int,
         time: float,
     ) -> None:
@@ -85,6 +83,6 @@ class Views:
         if not self.wants(score):
             return
         crop, face, offset = crop_view(rgb, found, index)
-        self.items.append(View(frame, time, score, crop, face, offset, embedding))
+        self.items.append(View(frame, time, score, crop, face, offset))
         self.items.sort(key=lambda v: -v.score)
         del self.items[self.keep :]
