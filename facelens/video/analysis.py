@@ -137,9 +137,9 @@ class VideoAnalysis:
         self.analysed += 1
         self.current_rgb = frame.rgb
         ended = self._finish(self.tracker.end_all("cut")) if cut else []
-        embed_before = self.stage_ms["embed"]
         with self._timed("detect"):
             found = self.current_found = self.lens.detector.detect(frame.rgb)
+        embed_before = self.stage_ms["embed"]
         with self._timed("track"):
             embed = self._embedder(frame.rgb, found) if self.embed else None
             owners, lost = self.tracker.update(found.boxes, frame.index, frame.time, embed)
