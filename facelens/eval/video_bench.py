@@ -6,7 +6,8 @@
 Runs `FaceLens(detector=...).video(clip)` end to end (decode, cut test, detection + mesh,
 tracking with the embeddings it asks for, and per track quality, attributes), after loading
 every model on the clip's first frames, and reports frames per second (frames read / wall
-time), milliseconds per frame by stage, the faces embedded for tracking, the tracks, the
+time), CPU time per frame (all threads: steadier than wall time on a shared machine),
+milliseconds per frame by stage, the faces embedded for tracking, the tracks, the
 machine's load average (1 min) after the run, and the speaker's id switches: in each shot
 before --speaker-until (the clip's audience shot starts at 211) the speaker is the largest
 face of a frame when it is at least half the side of the shot's largest face (frames where
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 SPEAKER_SHARE = 0.5  # of the shot's largest face side
@@ -29,6 +31,7 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
 
     lens = FaceLens(detector=detector)
     lens.video(clip, max_frames=3).summary()  # loads every model once
+    cpu_start = time.process_time()
     analysis = lens.video(clip, every=every)
     largest: dict[int, list[tuple[float, int]]] = {}  # shot → (side, track id) per frame
     faces = 0
@@ -44,6 +47,7 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
         for shot, seen in largest.items()
     }
     summary = analysis.summary()
+    cpu_seconds = time.process_time() - cpu_start
     read = summary.frames_read
     return {
         "detector": detector,
@@ -52,6 +56,7 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
         "frames_analysed": summary.frames_analysed,
         "seconds": summary.seconds,
         "frames_per_second": round(read / summary.seconds, 1),
+        "cpu_ms_per_frame": round(1000 * cpu_seconds / read, 1),
         "ms_per_frame": {k: round(v / read, 2) for k, v in summary.stage_ms.items()},
         "faces": faces,
         "faces_embedded_for_tracking": analysis.embedded,
@@ -85,7 +90,8 @@ def main() -> None:
         stages = ", ".join(f"{k} {v}" for k, v in r["ms_per_frame"].items())
         print(
             f"{r['detector']} (every {r['every']}): {r['frames_read']} frames in {r['seconds']} s"
-            f" = {r['frames_per_second']} frames/s (load average {r['load_average']}); "
+            f" = {r['frames_per_second']} frames/s (load average {r['load_average']}; CPU "
+            f"{r['cpu_ms_per_frame']} ms/frame, all threads); "
             f"ms/frame: {stages}; {r['faces']} faces, {r['faces_embedded_for_tracking']} "
             f"embedded for tracking, {r['tracks']} tracks, cuts {r['cuts']}, speaker id "
             f"switches {r['speaker_id_switches']} (speaker's tracks by shot: "
