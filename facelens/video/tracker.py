@@ -17,9 +17,10 @@ Per frame, three steps:
    box sides of where the track was. Only then does a new track start, keeping that
    embedding as its own.
 So a face is embedded when its track starts and when boxes are ambiguous, not every frame.
-The embedding only joins faces that are also near: on short_hamilton_clip.mp4 the fused
+The embedding only joins faces that are also near: on short_hamilton_clip.mp4 dlib's
 embedding of small, blurred audience faces does not tell them apart (the same face in
-consecutive frames scored cosine 0.89-1.00, median 0.995; different faces up to 0.978).
+consecutive frames scored cosine 0.89-1.00, median 0.995; different faces up to 0.978), nor
+does the fused pair (different small faces of its profile shot: 0.82-0.83).
 Without `embed` (update(..., embed=None)) steps 2 and 3 are skipped: overlap alone.
 
 Libraries measured first: norfair and roboflow's trackers would pin NumPy < 2 or pull a
@@ -83,7 +84,8 @@ class _Embeddings:
     """This frame's embeddings, each face's computed at most once, on demand."""
 
     def __init__(self, embed: Embed | None) -> None:
-        self.embed, self.known = embed, {}
+        self.embed = embed
+        self.known: dict[int, np.ndarray] = {}
 
     def of(self, faces: list[int]) -> dict[int, np.ndarray]:
         missing = [d for d in faces if d not in self.known]
@@ -177,9 +179,13 @@ class Tracker:
     ) -> list[tuple[int, int]]:
         if embeddings.embed is None:
             return []
-        tracks = [t for t in range(len(self.live)) if t not in {t for t, _ in pairs}]
-        tracks = [t for t in tracks if self.live[t].embedding is not None]
-        faces = [d for d in range(len(boxes)) if d not in {d for _, d in pairs}]
+        taken_tracks, taken_faces = {t for t, _ in pairs}, {d for _, d in pairs}
+        tracks = [
+            t
+            for t, track in enumerate(self.live)
+            if t not in taken_tracks and track.embedding is not None
+        ]
+        faces = [d for d in range(len(boxes)) if d not in taken_faces]
         if not tracks or not faces:
             return []
         last = np.stack([self.live[t].box for t in tracks])
