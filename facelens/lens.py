@@ -177,7 +177,7 @@ class FaceLens:
         return check_clip(self, source, challenge, every, duration)
 
     def embed_found(
-        self, rgb: np.ndarray, found: FoundFaces, pick: slice = slice(None)
+        self, rgb: np.ndarray, found: FoundFaces, pick: slice | list[int] = slice(None)
     ) -> np.ndarray:
         """Embeddings of the detected faces `found[pick]` of an RGB image."""
         return self.embedder.embed_faces(rgb, found.points[pick], found.mesh[pick], self.flip)

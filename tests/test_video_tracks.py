@@ -100,6 +100,15 @@ def test_identity_from_the_gallery_searched_once_per_track(analysed):
     assert list(named.values()).count(None) == 2  # Powell is not enrolled
 
 
+def test_faces_are_embedded_once_per_track_not_every_frame(two_faces_clip: Path):
+    """22 faces over 12 frames, 4 tracks: the tracker asked for 4 embeddings (Bush comes
+    back after his miss where his track predicted him, so boxes alone re-join him)."""
+    analysis = FaceLens().video(two_faces_clip, quality=False, attributes=False)
+    faces = sum(len(frame.faces) for frame in analysis)
+    assert faces == 22 and len(analysis.summary().tracks) == 4
+    assert analysis.embedded == 4
+
+
 def test_every_n_frames(two_faces_clip: Path):
     analysis = FaceLens().video(two_faces_clip, every=3, quality=False, attributes=False)
     frames = list(analysis)

@@ -57,9 +57,7 @@ class LiveCheck:
             return self.state
         self.frames += 1
         found = self.lens.detector.detect(rgb)
-        owners, _ = self.tracker.update(
-            found.boxes, np.ones((len(found), 1), np.float32), self.frames, now
-        )
+        owners, _ = self.tracker.update(found.boxes, self.frames, now)
         seen = self.subject.add(rgb, found, [t.track_id for t in owners], self.frames, now)
         if seen and self.challenge_start is None:
             self.challenge_start = now

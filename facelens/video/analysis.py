@@ -1,7 +1,8 @@
 """A video analysed frame by frame: `FaceLens().video(source)` returns a VideoAnalysis.
 
-Per analysed frame (every `every`-th): detect, embed every face (the tracker needs it),
-join the faces to tracks, keep each track's best-looking views as small crops. Per decoded
+Per analysed frame (every `every`-th): detect, join the faces to tracks (by box motion;
+the tracker asks for a face's embedding only when it starts a track or boxes are ambiguous),
+keep each track's best-looking views as small crops. Per decoded
 frame: the shot-cut test (a cut ends every track). Per track, once, when it ends: quality
 of its kept views, attributes over them, one gallery search (video/summarize.py).
 """
@@ -22,7 +23,7 @@ from facelens.video.cuts import CutDetector
 from facelens.video.identity import check_gallery
 from facelens.video.source import Frame, FrameSource, VideoSource
 from facelens.video.summarize import summarize
-from facelens.video.tracker import Tracker, TrackState
+from facelens.video.tracker import Embed, Tracker, TrackState
 
 if TYPE_CHECKING:
     from facelens.detection.detector import FoundFaces
@@ -49,8 +50,8 @@ class VideoAnalysis:
         open_timeout: float = 10.0,
         embed: bool = True,
     ) -> None:
-        """embed=False: track by box overlap alone, without embeddings (cheaper; one person
-        at a camera, as liveness needs); tracks then get no gallery search."""
+        """embed=False: track by box overlap alone, never embedding (one person at a camera,
+        as liveness needs); tracks then get no gallery search."""
         if every < 1:
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"every must be >= 1, got {every}")
         if gallery is not None:
@@ -66,6 +67,7 @@ class VideoAnalysis:
         self.cut_frames: list[int] = []
         self.tracks: list[Track] = []
         self.analysed = 0
+        self.embedded = 0  # faces embedded for tracking (the tracker's requests)
         self.stage_ms: dict[str, float] = defaultdict(float)
         self._started = time.perf_counter()
         self._iterator: Iterator[VideoFrame] | None = None
@@ -137,19 +139,18 @@ class VideoAnalysis:
         ended = self._finish(self.tracker.end_all("cut")) if cut else []
         with self._timed("detect"):
             found = self.current_found = self.lens.detector.detect(frame.rgb)
-        with self._timed("embed"):
-            if self.embed and len(found):
-                embeddings = self.lens.embed_found(frame.rgb, found)
-            else:  # every face alike: the tracker joins by overlap and nearness alone
-                embeddings = np.ones((len(found), 1), np.float32)
+        embed_before = self.stage_ms["embed"]
         with self._timed("track"):
-            owners, lost = self.tracker.update(found.boxes, embeddings, frame.index, frame.time)
+            embed = self._embedder(frame.rgb, found) if self.embed else None
+            owners, lost = self.tracker.update(found.boxes, frame.index, frame.time, embed)
             for index, track in enumerate(owners):
                 if track.payload is None:
                     track.payload = Views()
                 track.payload.offer(  # type: ignore[attr-defined]
-                    frame.rgb, found, index, embeddings[index], frame.index, frame.time
+                    frame.rgb, found, index, frame.index, frame.time
                 )
+        # "track" is the association alone: the embeddings it asked for are under "embed"
+        self.stage_ms["track"] -= self.stage_ms["embed"] - embed_before
         ended += self._finish(lost)
         self.tracks.extend(ended)
         return VideoFrame(
@@ -159,6 +160,16 @@ class VideoAnalysis:
             faces=tracked_faces(found, owners),
             ended=ended,
         )
+
+    def _embedder(self, rgb: np.ndarray, found: FoundFaces) -> Embed:
+        """The tracker asks for the few faces it needs embedded (timed as "embed")."""
+
+        def embed(indices: list[int]) -> np.ndarray:
+            self.embedded += len(indices)
+            with self._timed("embed"):
+                return self.lens.embed_found(rgb, found, indices)
+
+        return embed
 
     def _finish(self, states: list[TrackState]) -> list[Track]:
         with self._timed("summarize"):

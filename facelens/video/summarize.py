@@ -48,7 +48,7 @@ def summarize(
         refused = {i for i, q in enumerate(qualities) if q is not None and q.verdict == "retake"}
         usable = [i for i in ranked if i not in refused]
         if usable:
-            chosen = [views[i].embedding for i in usable[:SEARCHED_VIEWS]]
+            chosen = [_embedding(views[i], lens) for i in usable[:SEARCHED_VIEWS]]
             track.identity, track.matches, track.identity_threshold = identify(gallery, chosen)
     return track
 
@@ -57,6 +57,11 @@ def _qualities(views: list[View], lens: FaceLens) -> list[Quality | None]:
     from facelens.quality import assess_quality
 
     return [assess_quality(v.crop, v.face, lens.quality_embedder)[0] for v in views]
+
+
+def _embedding(view: View, lens: FaceLens) -> np.ndarray:
+    """The view's embedding: computed here, once per track, for its best views only."""
+    return lens.embed_found(view.crop, view.face)[0]
 
 
 def _face(view: View, quality: Quality | None) -> Face:
