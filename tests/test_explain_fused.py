@@ -149,3 +149,13 @@ def test_region_boxes_follow_the_face_into_each_crop(faces: dict) -> None:
     five = frame.matrix[:, :2] @ face.landmarks.to_array().T + frame.matrix[:, 2:]  # in frame
     x1, y1, x2, y2 = boxes["right_eye"]  # the subject's right eye: second landmark
     assert x1 <= five[0, 1] <= x2 and y1 <= five[1, 1] <= y2
+
+
+def test_a_layer_named_for_the_fused_embedding_is_refused(faces: dict) -> None:
+    from facelens.errors import ErrorCode, FaceLensError
+
+    fused = aligned(faces, "fused")
+    target = similarity_target(fused["obama"], fused["obama2"])
+    with pytest.raises(FaceLensError) as refused:
+        explain.EmbeddingGradCAM("level3", faithfulness=False).compute(fused["obama"].crop, target)
+    assert refused.value.code == ErrorCode.BAD_ARGUMENT
