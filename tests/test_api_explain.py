@@ -51,6 +51,8 @@ def test_explain_pair_similar_and_dissimilar(client: TestClient, photos):
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["explanation"]["same_person"] is False
+    served = client.get("/v1/info").json()["embedder"]  # the service's recogniser is explained
+    assert body["explanation"]["embedder"] == served
     assert body["overlay_a"]["signed"] and body["overlay_b"]["signed"]
     check_overlay(body["overlay_a"], photos["obama"])
     check_overlay(body["overlay_b"], photos["biden"])

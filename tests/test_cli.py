@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from facelens.cli import app
 from facelens.gallery import Template, open_store
 from facelens.lens import FaceLens
+from facelens.recognition.operating_points import threshold_for
 
 runner = CliRunner()
 
@@ -115,6 +116,9 @@ def test_explain_pair_panel(images: Path, tmp_path: Path) -> None:
     args = [str(images / "obama.jpg"), str(images / "biden.jpg"), "--method", "gradient"]
     result = _json(["explain-pair", *args, "--out", str(out), "--json"])
     assert result["same_person"] is False and result["similarity"] < result["threshold"]
+    # explained as FaceLens decides by default: the fused embedder, with its own threshold
+    assert result["embedder"] == "fused"
+    assert result["threshold"] == threshold_for("accuracy", False, "fused")
     assert result["a"]["value_range"] == [-1.0, 1.0] and result["b"]["crop_summary"]["min"] < 0
     assert out.stat().st_size > 1000
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from facelens import explain
-from facelens.eval.explain import REGIONS, region_hit, swap_region
+from facelens.eval.region_game import REGIONS, region_hit, swap_region
 from facelens.explain import targets
-from facelens.explain.api import align, align_embedding, embedding_of, locate
+from facelens.explain.api import align, align_embedding, locate, similarity_target
 from facelens.explain.base import AlignedFace
-from facelens.explain.scores import ClassTarget, SimilarityTarget
+from facelens.explain.scores import ClassTarget
 from facelens.models.dlib_resnet import load_dlib_resnet
 from facelens.models.onnx_model import weight_path
 from facelens.models.torch_onnx import OnnxTorch
@@ -25,6 +25,7 @@ TWINS = {  # file -> input shape (N, ...) as the graph declares it
     "emotion.onnx": (2, 64, 64, 1),
     "faceapi-age-gender.onnx": (2, 3, 112, 112),
     "dlib_resnet_v1.onnx": (2, 3, 150, 150),
+    "sface.onnx": (2, 3, 112, 112),
 }
 
 
@@ -35,11 +36,11 @@ def images(fr_images: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def chips(images: Path) -> dict[str, AlignedFace]:
-    """The 150 px embedding crops of three real faces."""
+    """dlib's 150 px embedding chips of three real faces."""
     found = {}
     for name in ("obama", "obama2", "biden"):
         rgb, face = locate(images / f"{name}.jpg")
-        found[name] = align_embedding(rgb, face)
+        found[name] = align_embedding(rgb, face, "dlib")
     return found
 
 
@@ -51,7 +52,7 @@ def _ort(file: str, x: np.ndarray) -> list[np.ndarray]:
 @pytest.mark.parametrize("file", list(TWINS))
 def test_onnx_torch_matches_onnx_runtime(file: str) -> None:
     x = np.random.default_rng(0).random(TWINS[file], np.float32)
-    x = x * 255 if file.startswith("dlib") else x * 2 - 1
+    x = x * 255 if file.startswith(("dlib", "sface")) else x * 2 - 1
     with torch.no_grad():
         out = OnnxTorch(weight_path(file))(torch.from_numpy(x))
     outputs = out if isinstance(out, tuple) else (out,)
@@ -79,8 +80,8 @@ def test_gradcam_layer_gets_gradients(images: Path, attribute: str) -> None:
 
 
 def test_embedding_gradcam_layer_gets_gradients(chips: dict[str, AlignedFace]) -> None:
-    target = SimilarityTarget(embedding_of(chips["obama2"].crop))
-    for layer in targets.EMBEDDING_LAYERS:
+    target = similarity_target(chips["obama"], chips["obama2"])
+    for layer in targets.DLIB_LAYERS:
         _, grads = explain.EmbeddingGradCAM(layer, faithfulness=False).gradients(
             chips["obama"].crop, target
         )
@@ -142,9 +143,10 @@ def test_occlusion_is_signed_and_sized(images: Path) -> None:
 
 def test_pair_maps_for_both_faces(images: Path) -> None:
     result = explain.pair(images / "obama.jpg", images / "obama2.jpg", method="gradient")
-    assert result.same_person
+    assert result.same_person and result.embedder == "fused"  # FaceLens's default
+    size = targets.FUSED_FRAME.size
     for side in (result.a, result.b):
-        assert side.crop_map.shape == (150, 150) and side.value_range == (-1.0, 1.0)
+        assert side.crop_map.shape == (size, size) and side.value_range == (-1.0, 1.0)
         assert np.abs(side.crop_map).max() == pytest.approx(1.0)
         faith = side.faithfulness
         assert faith is not None and faith.deletion_auc < faith.random_deletion_auc
@@ -155,8 +157,7 @@ def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace], f
     """Obama's mouth region pasted over by Biden's: CorrRISE's dissimilar peak lies there."""
     box = REGIONS["mouth"]
     swapped = swap_region(chips["obama2"].crop, chips["biden"].crop, box)
-    other = chips["obama"].crop
-    reference = SimilarityTarget(embedding_of(other), reference_crop=other)
+    reference = similarity_target(chips["obama2"], chips["obama"])
     explainer = explain.CorrRISE(masks=500, fill=fill, faithfulness=False)  # type: ignore[arg-type]
     crop_map = explainer.compute(swapped, reference)
     assert crop_map.shape == (150, 150) and -1 <= crop_map.min() < 0 < crop_map.max() <= 1

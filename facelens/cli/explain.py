@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.cli.output import EmbedderOption, JsonOption, console, emit_json, reporting_errors
 from facelens.drawing import with_legend
 
 TARGETS = ("expression", "age", "gender", "embedding")
@@ -49,6 +49,7 @@ def explain(
     out: Path | None = typer.Option(None, help="Write the overlay PNG here."),
     faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device for gradients (cpu, cuda, ...)."),
+    embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Show which regions of a face drive an attribute or the embedding."""
@@ -61,12 +62,12 @@ def explain(
         if method == "occlusion":
             result = api.occlusion(
                 image, target, class_name, patch, stride, reference=reference, face=face,
-                device=device, faithfulness=faithfulness,
+                device=device, faithfulness=faithfulness, embedder=embedder,
             )  # fmt: skip
         else:
             result = api.gradcam(
                 image, target, class_name, method == "gradcam++", layer, reference, face,
-                device, faithfulness,
+                device, faithfulness, embedder,
             )  # fmt: skip
     if out is not None:
         title = f"{result.method} for {result.target} (score {result.score:.3f})"
@@ -97,6 +98,7 @@ def explain_pair(
     out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),
     faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device (cuda runs CorrRISE on the GPU)."),
+    embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Similar (green) and dissimilar (red) regions of both faces of a pair."""
@@ -113,7 +115,7 @@ def explain_pair(
         result = api.pair(
             image_a, image_b, method, masks, operating_point, device=device,
             faithfulness=faithfulness, fill=fill,  # type: ignore[arg-type]
-            progress=lambda done: bar.advance(task, done),
+            progress=lambda done: bar.advance(task, done), embedder=embedder,
         )  # fmt: skip
     if out is not None:
         render.save_png(render.pair_panel(result), out)
@@ -121,7 +123,10 @@ def explain_pair(
         emit_json(result)
         return
     verdict = "[green]same person[/green]" if result.same_person else "[red]different people[/red]"
-    console.print(f"{verdict}: similarity {result.similarity:.3f} (threshold {result.threshold})")
+    console.print(
+        f"{verdict}: {result.embedder} similarity {result.similarity:.3f} "
+        f"(threshold {result.threshold})"
+    )
     for name, side in (("A", result.a), ("B", result.b)):
         s = side.crop_summary
         console.print(
@@ -141,6 +146,7 @@ def eval_explain(
     faces: int = typer.Option(
         20, help="Also score the single-face methods (Grad-CAM, ...) on this many faces."
     ),
+    embedder: str = EmbedderOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Pair maps on LFW's held-out tenth fold: deletion/insertion vs baselines, region game."""
@@ -161,16 +167,20 @@ def eval_explain(
             masks,
             lambda: progress.advance(task),
             fill,  # type: ignore[arg-type]
+            embedder,
         )
         if faces > 0:
             task = progress.add_task("single-face methods", total=faces)
             report["single_face"] = evaluate_single_face(
-                data, faces, lambda: progress.advance(task)
+                data, faces, lambda: progress.advance(task), embedder
             )
     if as_json:
         emit_json(report)
         return
-    console.print(f"{report['pairs']} pairs of fold {report['fold']} ({report['skipped']} skipped)")
+    console.print(
+        f"{report['embedder']}: {report['pairs']} pairs of fold {report['fold']} "
+        f"({report['skipped']} skipped)"
+    )
     for method, r in report["methods"].items():
         hits = r["region_game_hit_rate"]
         console.print(

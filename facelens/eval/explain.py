@@ -14,72 +14,59 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from facelens.detection.align import CropTemplate, align_faces
+from facelens.detection.align import CropTemplate, align_faces, estimate_transform
+from facelens.detection.dlib_points import dlib_points
 from facelens.eval.lfw import central_face
 from facelens.eval.lfw_pairs import Pair, read_pairs
-from facelens.explain.api import embedding_of, explain_pair, pair_explainer
+from facelens.eval.region_game import region_hit, regions_in, swap_region
+from facelens.explain.api import explain_pair, pair_explainer, similarity_target
 from facelens.explain.base import AlignedFace, Explainer
 from facelens.explain.corrrise import DEFAULT_FILL, Fill
-from facelens.explain.scores import SimilarityTarget, Target
-from facelens.explain.targets import (
-    EMBEDDING_POINTS,
-    EMBEDDING_TEMPLATE,
-    EXPLAINED_EMBEDDER,
-    Points,
-)
+from facelens.explain.recogniser import align_face
+from facelens.explain.scores import Target
+from facelens.explain.targets import Points
 from facelens.io import load_image
 from facelens.lens import FaceLens
+from facelens.recognition.dlib import DLIB_CHIP
+from facelens.recognition.names import DEFAULT_EMBEDDER
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 
 HELD_OUT_FOLD = 9  # the tenth fold (0-based), held out from quality training too
 
 
-def _box(cx: float, cy: float, half_w: float, half_h: float) -> tuple[int, int, int, int]:
-    return round(cx - half_w), round(cy - half_h), round(cx + half_w), round(cy + half_h)
-
-
-# Replaced regions (x1, y1, x2, y2) in dlib's 150 px chip (padding 0.25), around where its
-# eye centres, nose and mouth sit (subject's left eye on the image's right).
-REGIONS: dict[str, tuple[int, int, int, int]] = {
-    "left_eye": _box(100.5, 46.5, 18, 12),
-    "right_eye": _box(47.0, 46.5, 18, 12),
-    "nose": _box(73.7, 74.0, 14, 16),
-    "mouth": _box(74.0, 99.3, 30, 13),
-}
-
-
-def swap_region(crop: np.ndarray, donor: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """`crop` with `box` taken from `donor`, blended over a 3 px feathered edge."""
-    x1, y1, x2, y2 = box
-    mask = np.zeros(crop.shape[:2], np.float32)
-    mask[y1:y2, x1:x2] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), 1.5)[..., None] * (mask[..., None] > 0)
-    mixed = crop.astype(np.float32) * (1 - mask) + donor.astype(np.float32) * mask
-    return np.clip(np.round(mixed), 0, 255).astype(np.uint8)
-
-
-def region_hit(crop_map: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    y, x = np.unravel_index(int(np.argmin(crop_map)), crop_map.shape)
-    x1, y1, x2, y2 = box
-    return bool(x1 <= x < x2 and y1 <= y < y2)
-
-
 class LfwCrops:
-    """Aligned crops of LFW images; each image is detected once (its central face)."""
+    """Aligned crops of LFW images; each image is detected once (its central face).
 
-    def __init__(self, data: Path) -> None:
-        self.data, self.lens = data, FaceLens()
+    Called with a template: that crop; `embedding(name)`: the embedder's explained crop."""
+
+    def __init__(self, data: Path, embedder: str = DEFAULT_EMBEDDER) -> None:
+        self.data, self.lens, self.embedder = data, FaceLens(), embedder
         self.found: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
 
-    def __call__(
-        self,
-        name: str,
-        template: CropTemplate = EMBEDDING_TEMPLATE,
-        points: Points = EMBEDDING_POINTS,
-    ) -> AlignedFace | None:
+    def embedding(self, name: str) -> AlignedFace | None:
+        entry = self._detect(name)
+        if entry is None:
+            return None
+        crop, matrix, parts = align_face(self.embedder, *entry)
+        return AlignedFace(crop, matrix=matrix, embedder=self.embedder, parts=parts)
+
+    def dlib_matrix(self, name: str) -> np.ndarray:
+        """The image -> dlib chip transform of the image's face (the regions' frame)."""
+        entry = self._detect(name)
+        assert entry is not None
+        return estimate_transform(dlib_points(entry[2][None])[0], DLIB_CHIP)
+
+    def __call__(self, name: str, template: CropTemplate, points: Points) -> AlignedFace | None:
+        entry = self._detect(name)
+        if entry is None:
+            return None
+        rgb, five, mesh = entry
+        crops, _ = align_faces(rgb, points(five, mesh)[None], template)
+        return AlignedFace(crop=crops[0])
+
+    def _detect(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if name not in self.found:
             rgb = load_image(self.data / "images" / name)
             found = self.lens.detector.detect(rgb)
@@ -87,12 +74,7 @@ class LfwCrops:
             if len(found.boxes):
                 i = central_face(found.boxes, rgb.shape[1], rgb.shape[0])
                 self.found[name] = (rgb, found.points[i], found.mesh[i])
-        entry = self.found[name]
-        if entry is None:
-            return None
-        rgb, five, mesh = entry
-        crops, _ = align_faces(rgb, points(five, mesh)[None], template)
-        return AlignedFace(crop=crops[0])
+        return self.found[name]
 
 
 def held_out_pairs(data: Path, count: int) -> list[Pair]:
@@ -105,11 +87,14 @@ def held_out_pairs(data: Path, count: int) -> list[Pair]:
 
 
 def _region_game(
-    explainer: Explainer, face_a: AlignedFace, swapped: np.ndarray, box: tuple[int, int, int, int]
+    explainer: Explainer,
+    face_a: AlignedFace,
+    face_b: AlignedFace,
+    swapped: np.ndarray,
+    box: tuple[int, int, int, int],
 ) -> bool:
     """Does the dissimilar map of the swapped B (against A) point at the swapped box?"""
-    target = SimilarityTarget(embedding_of(face_a.crop), reference_crop=face_a.crop)
-    return region_hit(explainer.compute(swapped, target), box)
+    return region_hit(explainer.compute(swapped, similarity_target(face_b, face_a)), box)
 
 
 def evaluate_explain(
@@ -119,11 +104,12 @@ def evaluate_explain(
     masks: int = 1000,
     tick: Callable[[], None] | None = None,
     fill: Fill = DEFAULT_FILL,
+    embedder: str = DEFAULT_EMBEDDER,
 ) -> dict:
-    """Mean faithfulness areas and region-game hit rate per pair method."""
-    threshold = threshold_for(DEFAULT_OPERATING_POINT, False, EXPLAINED_EMBEDDER)
+    """Mean faithfulness areas and region-game hit rate per pair method, for `embedder`."""
+    threshold = threshold_for(DEFAULT_OPERATING_POINT, False, embedder)
     explainers = {m: pair_explainer(m, masks, threshold=threshold, fill=fill) for m in methods}
-    crops = LfwCrops(data)
+    crops = LfwCrops(data, embedder)
     chosen = held_out_pairs(data, pairs)
     donors = [p.image_a for p in chosen if not p.same] or [p.image_a for p in chosen]
     areas: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
@@ -132,7 +118,7 @@ def evaluate_explain(
     drops: list[float] = []  # what each region swap cost the genuine pair's similarity
     skipped = 0
     for n, pair in enumerate(chosen):
-        face_a, face_b = crops(pair.image_a), crops(pair.image_b)
+        face_a, face_b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
         if face_a is None or face_b is None:
             skipped += 1
             continue
@@ -140,12 +126,13 @@ def evaluate_explain(
         game = None
         donor = _donor(crops, donors, pair, n) if pair.same else None
         if donor is not None:
-            box = REGIONS[list(REGIONS)[len(drops) % len(REGIONS)]]
+            boxes = regions_in(face_b, crops.dlib_matrix(pair.image_b))
+            box = boxes[list(boxes)[len(drops) % len(boxes)]]
             swapped = swap_region(face_b.crop, donor.crop, box)
-            reference = embedding_of(face_a.crop)
-            drops.append(
-                float(reference @ embedding_of(face_b.crop) - reference @ embedding_of(swapped))
+            before, after = similarity_target(face_b, face_a).scores(
+                np.stack([face_b.crop, swapped]).astype(np.float32)
             )
+            drops.append(float(before - after))
             game = (swapped, box)
         for method, explainer in explainers.items():
             start = time.perf_counter()
@@ -158,12 +145,14 @@ def evaluate_explain(
                         areas[method].setdefault(key, []).append(value)
                         areas[method].setdefault(f"{kind}_{key}", []).append(value)
             if game is not None:
-                hits[method].append(_region_game(explainer, face_a, *game))
+                hits[method].append(_region_game(explainer, face_a, face_b, *game))
             seconds[method] += time.perf_counter() - start
         if tick:
             tick()
     evaluated = len(chosen) - skipped
     report: dict = {
+        "embedder": embedder,
+        "threshold": threshold,
         "pairs": evaluated,
         "skipped": skipped,
         "fold": HELD_OUT_FOLD,
@@ -209,20 +198,22 @@ def _donor(crops: LfwCrops, donors: list[str], pair: Pair, n: int) -> AlignedFac
     for offset in range(len(donors)):
         name = donors[(n + offset) % len(donors)]
         if name.split("/")[0] != person:
-            face = crops(name)
+            face = crops.embedding(name)
             if face is not None:
                 return face
     return None
 
 
-def held_out_faces(data: Path, faces: int) -> Iterator[tuple[LfwCrops, Pair]]:
+def held_out_faces(
+    data: Path, faces: int, embedder: str = DEFAULT_EMBEDDER
+) -> Iterator[tuple[LfwCrops, Pair]]:
     """The first `faces` held-out genuine pairs whose two images both have a face."""
-    crops = LfwCrops(data)
+    crops = LfwCrops(data, embedder)
     done = 0
     for pair in [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD and p.same]:
         if done == faces:
             return
-        if crops(pair.image_a) is None or crops(pair.image_b) is None:
+        if crops.embedding(pair.image_a) is None or crops.embedding(pair.image_b) is None:
             continue
         yield crops, pair
         done += 1
@@ -263,19 +254,22 @@ class AreaLog:
 
 
 def evaluate_single_face(
-    data: Path, faces: int = 20, tick: Callable[[], None] | None = None
+    data: Path,
+    faces: int = 20,
+    tick: Callable[[], None] | None = None,
+    embedder: str = DEFAULT_EMBEDDER,
 ) -> dict:
     """Faithfulness of the single-face methods on the first images of held-out genuine
     pairs: Grad-CAM, Grad-CAM++ and occlusion for each attribute's predicted class, and
-    embedding Grad-CAM and occlusion for the similarity to the pair's other image."""
+    embedding Grad-CAM and occlusion for `embedder`'s similarity to the pair's other image."""
     from facelens.explain.api import class_target
     from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
     from facelens.explain.occlusion import Occlusion
     from facelens.explain.targets import ATTRIBUTE_MODELS
 
     log, done = AreaLog(), 0
-    for crops, pair in held_out_faces(data, faces):
-        face_a, face_b = crops(pair.image_a), crops(pair.image_b)
+    for crops, pair in held_out_faces(data, faces, embedder):
+        face_a, face_b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
         assert face_a is not None and face_b is not None
         for attribute, spec in ATTRIBUTE_MODELS.items():
             crop = crops(pair.image_a, spec.template, spec.points)
@@ -283,7 +277,7 @@ def evaluate_single_face(
             target = class_target(attribute, crop.crop, None)
             for method in (GradCAM(), GradCAMPlusPlus(), Occlusion()):
                 log.add(f"{method.method}/{attribute}", method, crop, target)
-        similarity = SimilarityTarget(embedding_of(face_b.crop))
+        similarity = similarity_target(face_a, face_b)
         log.add("embedding-gradcam/similarity", EmbeddingGradCAM(), face_a, similarity)
         log.add("occlusion/similarity", Occlusion(), face_a, similarity)
         done += 1

@@ -1,6 +1,7 @@
 """Speed of the explanation methods on one face (this machine's CPU, or a GPU via --device).
 
     python -m facelens.eval.explain_bench [--image PATH] [--repeats 5] [--device cuda]
+        [--embedder fused|sface|dlib]
 
 Times are medians of `repeats` warm runs of the map computation alone (detection, alignment
 and faithfulness curves excluded; faithfulness is timed on its own). Targets from issue 5:
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
+
 DEFAULT_IMAGE = Path("../shared/data/face_recognition/tests/test_images/obama.jpg")
 DEFAULT_OTHER = Path("../shared/data/face_recognition/tests/test_images/obama2.jpg")
 
@@ -34,13 +37,14 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
     return round(statistics.median(times) * 1000, 1)
 
 
-def throughput(batch: int, seconds: float = 2.0) -> float:
-    """Embedder images per second through ONNX Runtime at one batch size."""
+def throughput(batch: int, network: str, seconds: float = 2.0) -> float:
+    """One recognition network's images per second through ONNX Runtime at a batch size."""
     from facelens.explain import targets
-    from facelens.recognition.dlib import DlibEmbedder
+    from facelens.recognition.registry import NETWORKS
 
-    session = targets.onnx_model(DlibEmbedder.file_name)
-    x = np.random.default_rng(0).random((batch, 3, 150, 150), np.float32) * 255
+    session = targets.onnx_model(NETWORKS[network].file_name)
+    size = targets.EMBEDDINGS[network].template.size
+    x = np.random.default_rng(0).random((batch, 3, size, size), np.float32) * 255
     session.run(x)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
@@ -49,20 +53,25 @@ def throughput(batch: int, seconds: float = 2.0) -> float:
     return round(done / (time.perf_counter() - start), 1)
 
 
-def run(image: Path, other: Path, repeats: int, device: str, masks: int) -> dict:
+def run(image: Path, other: Path, repeats: int, device: str, masks: int, embedder: str) -> dict:
     from facelens.explain import faithfulness, targets
-    from facelens.explain.api import align, align_embedding, class_target, embedding_of, locate
+    from facelens.explain.api import (
+        align,
+        align_embedding,
+        class_target,
+        locate,
+        similarity_target,
+    )
     from facelens.explain.corrrise import CorrRISE
     from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
     from facelens.explain.gradient_pair import GradientPair
     from facelens.explain.occlusion import Occlusion
-    from facelens.explain.scores import SimilarityTarget
 
     rgb, face = locate(image)
     other_rgb, other_face = locate(other)
-    chip = align_embedding(rgb, face).crop
-    other_chip = align_embedding(other_rgb, other_face).crop
-    similarity = SimilarityTarget(embedding_of(other_chip), reference_crop=other_chip)
+    embedded = align_embedding(rgb, face, embedder)
+    chip = embedded.crop
+    similarity = similarity_target(embedded, align_embedding(other_rgb, other_face, embedder))
     attribute = {}
     for name, spec in targets.ATTRIBUTE_MODELS.items():
         crop = align(rgb, face, spec.template, spec.points).crop
@@ -102,7 +111,11 @@ def run(image: Path, other: Path, repeats: int, device: str, masks: int) -> dict
     return {
         "device": device,
         "torch_threads": torch.get_num_threads(),
-        "embedder_images_per_second": {f"batch_{b}": throughput(b) for b in (1, 16, 64)},
+        "embedder": embedder,
+        "network_images_per_second": {
+            network: {f"batch_{b}": throughput(b, network) for b in (1, 16, 64)}
+            for network in ("dlib", "sface")
+        },
         **times,
     }
 
@@ -114,8 +127,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--masks", type=int, default=1000)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER, choices=EMBEDDER_NAMES)
     args = parser.parse_args()
-    print(json.dumps(run(args.image, args.other, args.repeats, args.device, args.masks), indent=2))
+    report = run(args.image, args.other, args.repeats, args.device, args.masks, args.embedder)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,18 +16,14 @@ from facelens.explain.corrrise import DEFAULT_FILL, CorrRISE, Fill
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
 from facelens.explain.gradient_pair import GradientPair
 from facelens.explain.occlusion import Occlusion
+from facelens.explain.recogniser import align_face, recogniser
 from facelens.explain.result import Explanation, PairExplanation
-from facelens.explain.scores import (
-    ClassTarget,
-    SimilarityTarget,
-    Target,
-    embed_crops,
-    nchw,
-)
-from facelens.explain.targets import EXPLAINED_EMBEDDER
+from facelens.explain.scores import ClassTarget, SimilarityTarget, Target, nchw
 from facelens.io import ImageInput, load_image
 from facelens.lens import FaceLens
+from facelens.recognition.names import DEFAULT_EMBEDDER
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
+from facelens.recognition.registry import check_embedder
 from facelens.types import Face
 
 TargetName = Literal["expression", "age", "gender", "embedding"]
@@ -59,13 +55,29 @@ def align(
     return AlignedFace(crop=crops[0], image=rgb, matrix=matrices[0], box=face.box)
 
 
-def align_embedding(rgb: np.ndarray, face: Face) -> AlignedFace:
-    """The recognition chip, cut exactly as `FaceLens.embed` cuts it."""
-    return align(rgb, face, targets.EMBEDDING_TEMPLATE, targets.EMBEDDING_POINTS)
+def align_embedding(rgb: np.ndarray, face: Face, embedder: str = DEFAULT_EMBEDDER) -> AlignedFace:
+    """The embedder's explained crop (a network's chip, cut exactly as `FaceLens.embed` cuts
+    it; a fusion's frame, with each network's chip)."""
+    crop, matrix, parts = align_face(
+        check_embedder(embedder), rgb, face.landmarks.to_array(), face.mesh
+    )
+    return AlignedFace(crop, rgb, matrix, face.box, embedder, parts)
 
 
-def embedding_of(crop: np.ndarray) -> np.ndarray:
-    return embed_crops(crop[None].astype(np.float32))[0]
+def embedding_of(face: AlignedFace) -> np.ndarray:
+    """The unit embedding of an aligned embedding crop, as its embedder computes it."""
+    name = face.embedder or DEFAULT_EMBEDDER
+    return recogniser(name).embed(face.crop[None].astype(np.float32), face.parts)[0]
+
+
+def similarity_target(face: AlignedFace, other: AlignedFace) -> SimilarityTarget:
+    """The verification score of `face` (its crop, perturbed or not) against `other`."""
+    return SimilarityTarget(
+        embedding_of(other),
+        reference_crop=other.crop,
+        embedder=face.embedder or DEFAULT_EMBEDDER,
+        parts=face.parts,
+    )
 
 
 def class_target(attribute: str, crop: np.ndarray, class_name: str | None) -> ClassTarget:
@@ -90,16 +102,17 @@ def _resolve(
     target: TargetName | Target,
     class_name: str | None,
     reference: ImageInput | None,
+    embedder: str,
 ) -> tuple[AlignedFace, Target]:
     if isinstance(target, Target):
         return align(rgb, face, target.template, target.points), target
     if target == "embedding":
-        aligned = align_embedding(rgb, face)
+        aligned = align_embedding(rgb, face, embedder)
         other = None
         if reference is not None:
             ref_rgb, ref_face = locate(reference)
-            other = embedding_of(align_embedding(ref_rgb, ref_face).crop)
-        return aligned, EmbeddingGradCAM.target_for(embedding_of(aligned.crop), other)
+            other = embedding_of(align_embedding(ref_rgb, ref_face, embedder))
+        return aligned, EmbeddingGradCAM.target_for(aligned, embedding_of(aligned), other)
     if target not in targets.ATTRIBUTE_MODELS:
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown explanation target {target!r}")
     spec = targets.ATTRIBUTE_MODELS[target]
@@ -117,11 +130,13 @@ def gradcam(
     face: int = 0,
     device: Device = "cpu",
     faithfulness: bool = True,
+    embedder: str = DEFAULT_EMBEDDER,
 ) -> Explanation:
     """Grad-CAM (or Grad-CAM++) for an attribute class (default: the predicted one) or the
-    embedding (largest component, or the cosine similarity to the face in `reference`)."""
+    embedding of `embedder` (largest component, or the cosine similarity to the face in
+    `reference`)."""
     rgb, found = locate(image, face)
-    aligned, chosen = _resolve(rgb, found, target, class_name, reference)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder)
     explainer: Explainer
     if target == "embedding":
         explainer = EmbeddingGradCAM(layer, device, faithfulness)
@@ -142,11 +157,12 @@ def occlusion(
     face: int = 0,
     device: Device = "cpu",
     faithfulness: bool = True,
+    embedder: str = DEFAULT_EMBEDDER,
 ) -> Explanation:
     """Occlusion map for any scalar target: a name as in `gradcam`, or any `Target`
     (e.g. `FunctionTarget` over a quality score)."""
     rgb, found = locate(image, face)
-    aligned, chosen = _resolve(rgb, found, target, class_name, reference)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder)
     return Occlusion(patch, stride, fill, device, faithfulness).explain(aligned, chosen)
 
 
@@ -173,16 +189,18 @@ def pair_explainer(
 def explain_pair(
     face_a: AlignedFace, face_b: AlignedFace, explainer: Explainer, threshold: float
 ) -> PairExplanation:
-    """Both maps of a pair of aligned crops: each face against the other's embedding."""
-    emb_a, emb_b = embedding_of(face_a.crop), embedding_of(face_b.crop)
-    similarity = float(emb_a @ emb_b)
+    """Both maps of a pair of aligned crops (of one embedder): each face against the
+    other's embedding."""
+    target_a, target_b = similarity_target(face_a, face_b), similarity_target(face_b, face_a)
+    similarity = float(target_a.reference @ target_b.reference)
     return PairExplanation(
         method=explainer.method,
+        embedder=target_a.embedder,
         similarity=round(similarity, 6),
         threshold=threshold,
         same_person=similarity > threshold,
-        a=explainer.explain(face_a, SimilarityTarget(emb_b, reference_crop=face_b.crop)),
-        b=explainer.explain(face_b, SimilarityTarget(emb_a, reference_crop=face_a.crop)),
+        a=explainer.explain(face_a, target_a),
+        b=explainer.explain(face_b, target_b),
     )
 
 
@@ -198,13 +216,14 @@ def pair(
     faithfulness: bool = True,
     fill: Fill = DEFAULT_FILL,
     progress: Callable[[int], None] | None = None,
+    embedder: str = DEFAULT_EMBEDDER,
 ) -> PairExplanation:
-    """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair
-    (fill: what CorrRISE's hidden regions become; progress: CorrRISE's masks scored, 2 ×
-    masks in all)."""
-    threshold = threshold_for(operating_point, False, EXPLAINED_EMBEDDER)
+    """Similar (> 0) and dissimilar (< 0) maps for both faces of a verification pair, as
+    `embedder` sees it, with its own threshold (fill: what CorrRISE's hidden regions become;
+    progress: CorrRISE's masks scored, 2 × masks in all)."""
+    threshold = threshold_for(operating_point, False, check_embedder(embedder))
     aligned = [
-        align_embedding(*locate(image, index))
+        align_embedding(*locate(image, index), embedder)
         for image, index in ((image_a, face_a), (image_b, face_b))
     ]
     explainer = pair_explainer(method, masks, device, faithfulness, threshold, fill, progress)

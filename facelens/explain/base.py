@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from facelens.explain import faithfulness
+from facelens.explain.recogniser import PartChip
 from facelens.explain.result import Explanation, MapSummary
 from facelens.explain.scores import Target
 from facelens.types import Box
@@ -23,12 +24,17 @@ torch.set_flush_denormal(True)
 
 @dataclass
 class AlignedFace:
-    """An aligned crop, and (when it came from a photo) the photo and the crop's transform."""
+    """An aligned crop, and (when it came from a photo) the photo and the crop's transform.
+
+    An embedding crop also names its embedder and, for a fusion, holds each network's chip
+    (facelens.explain.recogniser)."""
 
     crop: np.ndarray  # S×S×3 RGB uint8 (or float 0..255)
     image: np.ndarray | None = None  # the original RGB image
     matrix: np.ndarray | None = None  # 2×3, image -> crop
     box: Box | None = None
+    embedder: str | None = None
+    parts: tuple[PartChip, ...] = ()
 
 
 def normalise(raw: np.ndarray, signed: bool) -> np.ndarray:

@@ -6,8 +6,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from facelens.explain.base import Explainer
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.explain.base import AlignedFace, Explainer
+from facelens.explain.recogniser import warp_back
 from facelens.explain.scores import ComponentTarget, SimilarityTarget, Target, _EmbeddingTarget
+from facelens.recognition.names import DEFAULT_EMBEDDER
 
 
 class GradCAM(Explainer):
@@ -66,19 +69,42 @@ class GradCAMPlusPlus(GradCAM):
 
 class EmbeddingGradCAM(GradCAM):
     """Grad-CAM for the recognition network: target (a) the largest-magnitude embedding
-    component or (b) the cosine similarity to a second face (the verification score)."""
+    component or (b) the cosine similarity to a second face (the verification score).
+
+    A fused embedder is explained at each network's own (default) layer: the fused score's
+    Grad-CAM at network i's layer is share_i times that network's Grad-CAM of its own score
+    (the gradients scale, ReLU keeps positive factors), so each network's map is computed on
+    its own chip, warped back into the fused frame and added with its share."""
 
     method = "embedding-gradcam"
 
     @staticmethod
-    def target_for(embedding: np.ndarray, reference: np.ndarray | None = None) -> Target:
+    def target_for(
+        face: AlignedFace, embedding: np.ndarray, reference: np.ndarray | None = None
+    ) -> Target:
         """(b) when a reference embedding is given, else (a) for this face's embedding."""
+        embedder = face.embedder or DEFAULT_EMBEDDER
         if reference is not None:
-            return SimilarityTarget(reference)
+            return SimilarityTarget(reference, embedder=embedder, parts=face.parts)
         component = int(np.argmax(np.abs(embedding)))
-        return ComponentTarget(component, float(embedding[component]))
+        return ComponentTarget(component, float(embedding[component]), embedder, face.parts)
 
     def compute(self, crop: np.ndarray, target: Target) -> np.ndarray:
         if not isinstance(target, _EmbeddingTarget):
             raise TypeError("EmbeddingGradCAM explains embedding targets only")
-        return super().compute(crop, target)
+        if not target.parts:
+            return super().compute(crop, target)
+        if self.requested_layer:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"the {target.embedder} embedding is explained at each network's own layer; "
+                "leave the layer unset",
+            )
+        size = crop.shape[0]
+        total, layers = np.zeros((size, size), np.float32), []
+        for share, part, part_target in target.part_targets():
+            chip_map = super().compute(part.chip_of(crop), part_target)
+            total += share * warp_back(chip_map, part.matrix, size)
+            layers.append(f"{part.network}:{self.layer}")
+        self.layer = "+".join(layers)
+        return total

@@ -124,6 +124,7 @@ class PairExplanation(BaseModel):
     """Similar (> 0) and dissimilar (< 0) regions of both faces of a verification pair."""
 
     method: str
+    embedder: str = Field(description="the recogniser explained (its similarity, threshold)")
     similarity: float
     threshold: float
     same_person: bool

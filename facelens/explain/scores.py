@@ -15,22 +15,14 @@ import torch
 
 from facelens.detection.align import CropTemplate
 from facelens.explain import targets
-from facelens.recognition.base import normalise
-from facelens.recognition.dlib import DlibEmbedder
-
-BATCH = 64  # ONNX Runtime's CPU throughput levels off here (see explain_bench)
+from facelens.explain.recogniser import BATCH, PartChip, nchw, recogniser
+from facelens.recognition.names import DEFAULT_EMBEDDER
 
 
 def _batched(crops: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     if len(crops) == 0:
         return np.zeros(0, np.float32)
     return np.concatenate([fn(crops[i : i + BATCH]) for i in range(0, len(crops), BATCH)])
-
-
-def nchw(crops: np.ndarray | torch.Tensor, device: str | torch.device = "cpu") -> torch.Tensor:
-    """N×S×S×3 crops -> N×3×S×S float32 tensor on `device`."""
-    x = torch.as_tensor(np.asarray(crops) if not isinstance(crops, torch.Tensor) else crops)
-    return x.to(device=device, dtype=torch.float32).permute(0, 3, 1, 2).contiguous()
 
 
 class Target(ABC):
@@ -87,42 +79,33 @@ class ClassTarget(Target):
         return probabilities[:, self.index], captured.get(layer) if layer else None
 
 
-def embed_crops(crops: np.ndarray) -> np.ndarray:
-    """L2-normalised embeddings of float N×150×150×3 crops (ONNX Runtime, batched)."""
-    session = targets.onnx_model(DlibEmbedder.file_name)
-
-    def run(chunk: np.ndarray) -> np.ndarray:
-        return session.run(np.ascontiguousarray(chunk.transpose(0, 3, 1, 2), np.float32))[0]
-
-    flat = _batched(crops, lambda c: run(c).ravel())
-    return normalise(flat.reshape(-1, 128).astype(np.float32))
-
-
 class _EmbeddingTarget(Target):
-    template = targets.EMBEDDING_TEMPLATE
-    points = staticmethod(targets.EMBEDDING_POINTS)
-    layers = targets.EMBEDDING_LAYERS
+    """A scalar of an embedder's unit embedding (see facelens.explain.recogniser).
+
+    embedder: a name of `targets.EMBEDDINGS`; parts: the explained face's part chips (a
+    fusion's, from its `AlignedFace`)."""
+
+    def __init__(self, embedder: str, parts: tuple[PartChip, ...]) -> None:
+        self.recogniser = recogniser(embedder)
+        self.embedder, self.parts = embedder, parts
+        spec = targets.EMBEDDINGS[embedder]
+        self.template, self.points, self.layers = spec.template, spec.points, spec.layers
+        if len(parts) != len(spec.parts):
+            raise ValueError(f"the {embedder} embedder needs {len(spec.parts)} part chips")
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
-        return embed_crops(crops)
+        return self.recogniser.embed(crops, self.parts)
 
     def torch_embed(
         self, x: torch.Tensor, layer: str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Normalised embeddings and (optionally) a DlibResNet submodule's output."""
-        net = targets.embedding_net(x.device)
-        captured: list[torch.Tensor] = []
-        hook = (
-            getattr(net, layer).register_forward_hook(lambda m, i, o: captured.append(o))
-            if layer
-            else None
-        )
-        try:
-            raw = net(x)
-        finally:
-            if hook is not None:
-                hook.remove()
-        return torch.nn.functional.normalize(raw, dim=1), captured[0] if captured else None
+        """Unit embeddings and (a single network only) the named layer's output."""
+        return self.recogniser.torch_embed(x, self.parts, layer)
+
+    @abstractmethod
+    def part_targets(self) -> list[tuple[float, PartChip, _EmbeddingTarget]]:
+        """For a fusion: (share of this score, part chip, the same target on that network
+        alone) for each network whose output the score reads."""
 
 
 class SimilarityTarget(_EmbeddingTarget):
@@ -136,7 +119,10 @@ class SimilarityTarget(_EmbeddingTarget):
         reference: np.ndarray,
         label: str = "similarity",
         reference_crop: np.ndarray | None = None,
+        embedder: str = DEFAULT_EMBEDDER,
+        parts: tuple[PartChip, ...] = (),
     ) -> None:
+        super().__init__(embedder, parts)
         self.reference = np.asarray(reference, np.float32).ravel()
         self.label = label
         self.reference_crop = reference_crop
@@ -151,11 +137,28 @@ class SimilarityTarget(_EmbeddingTarget):
         reference = torch.as_tensor(self.reference, device=x.device)
         return embedding @ reference, activation
 
+    def part_targets(self) -> list[tuple[float, PartChip, _EmbeddingTarget]]:
+        # fused cosine = Σ_i share_i · cos(e_i, r_i), r_i the reference's unit part i
+        r = self.recogniser
+        return [
+            (float(share), part, SimilarityTarget(self.reference[span] / weight, embedder=name))
+            for name, weight, share, span, part in zip(
+                r.networks, r.weights, r.shares, r.slices, self.parts, strict=True
+            )
+        ]
+
 
 class ComponentTarget(_EmbeddingTarget):
     """One normalised embedding component, sign-flipped so that the score is positive."""
 
-    def __init__(self, component: int, sign: float) -> None:
+    def __init__(
+        self,
+        component: int,
+        sign: float,
+        embedder: str = DEFAULT_EMBEDDER,
+        parts: tuple[PartChip, ...] = (),
+    ) -> None:
+        super().__init__(embedder, parts)
         self.component, self.sign = component, float(np.sign(sign) or 1.0)
         self.label = f"embedding[{component}]"
 
@@ -167,6 +170,17 @@ class ComponentTarget(_EmbeddingTarget):
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         embedding, activation = self.torch_embed(x, layer)
         return self.sign * embedding[:, self.component], activation
+
+    def part_targets(self) -> list[tuple[float, PartChip, _EmbeddingTarget]]:
+        # the component is w_i times one component of the one network that holds it
+        r = self.recogniser
+        return [
+            (float(weight), part, ComponentTarget(self.component - span.start, self.sign, name))
+            for name, weight, span, part in zip(
+                r.networks, r.weights, r.slices, self.parts, strict=True
+            )
+            if span.start <= self.component < span.stop
+        ]
 
 
 class FunctionTarget(Target):

@@ -8,7 +8,21 @@ view only: an explanation is of one aligned image, not of the zoom/mirror averag
 | expression | emotion.onnx                     | 64² FER frame  | grey NHWC −1..1 | add_2 (8²) |
 | age        | faceapi-age-gender.onnx (age)    | 112² dlib 0.2  | (RGB − mean)/255 | features  |
 | gender     | faceapi-age-gender.onnx (gender) | 112² dlib 0.2  | (RGB − mean)/255 | features  |
-| embedding  | DlibResNet                       | 150² DLIB_CHIP | RGB 0..255      | level3 (17²) |
+| embedding  | `EMBEDDINGS[name]` (below)       | its own chip   | RGB 0..255      | see below  |
+
+The embedding target follows the embedder FaceLens uses (`FaceLens(embedder=...)`, default
+"fused"); each entry of `EMBEDDINGS` says what its explanations run on:
+
+| embedder | torch twin             | crop                          | Grad-CAM layer         |
+| -------- | ---------------------- | ----------------------------- | ---------------------- |
+| dlib     | DlibResNet             | 150² DLIB_CHIP (dlib points)  | level3 (17²)           |
+| sface    | OnnxTorch(sface.onnx)  | 112² ARCFACE_112 (five points) | SFACE_LAYERS[0]       |
+| fused    | both, each on its chip | 192² FUSED_FRAME (five points) | each part's own layer |
+
+A fused map is a composition (facelens.explain.embedding): each network sees its own chip,
+cut from the photo as FaceLens cuts it, and its part of the map is warped back into the
+fused frame (an upright crop holding both chips) and weighted as the fusion weighs its
+cosine: fused cosine = Σ_i w_i² cos_i / Σ_i w_i².
 
 Age and gender explanations are always of face-api's crop network, whichever age/gender
 model FaceLens uses (attributes.choice). An embedding head (alone, or blended with face-api
@@ -20,9 +34,12 @@ describes; for those models the maps explain the face-api part of the blend only
 "dlib 0.2": a dlib chip with padding 0.2. The expression layer's ONNX name is
 `StatefulPartitionedCall/model_1/add_2/add:0`; "features" is `exit_flow/features` (7²), the
 age/gender network's last map before its global pooling (`middle_flow/main_block_1`, 14²,
-is the finer option). The embedding's layer is earlier: of `level3` (17²), `level2` (8²),
+is the finer option). dlib's layer is earlier: of `level3` (17²), `level2` (8²),
 `level1` (4²) and `level0` (2²), `tools/gradcam_layer_sweep.py` found level3's maps the most
-faithful by deletion for the cosine target (none reaches the centre baseline; see README).
+faithful by deletion for the cosine target (none reaches the centre baseline; see README);
+SFace's layer (an ONNX tensor name) was chosen by the same sweep: `conv_10_relu` (14²),
+deletion 0.491 against random 0.518 and centre 0.331 on 20 faces, barely better than
+random at any of its five feature maps (see README).
 """
 
 from __future__ import annotations
@@ -40,10 +57,9 @@ from facelens.attributes.expression import FER_FRAME, LUMA, NETWORK_ORDER
 from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel, weight_path
 from facelens.recognition.dlib import DLIB_CHIP
+from facelens.recognition.registry import FUSION_WEIGHT
+from facelens.recognition.sface import ARCFACE_112
 
-# The embedding explanations run on (its torch twin, its thresholds); the default recogniser
-# may differ: see README, Explanations.
-EXPLAINED_EMBEDDER = "dlib"
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 # (five landmarks 5×2, face mesh 468×3) -> the 5 points the crop template is defined on
 Points = Callable[[np.ndarray, np.ndarray | None], np.ndarray]
@@ -113,9 +129,33 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
     ),
 }
 
-EMBEDDING_TEMPLATE = DLIB_CHIP
-EMBEDDING_POINTS: Points = dlib_landmarks
-EMBEDDING_LAYERS = ("level3", "level2", "level1", "level0")  # DlibResNet submodules
+
+@dataclass(frozen=True)
+class EmbeddingSpec:
+    """A recogniser as the embedding explanations see it: one network on its own chip, or
+    (parts) a fusion of networks [w_1·e_1, w_2·e_2, ...] renormalised, shown on `template`."""
+
+    template: CropTemplate
+    points: Points  # which landmarks `template` is defined on
+    layers: tuple[str, ...] = ()  # Grad-CAM candidates (first = default); none for a fusion
+    parts: tuple[tuple[str, float], ...] = ()  # (network, weight in the fused vector)
+
+
+# The fused frame: ArcFace's template at 1.5× (53 px between the eyes, at least dlib's chip's
+# resolution), shifted so that both chips lie inside it (SFace's reaches higher, dlib's lower).
+FUSED_FRAME = CropTemplate(size=192, points=(ARCFACE_112.points * 1.5 + [12.0, 5.5]))
+DLIB_LAYERS = ("level3", "level2", "level1", "level0")  # DlibResNet submodules
+# SFace's feature maps (56² conv_4, 28² conv_6, 14² conv_10 and conv_12, 7² conv_14), ordered
+# by the sweep's deletion area on 20 held-out faces (README, Explanations)
+SFACE_LAYERS = ("conv_10_relu", "conv_12_relu", "conv_14_relu", "conv_4_relu", "conv_6_relu")
+
+EMBEDDINGS: dict[str, EmbeddingSpec] = {
+    "dlib": EmbeddingSpec(DLIB_CHIP, dlib_landmarks, DLIB_LAYERS),
+    "sface": EmbeddingSpec(ARCFACE_112, five_landmarks, SFACE_LAYERS),
+    "fused": EmbeddingSpec(
+        FUSED_FRAME, five_landmarks, parts=(("sface", 1.0), ("dlib", FUSION_WEIGHT))
+    ),
+}
 
 _lock = threading.Lock()
 
@@ -136,10 +176,10 @@ def _torch_model(file: str, device: str) -> torch.nn.Module:
 
 
 @cache
-def _embedding_net(device: str) -> torch.nn.Module:
-    from facelens.recognition.dlib import DlibEmbedder
+def _embedding_net(network: str, device: str) -> torch.nn.Module:
+    from facelens.recognition.registry import NETWORKS
 
-    return DlibEmbedder.torch_twin(device)
+    return NETWORKS[network].torch_twin(device)
 
 
 def torch_model(file: str, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -148,7 +188,7 @@ def torch_model(file: str, device: str | torch.device = "cpu") -> torch.nn.Modul
         return _torch_model(file, str(torch.device(device)))
 
 
-def embedding_net(device: str | torch.device = "cpu") -> torch.nn.Module:
-    """The torch twin of the recognition network (DlibResNet), one per device."""
+def embedding_net(network: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The torch twin of a recognition network (`dlib`, `sface`), one per device."""
     with _lock:
-        return _embedding_net(str(torch.device(device)))
+        return _embedding_net(network, str(torch.device(device)))

@@ -22,24 +22,23 @@ import numpy as np
 import torch.nn.functional as F
 
 from facelens.eval.explain import (
-    REGIONS,
     AreaLog,
     LfwCrops,
     _donor,
     _region_game,
     held_out_faces,
     held_out_pairs,
-    swap_region,
 )
-from facelens.explain.api import class_target, embedding_of
+from facelens.eval.region_game import REGIONS, swap_region
+from facelens.explain.api import class_target, similarity_target
 from facelens.explain.base import Explainer
 from facelens.explain.corrrise import CorrRISE
 from facelens.explain.gradcam import EmbeddingGradCAM
 from facelens.explain.occlusion import Occlusion
-from facelens.explain.scores import SimilarityTarget
 from facelens.explain.targets import ATTRIBUTE_MODELS
 
 DATA = Path("../shared/data/lfw")
+EMBEDDER = "dlib"  # these experiments were run on dlib (README, Explanations)
 
 
 def patches() -> None:
@@ -61,24 +60,24 @@ def patches() -> None:
 
 def swapped_trials(count: int = 40) -> list[tuple]:
     """The region game's first `count` trials: (face A, B with one region swapped, box)."""
-    crops = LfwCrops(DATA)
+    crops = LfwCrops(DATA, EMBEDDER)
     chosen = held_out_pairs(DATA, 200)
     donors = [p.image_a for p in chosen if not p.same]
     trials = []
     for n, pair in enumerate(chosen):
-        a, b = crops(pair.image_a), crops(pair.image_b)
+        a, b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
         donor = _donor(crops, donors, pair, n) if pair.same and a and b else None
         if a is None or b is None or donor is None:
             continue
         box = REGIONS[list(REGIONS)[len(trials) % len(REGIONS)]]
-        trials.append((a, swap_region(b.crop, donor.crop, box), box))
+        trials.append((a, b, swap_region(b.crop, donor.crop, box), box))
         if len(trials) == count:
             break
     return trials
 
 
 def play(name: str, explainer: Explainer, trials: list[tuple]) -> None:
-    hits = [_region_game(explainer, a, swapped, box) for a, swapped, box in trials]
+    hits = [_region_game(explainer, a, b, swapped, box) for a, b, swapped, box in trials]
     print(f"{name}: region game {np.mean(hits):.1%} of {len(hits)}")
 
 
@@ -109,10 +108,10 @@ class HiResCAM(EmbeddingGradCAM):
 
 def hirescam() -> None:
     log = AreaLog()
-    for crops, pair in held_out_faces(DATA, 20):
-        a, b = crops(pair.image_a), crops(pair.image_b)
+    for crops, pair in held_out_faces(DATA, 20, EMBEDDER):
+        a, b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
         assert a is not None and b is not None
-        similarity = SimilarityTarget(embedding_of(b.crop))
+        similarity = similarity_target(a, b)
         for layer in ("level0", "level1", "level2", "level3"):
             log.add(f"HiResCAM {layer}", HiResCAM(layer), a, similarity)
     print("\n".join(log.lines()))

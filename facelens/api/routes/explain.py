@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from facelens.api.deps import image_body, request_images, run_cpu
+from facelens.api.deps import image_body, lens_of, request_images, run_cpu
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.api.heatmaps import HeatMap, overlay
 from facelens.explain import Explanation, PairExplanation, gradcam, occlusion, pair
@@ -38,13 +38,20 @@ def _overlay(explanation: Explanation, image: np.ndarray) -> HeatMap:
 
 
 def explain_one(
-    rgb: np.ndarray, method: str, target: str, class_name: str | None, face: int, faithfulness: bool
+    rgb: np.ndarray,
+    method: str,
+    target: str,
+    class_name: str | None,
+    face: int,
+    faithfulness: bool,
+    embedder: str,
 ) -> ExplainResult:
     options = {
         "target": target,
         "class_name": class_name,
         "face": face,
         "faithfulness": faithfulness,
+        "embedder": embedder,
     }
     if method == "occlusion":
         result = occlusion(rgb, **options)
@@ -63,6 +70,7 @@ def explain_two(
     face_b: int,
     faithfulness: bool,
     fill: Fill,
+    embedder: str,
 ) -> PairExplainResult:
     result = pair(
         rgb_a,
@@ -74,6 +82,7 @@ def explain_two(
         face_b=face_b,
         faithfulness=faithfulness,
         fill=fill,
+        embedder=embedder,
     )
     return PairExplainResult(
         explanation=result,
@@ -91,9 +100,13 @@ async def explain_face(
     face: int = Query(0, ge=0, description="face index (0: the largest)"),
     faithfulness: bool = Query(False, description="add deletion/insertion checks (slower)"),
 ) -> ExplainResult:
-    """Grad-CAM or occlusion map of one face for an attribute (or the embedding)."""
+    """Grad-CAM or occlusion map of one face for an attribute (or the embedding of the
+    service's recogniser)."""
     (rgb,), _ = await request_images(request, "image")
-    return await run_cpu(request, explain_one, rgb, method, target, class_name, face, faithfulness)
+    embedder = lens_of(request).embedder_name
+    return await run_cpu(
+        request, explain_one, rgb, method, target, class_name, face, faithfulness, embedder
+    )
 
 
 @router.post(
@@ -111,7 +124,8 @@ async def explain_pair(
     face_b: int = Query(0, ge=0),
     faithfulness: bool = Query(True, description="deletion/insertion checks"),
 ) -> PairExplainResult:
-    """Green: regions that make the faces similar; red: regions that make them differ."""
+    """Green: regions that make the faces similar; red: regions that make them differ (as
+    the service's recogniser sees them, with its threshold)."""
     (rgb_a, rgb_b), _ = await request_images(request, "image_a", "image_b")
     return await run_cpu(
         request,
@@ -125,4 +139,5 @@ async def explain_pair(
         face_b,
         faithfulness,
         fill,
+        lens_of(request).embedder_name,
     )
