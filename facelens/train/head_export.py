@@ -92,8 +92,9 @@ def write_card(out: Path, card: dict) -> tuple[Path, Path]:
         f"{card['data']['validation_faces']} held out for validation, seed {card['seed']})",
         f"- Terms of the data: {card['data']['terms']}",
         f"- Validation: {card['validation_summary']}",
-        f"- Training time: {card['training_seconds']:.0f} s ({card['epochs']} epochs, "
-        "early stopping on the validation split)",
+        f"- Training time: {card['training_seconds']:.0f} s ("
+        + card.get("schedule", f"{card['epochs']} epochs, early stopping on the validation split")
+        + ")",
         f"- ONNX vs torch: largest difference {card['onnx_max_difference']:.2g}",
         f"- sha256: {card['sha256']}",
         "",
