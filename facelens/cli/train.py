@@ -188,6 +188,9 @@ def decoder(
     cache: Path = typer.Option(
         Path("/tmp/facelens_recon/cache"), help="Where the crops and embeddings are cached."
     ),
+    checkpoint: Path | None = typer.Option(
+        None, help="Checkpoint file (default: beside --out, NAME.checkpoint.pt)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """A decoder from a recognition embedding to an aligned face crop (what `facelens
@@ -206,7 +209,7 @@ def decoder(
         f"{embedder} --size {size} --steps {steps} --pixel-steps {pixel_steps} "
         f"--identity-batch {identity_batch}"
     )
-    card = train_decoder(data, out, config, embedder, cache, command, log=errors.print)
+    card = train_decoder(data, out, config, embedder, cache, command, checkpoint, log=errors.print)
     if as_json:
         emit_json(card)
         return

@@ -119,6 +119,7 @@ def train_decoder(
     embedder_name: str = "fused",
     cache_dir: Path | None = None,
     command: str = "",
+    checkpoint: Path | None = None,
     log=print,
 ) -> dict:
     """Train, export and document a decoder; returns its card (also written beside `out`)."""
@@ -134,7 +135,7 @@ def train_decoder(
         faces.embeddings,
         identity_targets(faces, embedder_name),
     )
-    checkpoint = out.with_suffix(".checkpoint.pt")
+    checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
     net, state = decoder.train(data, config, checkpoint, log)
     directions, scales = principal_directions(faces.embeddings[:, 0])
     metadata = {
