@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 
 from facelens.detection.align import CropTemplate, align_faces
-from facelens.explain.api import locate
+from facelens.explain.api import choose_face
 from facelens.explain.decoder import FaceDecoderModel
 from facelens.explain.result import MapSummary, PairExplanation, Reconstruction, ReconstructionPair
-from facelens.io import ImageInput
+from facelens.io import ImageInput, load_image
+from facelens.lens import FaceLens
 from facelens.models.onnx_model import shared
 from facelens.recognition.base import Embedder, normalise
 from facelens.recognition.registry import DEFAULT_EMBEDDER, get_embedder
@@ -66,14 +67,13 @@ def region_map(decoder: FaceDecoderModel, embedding: np.ndarray) -> tuple[np.nda
 def reconstruct_face(
     rgb: np.ndarray,
     points: np.ndarray,
-    mesh: np.ndarray,
+    embedding: np.ndarray,
     embedder: Embedder,
     decoder: FaceDecoderModel,
     box: Box | None = None,
-) -> tuple[Reconstruction, np.ndarray]:
-    """One found face (five points, mesh) → its Reconstruction and its embedding."""
+) -> Reconstruction:
+    """One face (its five points and `embedder`'s embedding) → its Reconstruction."""
     decoder.check(embedder)
-    embedding = embedder.embed_faces(rgb, points[None], mesh[None])[0]
     started = time.perf_counter()
     picture, values = region_map(decoder, embedding)
     template = CropTemplate(decoder.size, decoder.template * decoder.size)
@@ -88,13 +88,14 @@ def reconstruct_face(
         seconds=round(time.perf_counter() - started, 4),
     )
     result._source, result._reconstruction, result._region_map = source, picture, values
-    return result, embedding
+    return result
 
 
-def _found(image: ImageInput, face: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Box]:
-    rgb, found = locate(image, face)
-    assert found.mesh is not None
-    return rgb, found.landmarks.to_array(), found.mesh, found.box
+def _found(image: ImageInput, face: int, embedder: str) -> tuple:
+    """(RGB image, five points, embedding as FaceLens gives it, box) of the chosen face."""
+    rgb = load_image(image)
+    chosen = choose_face(FaceLens(embedder=embedder).embed(rgb).faces, face)
+    return rgb, chosen.landmarks.to_array(), chosen.embedding_array, chosen.box
 
 
 def reconstruct(
@@ -105,9 +106,9 @@ def reconstruct(
 ) -> Reconstruction:
     """The `face`-th face (largest first) of an image, decoded from its embedding, with the
     map of the regions its embedding encodes."""
-    rgb, points, mesh, box = _found(image, face)
+    rgb, points, embedding, box = _found(image, face, embedder)
     model = get_embedder(embedder)
-    return reconstruct_face(rgb, points, mesh, model, decoder or default_decoder(), box)[0]
+    return reconstruct_face(rgb, points, embedding, model, decoder or default_decoder(), box)
 
 
 def reconstruct_pair(
@@ -122,10 +123,9 @@ def reconstruct_pair(
     """Both faces' reconstructions and where they differ; `pair_maps` (explain.pair's
     similar/dissimilar maps) is carried along for the panel."""
     model, decoder = get_embedder(embedder), decoder or default_decoder()
-    (a, emb_a), (b, emb_b) = (
-        reconstruct_face(rgb, points, mesh, model, decoder, box)
-        for rgb, points, mesh, box in (_found(image_a, face_a), _found(image_b, face_b))
-    )
+    found = [_found(image_a, face_a, embedder), _found(image_b, face_b, embedder)]
+    a, b = (reconstruct_face(*face[:3], model, decoder, face[3]) for face in found)
+    emb_a, emb_b = found[0][2], found[1][2]
     difference = _smooth(
         np.abs(a.reconstruction.astype(np.float32) - b.reconstruction).mean(axis=2) / 255
     )

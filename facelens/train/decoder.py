@@ -4,9 +4,13 @@ Losses: L1 between the reconstruction and the aligned crop, and an identity loss
 1 − cos(SFace(reconstruction), SFace(crop)), through SFace's torch twin on the
 reconstruction upsampled into SFace's 112×112 crop. The identity loss costs about 15× a
 pixel step per face on the CPU, so it runs on a sub-batch of each batch, after a pixel-only
-warm-up. Every image counts twice: as it is and mirrored (the mirrored crop with the
-mirrored face's embedding). A seeded set of images is held out for validation; a
-checkpoint is written every `CHECKPOINT_EVERY` steps (a rerun resumes).
+warm-up; its weight drops from `identity_weight` to `relaxed_weight` at `relax_step`
+(measured: at weight 0.5 the decoder found colour blobs SFace reads as the right person,
+rank-1 45% on LFW fold 10 but no longer face-like; the lower weight lets the pixel loss
+pull the reconstructions back towards faces). Every image counts twice: as it is and
+mirrored (the mirrored crop with the mirrored face's embedding). A seeded set of images is
+held out for validation; a checkpoint is written every `CHECKPOINT_EVERY` steps (a rerun
+resumes).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class DecoderConfig:
     batch: int = 48
     identity_batch: int = 12
     identity_weight: float = 0.5
+    relax_step: int = 1000
+    relaxed_weight: float = 0.1
     learning_rate: float = 2e-3
     validation_faces: int = 128
 
@@ -141,7 +147,8 @@ def train(
             cosine = identity_cosine(
                 twin, out[: config.identity_batch], identity[: config.identity_batch]
             )
-            loss = loss + config.identity_weight * (1 - cosine).mean()
+            weight = config.identity_weight if step < config.relax_step else config.relaxed_weight
+            loss = loss + weight * (1 - cosine).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

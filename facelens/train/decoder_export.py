@@ -159,8 +159,9 @@ def train_decoder(
         "model": (
             f"decoder: linear to 4×4×{config.width}, {int(np.log2(config.size // 4))} upsampling "
             f"blocks to {config.size}×{config.size} RGB on the ArcFace template; L1 + "
-            f"{config.identity_weight:g}×(1 − SFace cosine) on {config.identity_batch} of each "
-            f"{config.batch} after {config.pixel_steps} pixel-only steps"
+            f"w×(1 − SFace cosine) on {config.identity_batch} of each {config.batch} after "
+            f"{config.pixel_steps} pixel-only steps, w = {config.identity_weight:g} until step "
+            f"{config.relax_step}, then {config.relaxed_weight:g}"
         ),
         "seed": decoder.SEED,
         "data": {
