@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 
 from facelens.detection.align import estimate_transform
@@ -73,25 +70,8 @@ def principal_directions(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def export(net: FaceDecoder, out: Path, check: np.ndarray, metadata: dict[str, str]) -> float:
     """Write the ONNX file; returns its largest |ONNX − torch| pixel difference on `check`."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            _ChannelsLast(net).eval(),
-            (torch.zeros(2, net.dimension),),
-            str(out),
-            input_names=["embedding"],
-            output_names=["face"],
-            dynamic_axes={"embedding": {0: "faces"}},
-            opset_version=head_export.OPSET,
-            dynamo=False,
-        )
-    graph = onnx.load(str(out))
-    for key, value in metadata.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(graph, str(out))
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    example = torch.zeros(2, net.dimension)
+    session = head_export.export_onnx(_ChannelsLast(net), example, out, "face", metadata)
     from_onnx = session.run(None, {"embedding": check.astype(np.float32)})[0]
     with torch.no_grad():
         from_torch = net(torch.as_tensor(check)).permute(0, 2, 3, 1).numpy()
