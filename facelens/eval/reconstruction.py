@@ -41,12 +41,15 @@ def ranks(queries: np.ndarray, gallery: np.ndarray) -> np.ndarray:
 def _summary(faces: FaceSet, again: np.ndarray, sources: np.ndarray) -> dict:
     rank = ranks(again, sources)
     people = np.array(faces.people)
-    best = np.argmax(again @ sources.T, axis=1)
+    scores = again @ sources.T
+    best = np.argmax(scores, axis=1)
+    others = scores[~np.eye(len(scores), dtype=bool)]
     return {
         "rank1": round(float(np.mean(rank == 0)), 4),
         "rank5": round(float(np.mean(rank < 5)), 4),
         "person_rank1": round(float(np.mean(people[best] == people)), 4),
-        "median_cosine": round(float(np.median(np.sum(again * sources, axis=1))), 4),
+        "median_cosine": round(float(np.median(np.diag(scores))), 4),
+        "median_cosine_to_others": round(float(np.median(others)), 4),
     }
 
 

@@ -104,9 +104,8 @@ def train_decoder(
 ) -> dict:
     """Train, export and document a decoder; returns its card (also written beside `out`)."""
     started = time.perf_counter()
-    data_root = data_root.resolve()
     embedder = get_embedder(embedder_name)
-    images = training_images(data_root)
+    images = training_images(data_root.resolve())  # cache keys hold resolved paths
     faces = decoder_data.embed_images(
         images, embedder, cache_dir, lambda done, total: log(f"embedded {done}/{total}")
     )
