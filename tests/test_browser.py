@@ -375,6 +375,31 @@ def test_extract_shows_the_embedding(page, fr_images: Path, default_dimension: i
     page.screenshot(path=str(SHOTS / "extract.png"), full_page=True)
 
 
+def test_extract_and_compare_show_reconstructions(browser, server_url: str, fr_images: Path):
+    folder = fr_images / "tests" / "test_images"
+    tab = open_page(browser, server_url, viewport={"width": 1200, "height": 1400})
+    tab.click("[data-tab=extract]")
+    upload(tab, "extract-drop", folder / "obama.jpg")
+    tab.wait_for_selector("#extract-copy:not([disabled])")
+    assert tab.is_hidden("#extract-recon")
+    tab.check("#extract-reconstruct")
+    tab.wait_for_selector("#extract-recon-img[src^='data:image/png']")
+    # the panel (face, reconstruction, regions: 3 tiles of 160 px) with its legend and note
+    assert tab.evaluate("document.getElementById('extract-recon-img').naturalWidth") == 480
+    assert "not the person's photo" in tab.inner_text("#extract-recon-note")
+    tab.screenshot(path=str(SHOTS / "extract-reconstruction.png"), full_page=True)
+    tab.click("[data-tab=compare]")
+    tab.check("#compare-reconstruct")
+    upload(tab, "compare-drop-a", folder / "obama.jpg")
+    upload(tab, "compare-drop-b", folder / "biden.jpg")
+    tab.wait_for_selector("#compare-recon-img[src^='data:image/png']")
+    assert tab.evaluate("document.getElementById('compare-recon-img').naturalWidth") == 800
+    assert "where they differ" in tab.inner_text("#compare-recon-note")
+    tab.uncheck("#compare-reconstruct")
+    assert tab.is_hidden("#compare-recon")
+    tab.close()
+
+
 def test_gallery_enrol_and_search(page, fr_images: Path):
     folder = fr_images / "tests" / "test_images"
     page.click("[data-tab=gallery]")

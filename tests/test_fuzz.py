@@ -32,10 +32,15 @@ IMAGE_ROUTES = {
     "/v1/embed": {},
     "/v1/quality?heatmap=true": {},
     "/v1/explain?method=gradcam&target=embedding": {},
+    "/v1/explain/reconstruct": {},
     "/v1/gallery/people": {"name": "fuzz"},
     "/v1/gallery/search": {},
 }
-PAIR_ROUTES = ("/v1/verify", "/v1/explain/pair?method=gradient&faithfulness=false")
+PAIR_ROUTES = (
+    "/v1/verify",
+    "/v1/explain/pair?method=gradient&faithfulness=false",
+    "/v1/explain/reconstruct/pair",
+)
 CASES = image_cases()
 
 
@@ -129,6 +134,8 @@ def test_cli_survives_the_corpus(tmp_path: Path, fr_images: Path):
         ["explain", "{}", "--json", "--target", "embedding", "--no-faithfulness"],
         ["verify", str(good), "{}", "--json"],
         ["explain-pair", str(good), "{}", "--method", "gradient", "--no-faithfulness", "--json"],
+        ["explain-reconstruct", "{}", "--json"],
+        ["explain-reconstruct", str(good), "{}", "--json"],
         ["gallery", "enroll", "someone", "{}", "--gallery", str(gallery)],
         ["gallery", "search", "{}", "--json", "--gallery", str(gallery)],
     ]

@@ -143,9 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if has_feature("quality"):
         app.include_router(quality.router, prefix="/v1", dependencies=guarded)
     if has_feature("explain"):
-        from facelens.api.routes import explain  # imports torch
+        from facelens.api.routes import explain, reconstruct  # imports torch
 
         app.include_router(explain.router, prefix="/v1", dependencies=guarded)
+        app.include_router(reconstruct.router, prefix="/v1", dependencies=guarded)
     app.include_router(gallery.router, prefix="/v1", dependencies=guarded)
     app.state.gallery = open_gallery(settings, app.state.lens)
     web.mount(app)

@@ -1,4 +1,5 @@
-"""`facelens explain`, `facelens explain-pair` and `facelens eval explain`."""
+"""`facelens explain`, `facelens explain-pair`, `facelens explain-reconstruct` and
+`facelens eval explain`."""
 
 from __future__ import annotations
 
@@ -137,6 +138,57 @@ def explain_pair(
         console.print(f"panel written to {out}")
 
 
+def explain_reconstruct(
+    image: Path,
+    image_b: Path | None = typer.Argument(None, help="A second face: compare the two."),
+    face: int = typer.Option(0, help="Which face of IMAGE (0 = largest)."),
+    face_b: int = typer.Option(0, help="Which face of IMAGE_B."),
+    maps: bool = typer.Option(
+        False, help="Pairs: add the similar/dissimilar maps (gradient method, ~3 s).", metavar=""
+    ),
+    decoder: Path | None = typer.Option(None, help="A decoder ONNX file (default: shipped)."),
+    out: Path | None = typer.Option(None, help="Write the panel PNG here."),
+    as_json: bool = JsonOption,
+) -> None:
+    """What the embedding keeps of a face: its reconstruction from the embedding and the
+    regions the embedding encodes; with two images, where their reconstructions differ."""
+    from facelens import explain as api
+    from facelens.explain import render, render_reconstruction
+    from facelens.explain.decoder import FaceDecoderModel
+
+    with reporting_errors(as_json):
+        model = FaceDecoderModel(decoder) if decoder else None
+        if image_b is None:
+            result = api.reconstruct(image, face, decoder=model)
+            picture = render_reconstruction.reconstruction_panel(result)
+        else:
+            pair_maps = api.pair(image, image_b, "gradient", face_a=face, face_b=face_b,
+                                 faithfulness=False) if maps else None  # fmt: skip
+            result = api.reconstruct_pair(image, image_b, face, face_b, decoder=model,
+                                            pair_maps=pair_maps)  # fmt: skip
+            picture = render_reconstruction.reconstruction_pair_panel(result)
+    if out is not None:
+        render.save_png(picture, out)
+    if as_json:
+        emit_json(result)
+        return
+    if isinstance(result, api.Reconstruction):
+        peak = result.region_summary.peak
+        console.print(
+            f"reconstructed from the {result.embedder} embedding: cosine to the face "
+            f"{result.cosine:.3f}; most encoded region at crop {peak} ({result.size} px), "
+            f"{result.seconds * 1000:.0f} ms"
+        )
+    else:
+        console.print(
+            f"similarity {result.similarity:.3f} (faces), {result.reconstruction_similarity:.3f} "
+            f"(reconstructions); mean difference {result.difference_summary.mean:.3f}, "
+            f"largest at crop {result.difference_summary.peak}"
+        )
+    if out is not None:
+        console.print(f"panel written to {out}")
+
+
 def eval_explain(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="LFW folder with pairs.txt."),
     pairs: int = typer.Option(200, help="Held-out pairs (half genuine, half impostor)."),
@@ -203,6 +255,7 @@ def eval_explain(
 def register(app: typer.Typer) -> None:
     app.command("explain")(explain)
     app.command("explain-pair")(explain_pair)
+    app.command("explain-reconstruct")(explain_reconstruct)
 
 
 def register_eval(eval_app: typer.Typer) -> None:

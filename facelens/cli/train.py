@@ -168,3 +168,54 @@ def expression(
         f"{out.with_suffix('.card.md')}",
         markup=False,
     )
+
+
+@app.command()
+def decoder(
+    data: Path = typer.Option(
+        Path("../shared/data"),
+        "--data",
+        help="The data folder holding lfw/, cfp-dev/ and utkface-train/.",
+    ),
+    out: Path = OutOption,
+    embedder: str = HeadEmbedder,
+    size: int = typer.Option(64, help="Output crop size (4·2^k: 64, 128)."),
+    steps: int = typer.Option(2000, min=1, help="Training steps (batches)."),
+    pixel_steps: int = typer.Option(600, min=0, help="Pixel-loss-only steps first."),
+    identity_batch: int = typer.Option(
+        12, min=0, help="Faces of each batch (48) that also get the SFace identity loss."
+    ),
+    cache: Path = typer.Option(
+        Path("/tmp/facelens_recon/cache"), help="Where the crops and embeddings are cached."
+    ),
+    checkpoint: Path | None = typer.Option(
+        None, help="Checkpoint file (default: beside --out, NAME.checkpoint.pt)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """A decoder from a recognition embedding to an aligned face crop (what `facelens
+    explain reconstruct` shows). Checkpointed: a rerun resumes."""
+    from facelens.train.decoder import DecoderConfig
+    from facelens.train.decoder_export import train_decoder
+
+    _check_paths(data, out)
+    if embedder not in EMBEDDER_NAMES:
+        raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
+    config = DecoderConfig(
+        size=size, steps=steps, pixel_steps=pixel_steps, identity_batch=identity_batch
+    )
+    command = (
+        f"facelens train decoder --data {shlex.quote(str(data))} --out {out} --embedder "
+        f"{embedder} --size {size} --steps {steps} --pixel-steps {pixel_steps} "
+        f"--identity-batch {identity_batch}"
+    )
+    card = train_decoder(data, out, config, embedder, cache, command, checkpoint, log=errors.print)
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s training; model card "
+        f"{out.with_suffix('.card.md')}",
+        markup=False,
+    )

@@ -5,6 +5,7 @@ faithfulness (deletion/insertion against random and centre baselines).
     explain.gradcam("face.jpg", target="expression").crop_map
     explain.occlusion("face.jpg", target="gender", patch=24, stride=10)
     explain.pair("a.jpg", "b.jpg", method="corrrise").b.crop_summary.trough
+    explain.reconstruct("face.jpg").reconstruction  # the face decoded from its embedding
 """
 
 from facelens.explain.api import gradcam, occlusion, pair
@@ -13,7 +14,15 @@ from facelens.explain.corrrise import CorrRISE
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
 from facelens.explain.gradient_pair import GradientPair
 from facelens.explain.occlusion import Occlusion
-from facelens.explain.result import Explanation, Faithfulness, MapSummary, PairExplanation
+from facelens.explain.reconstruct import decode, reconstruct, reconstruct_pair
+from facelens.explain.result import (
+    Explanation,
+    Faithfulness,
+    MapSummary,
+    PairExplanation,
+    Reconstruction,
+    ReconstructionPair,
+)
 from facelens.explain.scores import (
     ClassTarget,
     ComponentTarget,
@@ -38,9 +47,14 @@ __all__ = [
     "MapSummary",
     "Occlusion",
     "PairExplanation",
+    "Reconstruction",
+    "ReconstructionPair",
     "SimilarityTarget",
     "Target",
+    "decode",
     "gradcam",
     "occlusion",
     "pair",
+    "reconstruct",
+    "reconstruct_pair",
 ]

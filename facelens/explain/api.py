@@ -33,14 +33,18 @@ Device = str | torch.device
 def locate(image: ImageInput, face: int = 0) -> tuple[np.ndarray, Face]:
     """The decoded RGB image and its `face`-th face (largest first)."""
     rgb = load_image(image)
-    faces = FaceLens().detect(rgb).faces
+    return rgb, choose_face(FaceLens().detect(rgb).faces, face)
+
+
+def choose_face(faces: list[Face], face: int) -> Face:
+    """The `face`-th of the faces found (no_face, face_index when there is none)."""
     if not faces:
         raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the image")
     if not 0 <= face < len(faces):
         raise FaceLensError(
             ErrorCode.FACE_INDEX, f"the image has {len(faces)} face(s); no face {face}"
         )
-    return rgb, faces[face]
+    return faces[face]
 
 
 def align(

@@ -130,3 +130,63 @@ class PairExplanation(BaseModel):
     same_person: bool
     a: Explanation
     b: Explanation
+
+
+class Reconstruction(BaseModel):
+    """A face decoded from its embedding: what the recogniser keeps of it (not a photo of
+    the person). The arrays are the aligned source crop, the reconstruction and the region
+    map, all at the decoder's size."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    embedder: str
+    size: int = Field(description="the crops' side in pixels")
+    face_box: Box | None = None
+    cosine: float = Field(
+        description="cosine between the face's embedding and its reconstruction's embedding"
+    )
+    region_summary: MapSummary = Field(
+        description="how much each pixel of the reconstruction moves when the embedding moves "
+        "along its top principal directions (0..1, relative to the face's largest change)"
+    )
+    seconds: float = Field(description="time to decode and map (detection excluded)")
+
+    _source: np.ndarray = PrivateAttr()
+    _reconstruction: np.ndarray = PrivateAttr()
+    _region_map: np.ndarray = PrivateAttr()
+
+    @property
+    def source(self) -> np.ndarray:
+        """The aligned RGB crop of the input face (what the reconstruction is compared to)."""
+        return self._source
+
+    @property
+    def reconstruction(self) -> np.ndarray:
+        return self._reconstruction
+
+    @property
+    def region_map(self) -> np.ndarray:
+        return self._region_map
+
+
+class ReconstructionPair(BaseModel):
+    """Both faces' reconstructions and where they differ (mean |RGB difference|, 0..1)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    similarity: float = Field(description="cosine between the two faces' embeddings")
+    reconstruction_similarity: float = Field(
+        description="cosine between the two reconstructions' embeddings"
+    )
+    difference_summary: MapSummary
+    a: Reconstruction
+    b: Reconstruction
+    pair_maps: PairExplanation | None = Field(
+        default=None, description="the similar/dissimilar maps of the pair, when asked for"
+    )
+
+    _difference: np.ndarray = PrivateAttr()
+
+    @property
+    def difference(self) -> np.ndarray:
+        return self._difference

@@ -47,16 +47,29 @@ def export(
 ) -> float:
     """Write `readout` to `out` with `metadata`; returns the largest |ONNX − torch| on the
     `check` vectors (raises if it exceeds TOLERANCE)."""
+    output = "female" if config.target == "gender" else "years"
+    session = export_onnx(readout, torch.zeros(2, check.shape[1]), out, output, metadata)
+    from_onnx = session.run(None, {"embedding": check.astype(np.float32)})[0]
+    difference = float(np.max(np.abs(from_onnx.reshape(-1) - predict(readout, check))))
+    if difference > TOLERANCE:
+        raise RuntimeError(f"ONNX export differs from torch by {difference:g}")
+    return difference
+
+
+def export_onnx(
+    module: torch.nn.Module, example: torch.Tensor, out: Path, output: str, metadata: dict[str, str]
+) -> ort.InferenceSession:
+    """Write `module` (input "embedding", batch dynamic) to `out` with `metadata`; returns an
+    ONNX Runtime session of the file, for the caller's check against torch."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    readout.eval()
-    with warnings.catch_warnings():  # the TorchScript exporter: fine for a few linear layers
+    with warnings.catch_warnings():  # the TorchScript exporter: fine for these small nets
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            readout,
-            (torch.zeros(2, check.shape[1]),),
+            module.eval(),
+            (example,),
             str(out),
             input_names=["embedding"],
-            output_names=["female" if config.target == "gender" else "years"],
+            output_names=[output],
             dynamic_axes={"embedding": {0: "faces"}},
             opset_version=OPSET,
             dynamo=False,
@@ -66,12 +79,7 @@ def export(
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(out))
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    from_onnx = session.run(None, {"embedding": check.astype(np.float32)})[0]
-    difference = float(np.max(np.abs(from_onnx.reshape(-1) - predict(readout, check))))
-    if difference > TOLERANCE:
-        raise RuntimeError(f"ONNX export differs from torch by {difference:g}")
-    return difference
+    return ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
 
 def sha256(path: Path) -> str:
@@ -92,8 +100,9 @@ def write_card(out: Path, card: dict) -> tuple[Path, Path]:
         f"{card['data']['validation_faces']} held out for validation, seed {card['seed']})",
         f"- Terms of the data: {card['data']['terms']}",
         f"- Validation: {card['validation_summary']}",
-        f"- Training time: {card['training_seconds']:.0f} s ({card['epochs']} epochs, "
-        "early stopping on the validation split)",
+        f"- Training time: {card['training_seconds']:.0f} s ("
+        + card.get("schedule", f"{card['epochs']} epochs, early stopping on the validation split")
+        + ")",
         f"- ONNX vs torch: largest difference {card['onnx_max_difference']:.2g}",
         f"- sha256: {card['sha256']}",
         "",

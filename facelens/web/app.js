@@ -8,6 +8,7 @@ import {
 } from "./draw.js";
 import { listPeople, setupGallery } from "./gallery.js";
 import { setupLive } from "./live.js";
+import { setReconstructionFiles, setupReconstruct } from "./reconstruct.js";
 
 let features = {};
 
@@ -83,6 +84,7 @@ async function compareFile(side, file) {
   const signal = restart(`compare-${side}`);
   restart("compare", "compare-explain");
   Object.assign(compare, { [side]: file, overlays: null });
+  setReconstructionFiles("compare", null);
   clearPhoto($(`compare-canvas-${side}`));
   for (const other of ["a", "b"]) forgetCompareFace(other);
   $(`compare-quality-${side}`).textContent = "";
@@ -124,7 +126,7 @@ async function runCompare() {
     box.textContent = `${decision} · similarity ${v.similarity.toFixed(3)} (threshold ${v.threshold.toFixed(3)})${note}`;
   }
   box.dataset.decision = v.status === "retake" ? "refused" : String(v.same_person);
-  await paintCompare();
+  await Promise.all([paintCompare(), setReconstructionFiles("compare", [compare.a, compare.b])]);
 }
 
 async function paintCompare() {
@@ -153,6 +155,7 @@ async function extractFile(file) {
   $("extract-quality").textContent = "";
   $("extract-json").value = "";
   $("extract-copy").disabled = true;
+  setReconstructionFiles("extract", null);
   status("");
   await guarded(async () => {
     const route = features.quality ? "/v1/quality?heatmap=true&embedding=true" : "/v1/embed";
@@ -167,6 +170,7 @@ async function extractFile(file) {
     showQuality($("extract-quality"), face);
     $("extract-json").value = face.embedding ? JSON.stringify(face.embedding) : "";
     $("extract-copy").disabled = !face.embedding;
+    await setReconstructionFiles("extract", file);
   });
 }
 
@@ -208,6 +212,7 @@ async function loadFeatures() {
     $(id).disabled = !features.explain;
     $(id).parentElement.title = features.explain ? "" : "explanations are not available on this server";
   }
+  setupReconstruct(Boolean(features.explain));
   $("gallery-off").hidden = Boolean(features.gallery);
   for (const el of document.querySelectorAll("#gallery form *")) el.disabled = !features.gallery;
   document.body.dataset.ready = "true";
