@@ -9,6 +9,11 @@ median cosine between a face's embedding and its reconstruction's, the same per 
 `explain.reconstruct` (detection and embedding included) and of a pair panel.
 
     python -m facelens.eval.reconstruction --data ../shared/data/lfw --out recon.json
+    python -m facelens.eval.reconstruction --images ../shared/data/utkface-dev --limit 800
+
+`--images DIR` evaluates a folder of one-face photos without identities instead (UTKFace
+dev: never trained on, and never looked at while the decoder was designed); each photo is
+its own person there, so person rank-1 is rank-1.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from facelens.explain.reconstruct import default_decoder, reconstruct, reconstru
 from facelens.explain.render_reconstruction import reconstruction_pair_panel
 from facelens.recognition.base import normalise
 from facelens.recognition.registry import get_embedder, get_network
-from facelens.train.decoder_data import FaceSet, embed_images, lfw_images
+from facelens.train.decoder_data import FaceSet, embed_images, folder_images, lfw_images
 
 FOLD = 9  # 0-based: LFW's tenth fold
 TIMED = 20  # faces timed one at a time
@@ -79,11 +84,26 @@ def _timing(decoder: FaceDecoderModel, embeddings: np.ndarray, images: list[str]
     }
 
 
-def evaluate(lfw_dir: Path, cache_dir: Path | None, embedder_name: str = "fused") -> dict:
+def evaluation_images(lfw_dir: Path, folder: Path | None, limit: int | None) -> list:
+    """LFW fold 10's images, or `limit` photos spread evenly over a folder's sorted names."""
+    if folder is None:
+        return lfw_images(lfw_dir.resolve(), [FOLD])
+    images = folder_images(folder.resolve())
+    step = max(1, len(images) // limit) if limit else 1
+    return images[::step][:limit]
+
+
+def evaluate(
+    lfw_dir: Path,
+    cache_dir: Path | None,
+    embedder_name: str = "fused",
+    folder: Path | None = None,
+    limit: int | None = None,
+) -> dict:
     decoder = default_decoder()
     embedder = get_embedder(embedder_name)
     decoder.check(embedder)
-    faces = embed_images(lfw_images(lfw_dir.resolve(), [FOLD]), embedder, cache_dir)
+    faces = embed_images(evaluation_images(lfw_dir, folder, limit), embedder, cache_dir)
     sources = faces.embeddings[:, 0]
     pictures = decoder.decode(sources)
     result = {
@@ -106,8 +126,10 @@ def main(
     data: Path = typer.Option(Path("../shared/data/lfw"), help="The LFW folder."),
     out: Path | None = typer.Option(None, help="Write the JSON result here too."),
     cache: Path = typer.Option(Path("/tmp/facelens_recon/cache"), help="Crop/embedding cache."),
+    images: Path | None = typer.Option(None, help="A folder of one-face photos instead of LFW."),
+    limit: int | None = typer.Option(None, help="With --images: at most this many photos."),
 ) -> None:
-    result = evaluate(data, cache)
+    result = evaluate(data, cache, folder=images, limit=limit)
     text = json.dumps(result, indent=2)
     if out:
         out.write_text(text + "\n")
