@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from facelens.train.quality import calibrate_retake
 from facelens.train.quality_dataset import cfp_images, identity
+from facelens.train.quality_targets import calibrate_retake
 
 
 def test_identity_reads_lfw_and_cfp_names():
