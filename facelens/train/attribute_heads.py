@@ -121,9 +121,5 @@ def train_head(
         "epochs": fitted.epochs,
         "embedding_seconds": round(embedded - started, 1),
         "training_seconds": round(time.perf_counter() - embedded, 1),
-        "onnx_max_difference": difference,
-        "sha256": head_export.sha256(out),
-        "command": command,
     }
-    head_export.write_card(out, card)
-    return card
+    return head_export.finish_card(out, card, difference, command)

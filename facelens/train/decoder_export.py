@@ -157,9 +157,5 @@ def train_decoder(
         "schedule": f"{steps} steps of {config.batch} faces, 1 CPU thread",
         "training_seconds": round(state["seconds"], 1),
         "total_seconds": round(time.perf_counter() - started, 1),
-        "onnx_max_difference": difference,
-        "sha256": head_export.sha256(out),
-        "command": command,
     }
-    head_export.write_card(out, card)
-    return card
+    return head_export.finish_card(out, card, difference, command)

@@ -106,9 +106,5 @@ def train_expression(
         "epochs": trained.epochs,
         "training_seconds": round(trained.seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
-        "onnx_max_difference": difference,
-        "sha256": head_export.sha256(out),
-        "command": command,
     }
-    head_export.write_card(out, card)
-    return card
+    return head_export.finish_card(out, card, difference, command)

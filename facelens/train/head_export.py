@@ -86,6 +86,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def finish_card(out: Path, card: dict, difference: float, command: str) -> dict:
+    """The card completed with the export check, the file's sha256 and the command, written
+    beside the ONNX file (write_card); returned."""
+    card |= {"onnx_max_difference": difference, "sha256": sha256(out), "command": command}
+    write_card(out, card)
+    return card
+
+
 def write_card(out: Path, card: dict) -> tuple[Path, Path]:
     """NAME.card.json and a human-readable NAME.card.md beside the ONNX file (any trained
     attribute model: the card's keys are those `attribute_heads.train_head` writes)."""
