@@ -60,6 +60,17 @@ def test_decoder_refuses_another_embedders_vectors():
     assert "facelens train decoder --embedder sface" in refused.value.message
 
 
+@pytest.mark.parametrize(
+    "vectors",
+    [np.zeros(128), np.zeros((2, 3, 256)), np.full(256, np.nan)],
+    ids=["128-d", "3-d", "nan"],
+)
+def test_decoding_a_malformed_embedding_is_a_clear_error(vectors):
+    with pytest.raises(FaceLensError) as error:
+        explain.decode(vectors)
+    assert error.value.code == ErrorCode.BAD_ARGUMENT
+
+
 def test_a_file_that_is_no_decoder_is_refused():
     with pytest.raises(FaceLensError) as refused:
         FaceDecoderModel("sface.onnx")

@@ -57,7 +57,16 @@ class FaceDecoderModel(OnnxModel):
 
     def decode(self, embeddings: np.ndarray) -> np.ndarray:
         """(N, D) unit vectors → (N, S, S, 3) uint8 RGB reconstructions."""
-        embeddings = np.asarray(embeddings, np.float32).reshape(-1, self.dimension)
+        embeddings = np.asarray(embeddings, np.float32)
+        if embeddings.ndim == 1:
+            embeddings = embeddings[None]
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.dimension:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"expected embeddings of shape (N, {self.dimension}), got {embeddings.shape}",
+            )
+        if not np.isfinite(embeddings).all():
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, "embeddings hold NaN or infinite values")
         faces = self.run(embeddings)[0]
         return np.clip(faces * 255 + 0.5, 0, 255).astype(np.uint8)
 

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from facelens.detection.align import align_faces, estimate_transform
 from facelens.explain import targets
+from facelens.recognition.base import normalise
 
 BATCH = 64  # ONNX Runtime's CPU throughput levels off here (see explain_bench)
 
@@ -134,7 +135,7 @@ class Recogniser:
             with torch.no_grad():
                 inputs = self._inputs(nchw(crops[start : start + BATCH]), parts)
             vectors = [
-                _unit(targets.onnx_model(file).run(np.ascontiguousarray(x.numpy()))[0])
+                normalise(targets.onnx_model(file).run(np.ascontiguousarray(x.numpy()))[0])
                 for file, x in zip(self.files, inputs, strict=True)
             ]
             chunks.append(
@@ -158,10 +159,6 @@ class Recogniser:
             raw, activation = _run(targets.embedding_net(network, x.device), chips, layer)
             vectors.append(float(w) * F.normalize(raw, dim=1))
         return torch.cat(vectors, 1), activation
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def _run(
