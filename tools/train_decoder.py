@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch
+
 import facelens
 from facelens.train.decoder import DecoderConfig
 from facelens.train.decoder_export import train_decoder
@@ -33,6 +35,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "artifacts" / "decoder-cache")
     parser.add_argument("--checkpoint", type=Path, default=ROOT / "artifacts" / "decoder.pt")
     args = parser.parse_args()
+    # The shipped decoder was trained on one thread; float sums split over threads differ in
+    # their last bits, so the same recipe pins the same thread count.
+    torch.set_num_threads(1)
     out = Path(os.path.relpath(provenance.WEIGHTS / NAME))  # the card's command, portable
     config = DecoderConfig()
     command = (

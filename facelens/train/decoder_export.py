@@ -154,7 +154,8 @@ def train_decoder(
         "validation": {"l1": l1, "identity_cosine": cosine, "history": state["history"]},
         "validation_summary": f"L1 {l1:.4f}, SFace cosine to the source crop {cosine:.3f}",
         "epochs": steps,
-        "schedule": f"{steps} steps of {config.batch} faces, 1 CPU thread",
+        "schedule": f"{steps} steps of {config.batch} faces, {torch.get_num_threads()} CPU "
+        "thread(s)",
         "training_seconds": round(state["seconds"], 1),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
