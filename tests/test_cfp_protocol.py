@@ -6,7 +6,13 @@ from collections import Counter
 
 import numpy as np
 
-from facelens.eval.cfp import FAILED_SCORE, cross_split, read_cfp, read_image_list
+from facelens.eval.cfp import (
+    FAILED_SCORE,
+    at_threshold,
+    cross_split,
+    read_cfp,
+    read_image_list,
+)
 from facelens.eval.fusion import nested_fusion
 
 
@@ -59,3 +65,14 @@ def test_nested_fusion_finds_the_informative_network():
     result = nested_fusion(scores_at, same, folds)
     assert result["accuracy"] == 1.0 and result["tar_at_fmr_1e-3_held_out"] == 1.0
     assert min(result["weights_per_fold"]) > 0 and result["weight_all_folds"] > 0
+
+
+def test_verify_threshold_figures_split_refused_from_decided_pairs():
+    scores = np.array([0.9, 0.6, 0.8, 0.2, 0.9, 0.1])
+    same = np.array([True, True, False, False, True, False])
+    splits = np.array([1, 1, 1, 1, 2, 2])
+    refused = np.array([False, True, True, False, False, False])
+    figures = at_threshold(scores, same, splits, refused, 0.7)
+    # split 1: pair 2 (genuine at 0.6) and pair 3 (impostor at 0.8) are wrong, both refused
+    assert figures[1] == {"accuracy": 0.5, "accuracy_refused": 0.0, "accuracy_decided": 1.0}
+    assert figures[2] == {"accuracy": 1.0, "accuracy_refused": None, "accuracy_decided": 1.0}

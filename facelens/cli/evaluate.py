@@ -105,6 +105,15 @@ def cfp(
             f"{figures['refused_pairs']} ({figures['refused_fraction']:.1%}) refused by verify "
             f"(by split: {by_split})"
         )
+        verify = figures["at_verify_threshold"]
+        console.print(
+            f"  at verify's threshold {verify['threshold']}: "
+            + ", ".join(
+                f"split {k} accuracy {v['accuracy']:.1%} (decided {v['accuracy_decided']:.1%})"
+                for k, v in verify.items()
+                if k != "threshold"
+            )
+        )
     console.print(
         f"{report['images']} images, {report['undetected']} without a face "
         f"({report['undetected_frontal']} frontal, {report['undetected_profile']} profile)"

@@ -28,6 +28,7 @@ from facelens.detection.detector import DEFAULT_DETECTOR
 from facelens.eval.cache import cached, quality_key, weights_key
 from facelens.eval.lfw_pairs import best_threshold, tar_at_fmr
 from facelens.lens import FaceLens
+from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 from facelens.recognition.registry import NETWORKS
 
 PROTOCOLS = ("FF", "FP")
@@ -121,6 +122,25 @@ def cross_split(
     return np.array(rows)
 
 
+def at_threshold(
+    scores: np.ndarray, same: np.ndarray, splits: np.ndarray, refused: np.ndarray, threshold: float
+) -> dict:
+    """What `verify` itself answers (its default threshold, not one fitted on CFP), per
+    split: accuracy over every pair, over the pairs it refuses and over those it decides."""
+    correct = (scores > threshold) == same
+    out: dict = {"threshold": threshold}
+    for split in np.unique(splits):
+        here = splits == split
+        out[int(split)] = {
+            "accuracy": float(correct[here].mean()),
+            "accuracy_refused": float(correct[here & refused].mean())
+            if refused[here].any()
+            else None,
+            "accuracy_decided": float(correct[here & ~refused].mean()),
+        }
+    return out
+
+
 def evaluate_cfp(
     data_dir: Path,
     embedder: str = "dlib",
@@ -133,6 +153,7 @@ def evaluate_cfp(
     embedded = embed_cfp(data_dir, images, embedder, detector, tick)
     vectors, detected, retake = embedded["vectors"], embedded["detected"], embedded["retake"]
     missing = [name for name, found in zip(images, detected, strict=True) if not found]
+    verify_threshold = threshold_for(DEFAULT_OPERATING_POINT, False, embedder)
     report: dict = {
         "embedder": embedder,
         "detector": detector,
@@ -168,6 +189,7 @@ def evaluate_cfp(
             "refused_fraction_by_split": {
                 int(split): float(refused[splits == split].mean()) for split in np.unique(splits)
             },
+            "at_verify_threshold": at_threshold(scores, same, splits, refused, verify_threshold),
         }
     report["undetected_images"] = missing
     reasons = Counter(
