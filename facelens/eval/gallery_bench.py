@@ -1,14 +1,19 @@
 """Gallery search benchmark on synthetic, clustered unit vectors.
 
+    python -m facelens.eval.gallery_bench --n 1000000 --like ../shared/data/lfw [--backend faiss]
     python -m facelens.eval.gallery_bench --n 1000000 [--backend sqlite] [--json]
     python -m facelens.eval.gallery_bench --backend milvus --n 100000
 
-Vectors are identity centres plus noise (``--per-person`` templates each), so
-neighbourhoods look like face embeddings rather than uniform noise. Measures
-build time, resident-memory growth, single-query latency p50/p99 and
-recall@10 against exact (brute-force numpy) search. Backends: the raw ANN
-libraries (``usearch``, ``faiss``: recall over templates) and the gallery
-stores (``sqlite``, ``milvus``: recall over people, max fusion).
+Vectors are identity centres plus noise (``--per-person`` templates each). With
+``--like LFW_DIR`` both are Gaussian with the between-person and within-person
+covariances of the default embedder's real LFW embeddings (`fit_identities`), so
+the gallery has the spread, intrinsic dimension and genuine/impostor
+similarities of real faces; without it, the older spectrum model (`spectrum`).
+Measures build time, resident-memory growth, single-query latency p50/p99,
+recall@10 against exact (brute-force) search and mate recall (how many of the
+probe's own person's templates come back). Backends: the raw ANN libraries
+(``usearch``, ``faiss``: recall over templates) and the gallery stores
+(``sqlite``, ``milvus``: recall over people, max fusion).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,29 +59,96 @@ def spectrum(dim: int, decay: float) -> np.ndarray:
     return (np.arange(dim) + 1.0) ** (-decay / 2)
 
 
+@dataclass
+class Identities:
+    """How identity centres and their templates scatter: template = unit(map(centre + noise)).
+
+    `between` and `within` are factors (L with L Lᵀ the covariance) of the centres' and the
+    templates' Gaussian scatter; `scale` multiplies each axis afterwards (the spectrum model).
+    """
+
+    mean: np.ndarray
+    between: np.ndarray
+    within: np.ndarray
+    scale: np.ndarray
+    unit_centres: bool  # the spectrum model puts its centres on the sphere
+
+    @property
+    def dim(self) -> int:
+        return len(self.mean)
+
+    def centres(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        raw = self.mean + rng.standard_normal((count, self.dim)) @ self.between.T
+        return unit(raw) if self.unit_centres else raw
+
+    def templates(self, centres: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        noise = rng.standard_normal(centres.shape) @ self.within.T
+        return unit((centres + noise) * self.scale)
+
+
+def spectrum_identities(dim: int, noise: float, decay: float) -> Identities:
+    """Isotropic centres on the sphere, isotropic noise, then the `spectrum` per axis;
+    noise 0.8 gives ~0.6 intra-person cosine."""
+    eye = np.eye(dim)
+    return Identities(np.zeros(dim), eye, eye * noise / np.sqrt(dim), spectrum(dim, decay), True)
+
+
+def fit_identities(vectors: np.ndarray, people: list[str]) -> Identities:
+    """Gaussian centres and templates with the between- and within-person covariances of
+    real embeddings (unit vectors, one person label each; people with 2+ vectors give the
+    within-person part)."""
+    x = vectors.astype(np.float64)
+    groups: dict[str, list[int]] = {}
+    for i, person in enumerate(people):
+        groups.setdefault(person, []).append(i)
+    multi = [rows for rows in groups.values() if len(rows) >= 2]
+    if not multi:
+        raise ValueError("fitting needs people with at least two embeddings")
+    residuals = np.concatenate([x[rows] - x[rows].mean(0) for rows in multi])
+    within = residuals.T @ residuals / sum(len(rows) - 1 for rows in multi)
+    values, axes = np.linalg.eigh(np.cov(x.T) - within)
+    between = (axes * np.clip(values, 0, None)) @ axes.T  # nearest PSD: drop negative noise
+    dim = x.shape[1]
+
+    def factor(cov: np.ndarray) -> np.ndarray:
+        return np.linalg.cholesky(cov + 1e-9 * np.eye(dim))
+
+    return Identities(x.mean(0), factor(between), factor(within), np.ones(dim), False)
+
+
+def lfw_identities(data_dir: Path, embedder: str) -> Identities:
+    """`fit_identities` on every LFW image's embedding (cached by facelens.eval.cache)."""
+    from facelens.eval.lfw import embedder_vectors
+
+    names = sorted(
+        str(p.relative_to(data_dir / "images")) for p in (data_dir / "images").glob("*/*.jpg")
+    )
+    if not names:
+        raise FileNotFoundError(f"no LFW images under {data_dir / 'images'}")
+    vectors, _ = embedder_vectors(data_dir, names, embedder=embedder)
+    return fit_identities(vectors["plain"], [name.split("/")[0] for name in names])
+
+
 def synthetic(
-    n: int, dim: int, per_person: int, noise: float, decay: float, seed: int
+    n: int, per_person: int, model: Identities, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(vectors, person labels, identity centres); noise 0.8 gives ~0.6 intra-person cosine."""
+    """(vectors, person labels, identity centres), `per_person` templates a person."""
     rng = np.random.default_rng(seed)
-    centres = unit(rng.standard_normal((max(1, n // per_person), dim)))
+    centres = model.centres(max(1, n // per_person), rng)
     labels = np.arange(n) % len(centres)
-    scale = spectrum(dim, decay)
-    out = np.empty((n, dim), np.float32)
+    out = np.empty((n, model.dim), np.float32)
     for s in range(0, n, CHUNK):  # chunked so the float64 temporaries stay small
-        lab = labels[s : s + CHUNK]
-        jitter = rng.standard_normal((len(lab), dim)) * (noise / np.sqrt(dim))
-        out[s : s + CHUNK] = unit((centres[lab] + jitter) * scale)
+        out[s : s + CHUNK] = model.templates(centres[labels[s : s + CHUNK]], rng)
     return out, labels, centres
 
 
-def probes(centres: np.ndarray, nq: int, noise: float, decay: float, seed: int) -> np.ndarray:
-    """Fresh samples of enrolled identities, as a probe face would be."""
+def probes(
+    centres: np.ndarray, nq: int, model: Identities, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh samples of enrolled identities, as a probe face would be, and their people."""
     rng = np.random.default_rng(seed + 1)
     lab = rng.integers(0, len(centres), nq)
-    dim = centres.shape[1]
-    jitter = rng.standard_normal((nq, dim)) * (noise / np.sqrt(dim))
-    return unit((centres[lab] + jitter) * spectrum(dim, decay))
+    return model.templates(centres[lab], rng), lab
 
 
 def exact_topk(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
@@ -206,14 +279,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         help="vectors the FAISS graph walks (faiss/sqlite backends), see gallery.faiss_index",
     )
     ap.add_argument("--decay", type=float, default=1.0, help="spectrum decay, see spectrum()")
+    ap.add_argument(
+        "--like",
+        type=Path,
+        help="an LFW folder: fit the vectors to its real embeddings (replaces --dim, --noise, "
+        "--decay; see fit_identities)",
+    )
+    ap.add_argument("--embedder", default="fused", help="the network --like embeds with")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
 
-    x, labels, centres = synthetic(a.n, a.dim, a.per_person, a.noise, a.decay, a.seed)
-    q = probes(centres, a.queries, a.noise, a.decay, a.seed)
+    model = (
+        lfw_identities(a.like, a.embedder)
+        if a.like
+        else spectrum_identities(a.dim, a.noise, a.decay)
+    )
+    x, labels, centres = synthetic(a.n, a.per_person, model, a.seed)
+    q, q_people = probes(centres, a.queries, model, a.seed)
     per_store = a.backend in ("sqlite", "milvus")
     truth = exact_people(x, labels, q, a.k) if per_store else exact_topk(x, q, a.k).tolist()
+    # the probe's own person (store backends) or its enrolled templates (ANN backends)
+    mates = (
+        [[p] for p in q_people.tolist()]
+        if per_store
+        else [list(range(p, a.n, len(centres))) for p in q_people.tolist()]  # see synthetic()
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         rss0, t0 = rss_bytes(), time.perf_counter()
@@ -234,8 +325,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 {
                     "backend": a.backend,
                     "n": a.n,
-                    "dim": a.dim,
-                    "decay": a.decay,
+                    "dim": model.dim,
+                    "vectors": f"like {a.like} ({a.embedder})" if a.like else f"decay {a.decay}",
                     "queries": a.queries,
                     "k": a.k,
                     "connectivity": a.connectivity,
@@ -247,6 +338,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     **{k: round(v, 4) for k, v in lat.items()},
                     f"recall@{a.k}": round(recall(found, truth, a.k), 4),
                     "top1_agree": round(float(np.mean(top1)), 4),
+                    "mate_recall": round(recall(found, mates, a.k), 4),
+                    "exact_mate_recall": round(recall(truth, mates, a.k), 4),
                     "recall_of": "people" if per_store else "templates",
                     "cpus": os.cpu_count(),
                 }
