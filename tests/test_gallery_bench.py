@@ -3,6 +3,7 @@
 import numpy as np
 
 from facelens.eval.gallery_bench import (
+    describe,
     exact_topk,
     fit_identities,
     probes,
@@ -22,7 +23,7 @@ def test_fit_recovers_known_between_and_within_covariance() -> None:
     labels = [f"p{i}" for i in range(people) for _ in range(each)]
     model = fit_identities(x, labels)
     assert np.allclose(model.within @ model.within.T, within @ within.T, atol=0.01)
-    # the total covariance also holds the scatter of each person's own mean (within / 1)
+    # between = total − within: looser, as 3,000 drawn centres only estimate it
     assert np.allclose(model.between @ model.between.T, between @ between.T, atol=0.06)
     assert np.allclose(model.mean, 0, atol=0.05)
 
@@ -62,3 +63,11 @@ def test_spectrum_model_is_unit_and_clustered() -> None:
     sim = x @ x.T
     same = (labels[:, None] == labels[None, :]) & ~np.eye(2000, dtype=bool)
     assert np.median(sim[same]) > np.median(sim[~same]) + 0.3
+
+
+def test_describe_measures_cosines_and_dimension() -> None:
+    # two people, two axes each: same-person cosine 1, other-person 0, two equal variances
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    stats = describe(vectors, np.array([0, 0, 1, 1]))
+    assert stats["genuine_median"] == 1.0 and stats["impostor_median"] == 0.0
+    assert stats["dimension"] == 1.0  # the covariance has one non-zero direction (1, -1)

@@ -116,17 +116,33 @@ def fit_identities(vectors: np.ndarray, people: list[str]) -> Identities:
     return Identities(x.mean(0), factor(between), factor(within), np.ones(dim), False)
 
 
-def lfw_identities(data_dir: Path, embedder: str) -> Identities:
-    """`fit_identities` on every LFW image's embedding (cached by facelens.eval.cache)."""
-    from facelens.eval.lfw import embedder_vectors
+def describe(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Median same-person and other-person cosine, the other-person 99.9th percentile, and
+    the participation-ratio dimension ((Σλ)² / Σλ² of the covariance) of unit vectors."""
+    sim = vectors @ vectors.T
+    upper = np.triu(np.ones(sim.shape, bool), 1)
+    same = (labels[:, None] == labels[None, :]) & upper
+    other = (labels[:, None] != labels[None, :]) & upper
+    variances = np.linalg.eigvalsh(np.cov(vectors.T.astype(np.float64)))
+    return {
+        "genuine_median": round(float(np.median(sim[same])), 3),
+        "impostor_median": round(float(np.median(sim[other])), 3),
+        "impostor_p99.9": round(float(np.percentile(sim[other], 99.9)), 3),
+        "dimension": round(float(variances.sum() ** 2 / (variances**2).sum()), 1),
+    }
 
-    names = sorted(
-        str(p.relative_to(data_dir / "images")) for p in (data_dir / "images").glob("*/*.jpg")
-    )
+
+def lfw_identities(data_dir: Path, embedder: str) -> tuple[Identities, dict[str, float]]:
+    """`fit_identities` on every LFW image's embedding (cached by facelens.eval.cache), and
+    `describe` of those real embeddings."""
+    from facelens.eval.lfw import embedder_vectors, image_names
+
+    names = image_names(data_dir)
     if not names:
         raise FileNotFoundError(f"no LFW images under {data_dir / 'images'}")
     vectors, _ = embedder_vectors(data_dir, names, embedder=embedder)
-    return fit_identities(vectors["plain"], [name.split("/")[0] for name in names])
+    people = [name.split("/")[0] for name in names]
+    return fit_identities(vectors["plain"], people), describe(vectors["plain"], np.array(people))
 
 
 def synthetic(
@@ -290,12 +306,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
 
-    model = (
-        lfw_identities(a.like, a.embedder)
-        if a.like
-        else spectrum_identities(a.dim, a.noise, a.decay)
-    )
+    real: dict[str, float] | None = None
+    if a.like:
+        model, real = lfw_identities(a.like, a.embedder)
+    else:
+        model = spectrum_identities(a.dim, a.noise, a.decay)
     x, labels, centres = synthetic(a.n, a.per_person, model, a.seed)
+    # whole people (labels repeat every len(centres) rows), about 5,000 vectors
+    sample = np.flatnonzero(labels < max(1, 5000 // a.per_person))
+    vectors = {"drawn": describe(x[sample], labels[sample]), **({"real": real} if real else {})}
     q, q_people = probes(centres, a.queries, model, a.seed)
     per_store = a.backend in ("sqlite", "milvus")
     truth = exact_people(x, labels, q, a.k) if per_store else exact_topk(x, q, a.k).tolist()
@@ -341,6 +360,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     "mate_recall": round(recall(found, mates, a.k), 4),
                     "exact_mate_recall": round(recall(truth, mates, a.k), 4),
                     "recall_of": "people" if per_store else "templates",
+                    "vector_statistics": vectors,
                     "cpus": os.cpu_count(),
                 }
             )

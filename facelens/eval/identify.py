@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.eval.lfw import embedder_vectors
+from facelens.eval.lfw import embedder_vectors, image_names
 from facelens.gallery import open_store
 from facelens.gallery.store import Fuse, Template
 from facelens.recognition.open_set import (
@@ -103,9 +103,7 @@ def evaluate_identification(
     `flip` the one-template protocol with flip-fused embeddings; under `open_set_check` the
     open-set model's thresholds against the measured ones (`write_calibration`: store the
     impostor tail that model uses, under the embedder's name in recognition/impostor_tail.json)."""
-    names = sorted(
-        str(p.relative_to(data_dir / "images")) for p in (data_dir / "images").glob("*/*.jpg")
-    )
+    names = image_names(data_dir)
     unit, undetected = embedder_vectors(data_dir, names, tick, embedder)
     vectors = dict(zip(names, unit["plain"], strict=True))
     report = identification_rates(vectors, 1, "max", fpir)

@@ -33,6 +33,12 @@ from facelens.recognition.registry import get_embedder
 BATCH = 32
 
 
+def image_names(data_dir: Path) -> list[str]:
+    """Every LFW image as "Person_Name/Person_Name_0001.jpg", sorted."""
+    images = data_dir / "images"
+    return sorted(str(p.relative_to(images)) for p in images.glob("*/*.jpg"))
+
+
 def central_face(boxes: np.ndarray, width: int, height: int) -> int:
     """Index of the face whose box centre is nearest the image centre (LFW's labelled face)."""
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
