@@ -221,7 +221,7 @@ class FaceLens:
             QualityConfig() if retake_below is None else QualityConfig(retake_below=retake_below)
         )
         rgb = load_image(image, self.budget)
-        detections = self.detector.detect(rgb)
+        detections = self.detector.detect(rgb, largest=index == 0)
         found = ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
         face = _pick(found, index, which)
         face._embedding = self.embed_found(rgb, detections, slice(index, index + 1))[0]

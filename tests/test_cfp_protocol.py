@@ -8,8 +8,10 @@ import numpy as np
 
 from facelens.eval.cfp import (
     FAILED_SCORE,
+    CfpPair,
     at_threshold,
     cross_split,
+    photos_by_split,
     read_cfp,
     read_image_list,
 )
@@ -76,3 +78,23 @@ def test_verify_threshold_figures_split_refused_from_decided_pairs():
     # split 1: pair 2 (genuine at 0.6) and pair 3 (impostor at 0.8) are wrong, both refused
     assert figures[1] == {"accuracy": 0.5, "accuracy_refused": 0.0, "accuracy_decided": 1.0}
     assert figures[2] == {"accuracy": 1.0, "accuracy_refused": None, "accuracy_decided": 1.0}
+
+
+def test_photos_by_split_counts_each_person_once_per_kind():
+    pairs = [
+        CfpPair("FP", 1, "Images/001/frontal/01.jpg", "Images/001/profile/01.jpg", True),
+        CfpPair("FF", 1, "Images/001/frontal/01.jpg", "Images/002/frontal/01.jpg", False),
+        CfpPair("FP", 2, "Images/051/frontal/01.jpg", "Images/051/profile/02.jpg", True),
+    ]
+    images = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    # 001/frontal, 001/profile, 002/frontal, 051/frontal, 051/profile
+    embedded = {
+        "detected": np.array([True, True, True, True, False]),
+        "retake": np.array([False, True, True, False, False]),
+        "eyes_covered": np.array([0.1, 0.9, 0.6, 0.2, 0.0], np.float32),
+    }
+    out = photos_by_split(pairs, images, embedded)
+    assert out["1"]["frontal"] == {"photos": 2, "retake": 0.5, "eyes_covered": 0.5}
+    assert out["1"]["profile"] == {"photos": 1, "retake": 1.0, "eyes_covered": 1.0}
+    assert out["2"]["frontal"] == {"photos": 1, "retake": 0.0, "eyes_covered": 0.0}
+    assert out["2"]["profile"] == {"photos": 0, "retake": None, "eyes_covered": None}

@@ -205,3 +205,20 @@ def test_single_face_report_scores_every_method(data_dir: Path) -> None:
             and means["deletion_auc"] < means["centre_deletion_auc"]
         )
         assert means["deletion_target_met"] == met
+
+
+def test_corrrise_masks_default_is_one_number_everywhere() -> None:
+    """Python's pair(), the CLI's explain-pair and REST's /v1/explain/pair use one default."""
+    import inspect
+
+    from facelens.api.routes.explain import explain_pair as rest_pair
+    from facelens.cli.explain import explain_pair as cli_pair
+    from facelens.explain.api import pair
+    from facelens.explain.corrrise import DEFAULT_MASKS
+
+    defaults = [
+        inspect.signature(f).parameters["masks"].default for f in (pair, cli_pair, rest_pair)
+    ]
+    assert defaults[0] == DEFAULT_MASKS
+    assert defaults[1].default == DEFAULT_MASKS  # typer.Option
+    assert defaults[2].default == DEFAULT_MASKS  # fastapi.Query

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facelens.detection.blazeface import Detections, box_iou
 from facelens.detection.detector import YUNET_TO_FIVE, FaceDetector, snap_mesh
 from facelens.detection.landmarks import five_points
-from facelens.detection.yunet import STRIDES, YuNet, decode
+from facelens.detection.yunet import STRIDES, YuNet, _settles_largest, decode
 from facelens.eval.detection import load_rgb as rgb
 from facelens.lens import FaceLens
 
@@ -156,8 +157,57 @@ def test_detector_side_stays_within_the_budget(
         yunet.detect(photo, tiles=tiles)
     limit = DEFAULT_BUDGET.max_detector_side
     assert limit < 4 * 1920
-    assert sides[0::2] == [1920, min(2 * 1920, limit), limit]
-    assert sides[1::2] == [model.coarse_side] * 3
+    assert sides[1::2] == [1920, min(2 * 1920, limit), limit]
+    assert sides[0::2] == [model.coarse_side] * 3
+
+
+def test_largest_face_settled_only_by_a_sure_face_twice_the_smallest_kept() -> None:
+    boxes = np.array([[0, 0, 200, 200], [300, 0, 340, 40]], np.float32)
+    found = Detections(boxes, np.array([0.8, 0.95], np.float32), np.zeros((2, 5, 2), np.float32))
+    assert _settles_largest(found, 0.7, smallest_kept=96)  # 200 >= 2 * 96
+    assert not _settles_largest(found, 0.7, smallest_kept=101)
+    assert not _settles_largest(found, 0.9, smallest_kept=21)  # the sure face is 40 px only
+    assert _settles_largest(found, 0.9, smallest_kept=20)
+
+
+def test_largest_face_search_stops_at_a_coarse_pass(
+    yunet: FaceDetector, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A portrait's face (about 280 px of a 1080p photo) is settled at 640 px: no full pass,
+    and the same face, points within a few pixels, as the full detection finds."""
+    photo = rgb(data_dir / EXAMPLES / "obama-1080p.jpg")
+    full = yunet.detect(photo)
+    sides = []
+    model = yunet.boxes_model
+    real = model.detect_once
+    monkeypatch.setattr(
+        model, "detect_once", lambda image, side, *a: sides.append(side) or real(image, side, *a)
+    )
+    largest = yunet.detect(photo, largest=True)
+    assert sides == [320, 640]
+    assert len(largest) == len(full) == 1
+    assert np.abs(largest.points[0] - full.points[0]).max() < 4
+
+
+@pytest.mark.parametrize(
+    "path", ["inspireface/insightface_samples/t1.jpg", f"{EXAMPLES}/two_people.jpg"]
+)
+def test_largest_face_search_finds_the_same_largest_face(
+    yunet: FaceDetector, data_dir: Path, path: str
+) -> None:
+    """Group photos: the faces' boxes from a coarser pass differ by a few pixels, so among
+    faces of nearly one size the first may change; it is one of the largest full-pass faces,
+    with points within a tenth of its eye distance."""
+    photo = rgb(data_dir / path)
+    full, largest = yunet.detect(photo), yunet.detect(photo, largest=True)
+    assert len(largest) == len(full)
+    overlap = box_iou(largest.boxes[0], full.boxes)
+    match = int(np.argmax(overlap))
+    assert overlap[match] > 0.7
+    area = np.prod(full.boxes[:, 2:] - full.boxes[:, :2], axis=1)
+    assert area[match] >= 0.8 * area[0]
+    eyes = np.linalg.norm(full.points[match, 0] - full.points[match, 1])
+    assert np.abs(largest.points[0] - full.points[match]).max() < 0.1 * eyes
 
 
 def test_unknown_detector_is_an_error_value() -> None:

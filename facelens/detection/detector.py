@@ -118,21 +118,26 @@ class FaceDetector:
                 cls._instances[kind] = cls(kind)
             return cls._instances[kind]
 
-    def candidates(self, rgb: np.ndarray, tiles: int | None) -> Detections:
+    def candidates(self, rgb: np.ndarray, tiles: int | None, largest: bool = False) -> Detections:
         """Detector output, best first, at most the budget's faces; keypoints (N, K, 2)."""
         model = self.boxes_model
         if isinstance(model, YuNet):  # self.kind == "yunet", narrowed for the type checker
             side = min(model.max_side * (tiles or 1), DEFAULT_BUDGET.max_detector_side)
-            found = model.detect(rgb, side, YUNET_MIN_SCORE)
+            sure = YUNET_SURE_SCORE if largest and tiles is None else None
+            found = model.detect(rgb, side, YUNET_MIN_SCORE, largest_sure=sure)
         else:
             found = model.detect(rgb, tiles=tiles or 1)
             if tiles is None and len(found) == 0 and max(rgb.shape[:2]) >= TILE_RETRY_MIN_SIDE:
                 found = model.detect(rgb, tiles=2)
         return found.take(np.argsort(-found.scores, kind="stable")[: DEFAULT_BUDGET.max_faces])
 
-    def detect(self, rgb: np.ndarray, tiles: int | None = None) -> FoundFaces:
-        """tiles=None: the detector's default pass (BlazeFace: tiled if nothing was found)."""
-        found = self.candidates(rgb, tiles)
+    def detect(
+        self, rgb: np.ndarray, tiles: int | None = None, largest: bool = False
+    ) -> FoundFaces:
+        """tiles=None: the detector's default pass (BlazeFace: tiled if nothing was found).
+        largest: only the largest face is wanted; YuNet may then return just it and the
+        faces at least half its size (faster on big photos: see YuNet.detect)."""
+        found = self.candidates(rgb, tiles, largest)
         yunet = self.kind == "yunet"
         # the subject's right eye (image-left) then left eye, in both detectors' orders
         mesh = self.mesh_model.predict(

@@ -76,6 +76,9 @@ class YuNet(OnnxModel):
     # 51 ms a 1088x1920 pass); the arena stays bounded because the input side is capped.
     memory_arena = True
     coarse_side = 320
+    # A largest-face search (detect(largest_sure=...)) also tries 640 px before the full pass:
+    # a portrait's face in a 1080p photo (about 300 px) is twice what 640 px keeps.
+    ladder = (coarse_side, 640)
     # The coarse pass is for big faces only: every false positive it added on the constructed
     # scenes was under 20 px at its scale, and faces that small are the full pass's job.
     coarse_min_face = 32
@@ -93,30 +96,41 @@ class YuNet(OnnxModel):
         return batch, scale
 
     def detect(
-        self, image: np.ndarray, max_side: int | None = None, min_score: float | None = None
+        self,
+        image: np.ndarray,
+        max_side: int | None = None,
+        min_score: float | None = None,
+        largest_sure: float | None = None,
     ) -> Detections:
         """All faces in an RGB uint8 image (H×W×3 or H×W), best score first; min_score
         defaults to score_threshold.
 
         Two passes: the image at long side ≤ max_side, plus a coarse one at `coarse_side`
-        for faces filling a big photo (YuNet scores faces over ~300 input px low)."""
+        for faces filling a big photo (YuNet scores faces over ~300 input px low).
+
+        largest_sure: only the largest face is wanted (verify, enrolment). The coarse passes
+        (`ladder`) run first, and the full pass is skipped once one finds a face scored at
+        least `largest_sure` that is twice the smallest face that pass keeps: every face
+        at least half its size is then one that pass finds too, so the largest face and the
+        faces that could rival it (quality's `single_face`) are all there."""
         if image.ndim == 2:
             image = np.repeat(image[:, :, None], 3, axis=2)
         image = image[:, :, :3]
-        sides = [max_side or self.max_side]
-        if max(image.shape[:2]) > 1.5 * self.coarse_side:
-            sides.append(self.coarse_side)
-        passes = [
-            self.detect_once(image, side, min_score, self.coarse_min_face if i else 0)
-            for i, side in enumerate(sides)
-        ]
-        found = Detections(
-            *(
-                np.concatenate([getattr(d, k) for d in passes])
-                for k in ("boxes", "scores", "keypoints")
-            )
-        )
-        return hard_nms(found, self.iou_threshold) if len(found) else found
+        long_side, full_side = max(image.shape[:2]), max_side or self.max_side
+        coarse = [s for s in self.ladder if long_side > 1.5 * s]
+        if largest_sure is None:
+            coarse = coarse[:1]
+        else:
+            coarse = [s for s in coarse if s < full_side]
+        passes = []
+        for side in coarse:
+            found = self.detect_once(image, side, min_score, self.coarse_min_face)
+            passes.append(found)
+            smallest_kept = self.coarse_min_face * long_side / side  # image pixels
+            if largest_sure is not None and _settles_largest(found, largest_sure, smallest_kept):
+                return _merged(passes, self.iou_threshold)
+        passes.append(self.detect_once(image, full_side, min_score))
+        return _merged(passes, self.iou_threshold)
 
     def detect_once(
         self, image: np.ndarray, max_side: int, min_score: float | None = None, min_face: float = 0
@@ -126,8 +140,24 @@ class YuNet(OnnxModel):
         outputs = {k: v[0] for k, v in zip(self.output_names, self.run(batch), strict=True)}
         threshold = self.score_threshold if min_score is None else min_score
         found = decode(outputs, batch.shape[2], batch.shape[3], threshold)
-        sizes = np.sqrt(np.prod(found.boxes[:, 2:] - found.boxes[:, :2], axis=1))
-        found = found.take(sizes >= min_face)
+        found = found.take(_sides(found.boxes) >= min_face)
         found.boxes /= scale
         found.keypoints /= scale
         return found
+
+
+def _sides(boxes: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.prod(boxes[:, 2:] - boxes[:, :2], axis=1))
+
+
+def _settles_largest(found: Detections, sure_score: float, smallest_kept: float) -> bool:
+    """Whether a pass that keeps faces down to `smallest_kept` px holds a sure face twice that."""
+    sure = found.scores >= sure_score
+    return bool(sure.any()) and float(_sides(found.boxes[sure]).max()) >= 2 * smallest_kept
+
+
+def _merged(passes: list[Detections], iou_threshold: float) -> Detections:
+    found = Detections(
+        *(np.concatenate([getattr(d, k) for d in passes]) for k in ("boxes", "scores", "keypoints"))
+    )
+    return hard_nms(found, iou_threshold) if len(found) else found

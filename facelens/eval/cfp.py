@@ -75,14 +75,16 @@ def embed_cfp(
     detector: str = DEFAULT_DETECTOR,
     tick: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Unit vectors of each image's largest face, a `detected` mask (zeros where none) and
-    that face's quality verdict (`retake`: what `verify` would refuse)."""
+    """Unit vectors of each image's largest face, a `detected` mask (zeros where none),
+    that face's quality verdict (`retake`: what `verify` would refuse) and the occlusion
+    network's probability that its eyes are covered."""
     lens = FaceLens(embedder=embedder, detector=detector)
 
     def compute() -> dict[str, np.ndarray]:
         vectors = np.zeros((len(images), lens.embedder.dimension), np.float32)
         detected, retake = np.zeros(len(images), bool), np.zeros(len(images), bool)
         reasons = np.full(len(images), "", dtype=object)
+        eyes_covered = np.zeros(len(images), np.float32)
         for i, name in enumerate(images):
             faces = lens.analyze(data_dir / name, attributes=False, embedding=True).faces
             if faces:
@@ -90,6 +92,8 @@ def embed_cfp(
                 quality = faces[0].quality
                 retake[i] = quality is not None and quality.verdict == "retake"
                 reasons[i] = "; ".join(quality.reasons) if quality and retake[i] else ""
+                if quality is not None:
+                    eyes_covered[i] = quality.components["occlusion_eyes"].raw
             if tick:
                 tick()
         return {
@@ -97,10 +101,12 @@ def embed_cfp(
             "detected": detected,
             "retake": retake,
             "retake_reasons": reasons.astype(str),
+            "eyes_covered": eyes_covered,
         }
 
     weights = ",".join(weights_key(network.file_name) for network in NETWORKS.values())
-    key = f"{lens.embedder.version}:{weights}:{quality_key()}"
+    # the last field names what is stored: a cache written before `eyes_covered` is not reused
+    key = f"{lens.embedder.version}:{weights}:{quality_key()}:eyes_covered"
     return cached(f"cfp-{embedder}-{detector}", images, key, compute)
 
 
@@ -200,4 +206,27 @@ def evaluate_cfp(
         kind: int(sum(retake[i] for i, n in enumerate(images) if f"/{kind}/" in n))
         for kind in ("frontal", "profile")
     }
+    report["photos_by_split"] = photos_by_split(pairs, images, embedded)
     return report
+
+
+def photos_by_split(pairs: list[CfpPair], images: list[str], embedded: dict) -> dict:
+    """Per split (its people) and kind: photos with a face, the share `verify` refuses and
+    the share whose eyes the occlusion network calls covered (probability > 0.5)."""
+    split_of = {name: p.split for p in pairs for name in (p.first, p.second)}
+    out: dict = {}
+    for split in sorted(set(split_of.values())):
+        for kind in ("frontal", "profile"):
+            chosen = [
+                i
+                for i, name in enumerate(images)
+                if split_of[name] == split and f"/{kind}/" in name and embedded["detected"][i]
+            ]
+            shares = {
+                "retake": embedded["retake"][chosen],
+                "eyes_covered": embedded["eyes_covered"][chosen] > 0.5,
+            }
+            out.setdefault(str(split), {})[kind] = {"photos": len(chosen)} | {
+                name: float(np.mean(flags)) if chosen else None for name, flags in shares.items()
+            }
+    return out

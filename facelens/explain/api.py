@@ -12,7 +12,7 @@ from facelens.detection.align import CropTemplate, align_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import targets
 from facelens.explain.base import AlignedFace, Explainer
-from facelens.explain.corrrise import DEFAULT_FILL, CorrRISE, Fill
+from facelens.explain.corrrise import DEFAULT_FILL, DEFAULT_MASKS, CorrRISE, Fill
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
 from facelens.explain.gradient_pair import GradientPair
 from facelens.explain.occlusion import Occlusion
@@ -172,7 +172,7 @@ def occlusion(
 
 def pair_explainer(
     method: Literal["corrrise", "gradient"],
-    masks: int = 1000,
+    masks: int = DEFAULT_MASKS,
     device: Device = "cpu",
     faithfulness: bool = True,
     threshold: float | None = None,
@@ -212,7 +212,7 @@ def pair(
     image_a: ImageInput,
     image_b: ImageInput,
     method: Literal["corrrise", "gradient"] = "corrrise",
-    masks: int = 1000,
+    masks: int = DEFAULT_MASKS,
     operating_point: str = DEFAULT_OPERATING_POINT,
     face_a: int = 0,
     face_b: int = 0,

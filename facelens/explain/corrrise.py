@@ -63,6 +63,11 @@ def correlation(masks: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     return (covariance / denominator.clamp_min(1e-12)).view(masks.shape[1:])
 
 
+# Masks per image unless asked (Python, CLI and REST alike): on fused, 400 masks come within
+# 0.005 of 1,000's deletion score at under half the time (README, Explanations).
+DEFAULT_MASKS = 300
+
+
 class CorrRISE(Explainer):
     """masks: number of masked copies of the crop; cells: mask grid resolution; keep:
     probability that a cell shows the original; fill: "blur" or "other_face" (see above).
@@ -73,7 +78,7 @@ class CorrRISE(Explainer):
 
     def __init__(
         self,
-        masks: int = 1000,
+        masks: int = DEFAULT_MASKS,
         cells: int = 8,
         keep: float = 0.5,
         seed: int = 0,

@@ -86,8 +86,14 @@ class Gallery:
         check_record(self.store.stored_embedder(), self.embedder, self.location)
 
     def _largest_face(self, source: ImageInput) -> Face | None:
-        result = self.lens.analyze(source, quality=True, attributes=False, embedding=True)
-        return result.faces[0] if result.faces else None
+        """The photo's largest face with its embedding and quality, as verify sees it (on
+        big photos the detector may stop at a coarse pass: only the largest face matters)."""
+        try:
+            return self.lens.verification_face(source)
+        except FaceLensError as error:
+            if error.code == ErrorCode.NO_FACE:
+                return None
+            raise
 
     def _stored_name(self, person: str) -> str:
         """The name to enrol `person` under: checked, then the stored case variant if any."""

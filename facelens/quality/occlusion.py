@@ -1,6 +1,7 @@
 """Occlusion of the eyes, nose and mouth: a tiny CNN on the aligned chip, run in NumPy.
 
-It was trained by tools/train_quality.py on LFW chips with synthetic occluders (plain,
+It was trained by tools/train_quality.py on LFW's and CFP's chips (CFP's profiles teach it
+that a far eye hidden by the nose is not covered) with synthetic occluders (plain,
 noisy and textured patches, skin patches from other faces as "hands", glasses and
 mask shapes), against chips degraded without occlusion (blur, noise, exposure, JPEG), so
 that a bad photo is not mistaken for a covered face. Output: (N, 3) probabilities.
