@@ -181,7 +181,9 @@ def test_largest_face_search_stops_at_a_coarse_pass(
     model = yunet.boxes_model
     real = model.detect_once
     monkeypatch.setattr(
-        model, "detect_once", lambda image, side, *a: sides.append(side) or real(image, side, *a)
+        model,
+        "detect_once",
+        lambda image, side, *a, **k: sides.append(side) or real(image, side, *a, **k),
     )
     largest = yunet.detect(photo, largest=True)
     assert sides == [320, 640]

@@ -83,13 +83,12 @@ class YuNet(OnnxModel):
     # scenes was under 20 px at its scale, and faces that small are the full pass's job.
     coarse_min_face = 32
 
-    def prepare(self, image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
-        """RGB uint8 H×W×3 → the (1, 3, H', W') BGR float batch and the image→input scale."""
-        h, w = image.shape[:2]
-        scale = min(1.0, max_side / max(h, w))
-        if scale < 1:
-            size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    def prepare(
+        self, image: np.ndarray, max_side: int, shrunk: np.ndarray | None = None
+    ) -> tuple[np.ndarray, float]:
+        """RGB uint8 H×W×3 → the (1, 3, H', W') BGR float batch and the image→input scale.
+        shrunk: a smaller copy of `image` (see `shrink`) to resize from, when big enough."""
+        image, scale = shrink(image, max_side, shrunk)
         h, w = image.shape[:2]
         batch = np.zeros((1, 3, -(-h // 32) * 32, -(-w // 32) * 32), np.float32)
         batch[0, :, :h, :w] = image.transpose(2, 0, 1)[::-1]  # RGB → BGR planes
@@ -122,9 +121,12 @@ class YuNet(OnnxModel):
             coarse = coarse[:1]
         else:
             coarse = [s for s in coarse if s < full_side]
+        # the ladder's finest image, from which the coarser ones are cut (area averaging twice
+        # over whole-number factors is area averaging once: 1920 → 640 → 320 as 1920 → 320)
+        finest = shrink(image, coarse[-1])[0] if len(coarse) > 1 else None
         passes = []
         for side in coarse:
-            found = self.detect_once(image, side, min_score, self.coarse_min_face)
+            found = self.detect_once(image, side, min_score, self.coarse_min_face, finest)
             passes.append(found)
             smallest_kept = self.coarse_min_face * long_side / side  # image pixels
             if largest_sure is not None and _settles_largest(found, largest_sure, smallest_kept):
@@ -133,10 +135,15 @@ class YuNet(OnnxModel):
         return _merged(passes, self.iou_threshold)
 
     def detect_once(
-        self, image: np.ndarray, max_side: int, min_score: float | None = None, min_face: float = 0
+        self,
+        image: np.ndarray,
+        max_side: int,
+        min_score: float | None = None,
+        min_face: float = 0,
+        shrunk: np.ndarray | None = None,
     ) -> Detections:
         """One pass at long side ≤ max_side, faces ≥ min_face input px; image pixels, no NMS."""
-        batch, scale = self.prepare(image, max_side)
+        batch, scale = self.prepare(image, max_side, shrunk)
         outputs = {k: v[0] for k, v in zip(self.output_names, self.run(batch), strict=True)}
         threshold = self.score_threshold if min_score is None else min_score
         found = decode(outputs, batch.shape[2], batch.shape[3], threshold)
@@ -144,6 +151,24 @@ class YuNet(OnnxModel):
         found.boxes /= scale
         found.keypoints /= scale
         return found
+
+
+def shrink(
+    image: np.ndarray, max_side: int, shrunk: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """The image at long side ≤ max_side (area averaging) and its scale; from `shrunk`, a
+    smaller copy of it, when that is at least the size wanted (cheaper than the original)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale == 1:
+        return image, scale
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    source = image
+    if shrunk is not None and shrunk.shape[1] >= size[0] and shrunk.shape[0] >= size[1]:
+        if shrunk.shape[1::-1] == size:
+            return shrunk, scale
+        source = shrunk
+    return cv2.resize(source, size, interpolation=cv2.INTER_AREA), scale
 
 
 def _sides(boxes: np.ndarray) -> np.ndarray:
