@@ -107,3 +107,60 @@ def test_without_embeddings_overlap_alone_decides():
     assert ids[8:] == [[1]] * 3 and calls == []
     ids, _ = run(jumped, use_embed=False)
     assert ids[8:] == [[2]] * 3
+
+
+BIG = 120.0  # a face big enough for identity re-link (tracker.REID_MIN_SIDE)
+DORMANT = 15  # reid_misses in these tests
+
+
+def big_box(x: float, y: float = 100.0) -> np.ndarray:
+    return np.array([x, y, x + BIG, y + BIG], np.float32)
+
+
+def run_with_identity(frames, people: int = 2, reid_cosine: float = 0.9):
+    """As `run`, with step 4 on: dormant tracks wait DORMANT frames for their person."""
+    tracker, calls = Tracker(WINDOW, reid_misses=DORMANT, reid_cosine=reid_cosine), []
+    source = Faces(identities(people), calls)
+    ids, ended = [], []
+    for index, faces in enumerate(frames):
+        boxes, embed = source.frame(index, faces)
+        owners, gone = tracker.update(boxes, index, index / 10, embed)
+        ids.append([t.track_id for t in owners])
+        ended += [(index, t.track_id) for t in gone]
+    return ids, calls, ended, tracker
+
+
+def test_a_big_face_back_after_the_window_rejoins_its_track_anywhere():
+    """Past the miss window, across the frame: the recogniser alone vouches for it."""
+    gap = WINDOW + 5
+    frames = [[(0, big_box(100))]] * 5 + [[]] * gap + [[(0, big_box(600))]] * 3
+    ids, calls, ended, _ = run_with_identity(frames)
+    assert ids[5 + gap :] == [[1]] * 3
+    assert ended == []  # nothing ended: the track was dormant, then back
+    assert calls == [(0, [0]), (5 + gap, [0])]
+
+
+def test_another_big_face_after_the_window_gets_a_new_track():
+    gap = WINDOW + 5
+    frames = [[(0, big_box(100))]] * 5 + [[]] * gap + [[(1, big_box(100))]] * 3
+    ids, _, _, _ = run_with_identity(frames)
+    assert ids[5 + gap :] == [[2]] * 3
+
+
+def test_small_faces_are_not_re_linked_by_identity():
+    """40 px faces end with the miss window, as without step 4 (their embeddings are not
+    trusted to tell people apart)."""
+    frames = [[(0, box(100))]] * 5 + [[]] * (WINDOW + 5) + [[(0, box(100))]] * 3
+    ids, _, ended, _ = run_with_identity(frames)
+    assert ids[-1] == [2]
+    assert ended == [(5 + WINDOW, 1)]
+
+
+def test_a_dormant_track_ends_after_its_wait_and_at_a_cut():
+    frames = [[(0, big_box(100))]] * 5 + [[]] * (DORMANT + 3)
+    _, _, ended, _ = run_with_identity(frames)
+    assert ended == [(5 + DORMANT, 1)]  # its misses passed DORMANT at that frame
+    frames = [[(0, big_box(100))]] * 5 + [[]] * (WINDOW + 2)
+    _, _, ended, tracker = run_with_identity(frames)
+    assert ended == [] and [t.track_id for t in tracker.dormant] == [1]
+    assert [t.track_id for t in tracker.end_all("cut")] == [1] and tracker.dormant == []

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.recognition.operating_points import threshold_for
 from facelens.types import Box, Landmarks, Track, TrackedFace, VideoFrame, VideoSummary
 from facelens.video.candidates import Views
 from facelens.video.cuts import CutDetector
@@ -30,7 +31,11 @@ if TYPE_CHECKING:
     from facelens.gallery.gallery import Gallery
     from facelens.lens import FaceLens
 
-MISS_SECONDS = 0.5  # a face unseen this long (video time) ends its track
+MISS_SECONDS = 0.5  # a face unseen this long (video time) ends its track...
+# ...unless it is big enough to be recognised: such a track waits this long for its person to
+# come back (anywhere in the shot, judged by the embedding alone: tracker step 4)
+REID_SECONDS = 2.0
+REID_OPERATING_POINT = "fmr_1e-3"
 
 
 class VideoAnalysis:
@@ -62,7 +67,11 @@ class VideoAnalysis:
         self.quality, self.attributes, self.embed = quality, attributes, embed
         self.frames = FrameSource(source, lens.budget, max_frames, duration, open_timeout)
         fps = self.frames.info.fps or 30.0
-        self.tracker = Tracker(max_misses=max(1, round(MISS_SECONDS * fps / every)))
+        self.tracker = Tracker(
+            max_misses=max(1, round(MISS_SECONDS * fps / every)),
+            reid_misses=round(REID_SECONDS * fps / every) if embed else 0,
+            reid_cosine=threshold_for(REID_OPERATING_POINT, lens.flip, lens.embedder_name),
+        )
         self.cuts = CutDetector()
         self.cut_frames: list[int] = []
         self.tracks: list[Track] = []

@@ -16,11 +16,17 @@ Per frame, three steps:
    overlap) when their embeddings agree (cosine ≥ REID_COSINE) and it is within REID_REACH
    box sides of where the track was. Only then does a new track start, keeping that
    embedding as its own.
+4. Identity (when the tracker is given `reid_misses`): a track unseen longer than the miss
+   window stays dormant up to `reid_misses` frames, and a face left over joins it on the
+   recogniser's word alone, wherever it is: both the face and the track's last box at least
+   REID_MIN_SIDE px, cosine ≥ `reid_cosine` (the caller's: the embedder's FMR 1e-3 point in
+   video analysis). A cut ends dormant tracks too.
 So a face is embedded when its track starts and when boxes are ambiguous, not every frame.
 The embedding only joins faces that are also near: on short_hamilton_clip.mp4 dlib's
 embedding of small, blurred audience faces does not tell them apart (the same face in
 consecutive frames scored cosine 0.89-1.00, median 0.995; different faces up to 0.978), nor
-does the fused pair (different small faces of its profile shot: 0.82-0.83).
+does the fused pair (different small faces of its profile shot, 57-80 px: 0.82-0.83), hence
+REID_MIN_SIDE for step 4.
 Without `embed` (update(..., embed=None)) steps 2 and 3 are skipped: overlap alone.
 
 Libraries measured first: norfair and roboflow's trackers would pin NumPy < 2 or pull a
@@ -44,6 +50,7 @@ MAX_SCALE_STEP = 1.5  # box side ratio between a track's last box and a new face
 EMBEDDING_MOMENTUM = 0.8  # share of the track's embedding kept at each new embedding
 VELOCITY_MOMENTUM = 0.5
 NOT_ALLOWED = 1e6
+REID_MIN_SIDE = 100.0  # px: faces big enough for their embeddings to tell people apart
 
 # this frame's face indices → their embeddings (len(indices), D), L2-normalised
 Embed = Callable[[list[int]], np.ndarray]
@@ -97,9 +104,13 @@ class _Embeddings:
 class Tracker:
     """update() once per analysed frame; tracks missed more than max_misses frames end."""
 
-    def __init__(self, max_misses: int = 15) -> None:
-        self.max_misses = max_misses
+    def __init__(
+        self, max_misses: int = 15, reid_misses: int = 0, reid_cosine: float = 1.0
+    ) -> None:
+        """reid_misses > max_misses turns on step 4 (identity re-link of dormant tracks)."""
+        self.max_misses, self.reid_misses, self.reid_cosine = max_misses, reid_misses, reid_cosine
         self.live: list[TrackState] = []
+        self.dormant: list[TrackState] = []
         self.next_id = 1
 
     def update(
@@ -110,6 +121,11 @@ class Tracker:
         embeddings = _Embeddings(embed)
         pairs = self._by_overlap(boxes, embeddings)
         pairs += self._relink(boxes, embeddings, pairs)
+        for track, d in self._reidentify(boxes, embeddings, {d for _, d in pairs}):
+            self.dormant.remove(track)
+            track.velocity[:] = 0  # its motion before the gap says nothing now
+            self.live.append(track)
+            pairs.append((len(self.live) - 1, d))
         assigned: list[TrackState | None] = [None] * len(boxes)
         for t, d in pairs:
             self._extend(self.live[t], boxes[d], embeddings.known.get(d), frame, time)
@@ -118,10 +134,16 @@ class Tracker:
         for index, track in enumerate(self.live):
             if index not in matched:
                 track.misses += 1
-        ended = [t for t in self.live if t.misses > self.max_misses]
+        for track in self.dormant:
+            track.misses += 1
+        gone = [t for t in self.live if t.misses > self.max_misses]
+        self.live = [t for t in self.live if t.misses <= self.max_misses]
+        self.dormant += [t for t in gone if self._may_return(t)]
+        ended = [t for t in gone if not self._may_return(t)]
+        ended += [t for t in self.dormant if t.misses > self.reid_misses]
+        self.dormant = [t for t in self.dormant if t.misses <= self.reid_misses]
         for track in ended:
             track.end = "lost"
-        self.live = [t for t in self.live if t.misses <= self.max_misses]
         new = [d for d, track in enumerate(assigned) if track is None]
         own = embeddings.of(new)
         for d in new:
@@ -129,7 +151,7 @@ class Tracker:
         return [t for t in assigned if t is not None], ended
 
     def end_all(self, reason: str) -> list[TrackState]:
-        ended, self.live = self.live, []
+        ended, self.live, self.dormant = self.live + self.dormant, [], []
         for track in ended:
             track.end = reason
         return ended
@@ -201,6 +223,31 @@ class Tracker:
         allowed = near & (cosine >= REID_COSINE)
         pairs_here = _solve(np.where(allowed, 1 - cosine, NOT_ALLOWED), allowed)
         return [(tracks[r], faces[c]) for r, c in pairs_here]
+
+    def _may_return(self, track: TrackState) -> bool:
+        """Whether a track past the miss window waits, dormant, for step 4."""
+        return (
+            self.reid_misses > track.misses
+            and track.embedding is not None
+            and float(_sides(track.box[None])[0]) >= REID_MIN_SIDE
+        )
+
+    def _reidentify(
+        self, boxes: np.ndarray, embeddings: _Embeddings, taken: set[int]
+    ) -> list[tuple[TrackState, int]]:
+        """Step 4: faces left over that the recogniser says are a dormant track's person."""
+        if embeddings.embed is None or not self.dormant:
+            return []
+        sides = _sides(boxes)
+        faces = [d for d in range(len(boxes)) if d not in taken and sides[d] >= REID_MIN_SIDE]
+        if not faces:
+            return []
+        found = embeddings.of(faces)  # embedded either way: they join a track or start one
+        mine = np.stack([t.embedding for t in self.dormant])  # type: ignore[misc]
+        cosine = mine @ np.stack([found[d] for d in faces]).T
+        allowed = cosine >= self.reid_cosine
+        pairs = _solve(np.where(allowed, 1 - cosine, NOT_ALLOWED), allowed)
+        return [(self.dormant[r], faces[c]) for r, c in pairs]
 
     def _similar_size(self, boxes: np.ndarray, tracks: list[int] | None = None) -> np.ndarray:
         chosen = self.live if tracks is None else [self.live[t] for t in tracks]
