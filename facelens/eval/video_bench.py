@@ -7,7 +7,8 @@ Runs `FaceLens(detector=...).video(clip)` end to end (decode, cut test, detectio
 tracking with the embeddings it asks for, and per track quality, attributes), after loading
 every model on the clip's first frames, and reports frames per second (frames read / wall
 time), CPU time per frame (all threads: steadier than wall time on a shared machine),
-milliseconds per frame by stage, the faces embedded for tracking, the tracks, the
+milliseconds per frame by stage, the faces embedded for tracking, the tracks (and, in the
+JSON, each track's frames and face size), the
 machine's load average (1 min) after the run, and the speaker's id switches: in each shot
 before --speaker-until (the clip's audience shot starts at 211) the speaker is the largest
 face of a frame when it is at least half the side of the shot's largest face (frames where
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -35,8 +37,14 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
     analysis = lens.video(clip, every=every)
     largest: dict[int, list[tuple[float, int]]] = {}  # shot → (side, track id) per frame
     faces = 0
+    sides: dict[int, list[float]] = {}  # track id → its face's side per frame
     for frame in analysis:
         faces += len(frame.faces)
+        for face in frame.faces:
+            box = face.box
+            sides.setdefault(face.track_id, []).append(
+                ((box.x2 - box.x1) * (box.y2 - box.y1)) ** 0.5
+            )
         if frame.faces and frame.index < speaker_until:
             shot = sum(frame.index >= cut for cut in analysis.cut_frames)
             box = frame.faces[0].box
@@ -65,6 +73,18 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
         "cuts": summary.cuts,
         "speaker_tracks_per_shot": {k: sorted(v) for k, v in speaker_ids.items()},
         "speaker_id_switches": sum(len(ids) - 1 for ids in speaker_ids.values()),
+        # per track: first and last frame, its face's median and largest side in px
+        # (identity re-link needs 100 px: facelens.video.tracker.REID_MIN_SIDE)
+        "track_sides": {
+            t.track_id: [
+                t.first_frame,
+                t.last_frame,
+                round(statistics.median(sides[t.track_id])),
+                round(max(sides[t.track_id])),
+            ]
+            for t in summary.tracks
+            if t.track_id in sides
+        },
     }
 
 

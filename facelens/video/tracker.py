@@ -25,7 +25,7 @@ So a face is embedded when its track starts and when boxes are ambiguous, not ev
 The embedding only joins faces that are also near: on short_hamilton_clip.mp4 dlib's
 embedding of small, blurred audience faces does not tell them apart (the same face in
 consecutive frames scored cosine 0.89-1.00, median 0.995; different faces up to 0.978), nor
-does the fused pair (different small faces of its profile shot, 57-80 px: 0.82-0.83), hence
+does the fused pair (different faces of its profile shot, at most 82 px: 0.82-0.83), hence
 REID_MIN_SIDE for step 4.
 Without `embed` (update(..., embed=None)) steps 2 and 3 are skipped: overlap alone.
 
