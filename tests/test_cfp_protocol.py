@@ -9,6 +9,7 @@ import numpy as np
 from facelens.eval.cfp import (
     FAILED_SCORE,
     CfpPair,
+    all_cross_pose_pairs,
     at_threshold,
     cross_split,
     photos_by_split,
@@ -98,3 +99,25 @@ def test_photos_by_split_counts_each_person_once_per_kind():
     assert out["1"]["profile"] == {"photos": 1, "retake": 1.0, "eyes_covered": 1.0}
     assert out["2"]["frontal"] == {"photos": 1, "retake": 0.0, "eyes_covered": 0.0}
     assert out["2"]["profile"] == {"photos": 0, "retake": None, "eyes_covered": None}
+
+
+def test_all_cross_pose_pairs_on_exact_vectors():
+    """Two people of one split: each profile against each frontal photo. Vectors are unit
+    vectors at known angles, so every cosine is known."""
+    pairs = [
+        CfpPair("FP", 1, "Images/001/frontal/01.jpg", "Images/001/profile/01.jpg", True),
+        CfpPair("FP", 1, "Images/002/frontal/01.jpg", "Images/002/profile/01.jpg", True),
+    ]
+    images = sorted({p.first for p in pairs} | {p.second for p in pairs})
+    # 001/frontal, 001/profile, 002/frontal, 002/profile
+    angle = np.radians([0.0, 30.0, 60.0, 150.0])
+    embedded = {
+        "detected": np.ones(4, bool),
+        "vectors": np.stack([np.cos(angle), np.sin(angle)], 1).astype(np.float32),
+    }
+    out = all_cross_pose_pairs(pairs, images, embedded, threshold=0.6)["1"]
+    # genuine: cos 30° = 0.866 (passes), cos 90° = 0 (fails); impostors: cos 30° (001
+    # profile vs 002 frontal) = 0.866 passes, cos 150° = -0.866 does not
+    assert out["genuine_pairs"] == 2 and out["impostor_pairs"] == 2
+    assert out["fnmr"] == 0.5 and out["fmr"] == 0.5
+    assert abs(out["threshold_at_fmr_1e-3"] - np.cos(np.radians(30))) < 1e-6

@@ -207,7 +207,39 @@ def evaluate_cfp(
         for kind in ("frontal", "profile")
     }
     report["photos_by_split"] = photos_by_split(pairs, images, embedded)
+    report["frontal_profile_all_pairs"] = all_cross_pose_pairs(
+        pairs, images, embedded, verify_threshold
+    )
     return report
+
+
+def all_cross_pose_pairs(
+    pairs: list[CfpPair], images: list[str], embedded: dict, threshold: float
+) -> dict:
+    """Per split, every profile photo against every frontal photo of its people (not only the
+    protocol's pairs; faces found only): FMR and FNMR at `threshold` (verify's), and the
+    threshold that FMR 1e-3 of those impostor pairs would need. Does turning the head make
+    impostors look less alike, so that a frontal-profile pair could be judged at a lower
+    threshold? Only if that threshold comes out below verify's."""
+    split_of = {name: p.split for p in pairs for name in (p.first, p.second)}
+    person = np.array([name.split("/")[1] for name in images])
+    found, vectors = embedded["detected"], embedded["vectors"]
+    out: dict = {"threshold": threshold}
+    for split in sorted(set(split_of.values())):
+        here = np.array([split_of[name] == split for name in images]) & found
+        profile = np.array(["/profile/" in name for name in images])
+        p, f = np.flatnonzero(here & profile), np.flatnonzero(here & ~profile)
+        scores = vectors[p] @ vectors[f].T
+        same = person[p][:, None] == person[f][None]
+        impostors, genuine = np.sort(scores[~same]), scores[same]
+        out[str(split)] = {
+            "genuine_pairs": int(same.sum()),
+            "impostor_pairs": int((~same).sum()),
+            "fnmr": float(np.mean(genuine <= threshold)),
+            "fmr": float(np.mean(impostors > threshold)),
+            "threshold_at_fmr_1e-3": float(impostors[-max(1, len(impostors) // 1000)]),
+        }
+    return out
 
 
 def photos_by_split(pairs: list[CfpPair], images: list[str], embedded: dict) -> dict:
