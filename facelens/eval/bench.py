@@ -43,7 +43,8 @@ def run_bench(
     each one's, `detect_only` the detector + mesh alone (the rest is align + embed)."""
     rgb = load_image(image)
     load_before = os.getloadavg()
-    detector = FaceLens(detector=detector_name).detector
+    default_lens = FaceLens(detector=detector_name)
+    detector = default_lens.detector
     per_embedder = {}
     for name in dict.fromkeys([DEFAULT_EMBEDDER, *embedders]):
         lens = FaceLens(embedder=name, detector=detector_name)
@@ -53,7 +54,6 @@ def run_bench(
             lens.embed_found(rgb, detections, slice(0, 1))
 
         per_embedder[name] = _summary(_timings(pipeline, repeat))
-    default_lens = FaceLens(detector=detector_name)
 
     def largest_face() -> None:
         detections = default_lens.detector.detect(rgb, largest=True)

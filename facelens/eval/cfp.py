@@ -221,18 +221,18 @@ def all_cross_pose_pairs(
     threshold that FMR 1e-3 of those impostor pairs would need. Does turning the head make
     impostors look less alike, so that a frontal-profile pair could be judged at a lower
     threshold? Only if that threshold comes out below verify's."""
-    split_of = {name: p.split for p in pairs for name in (p.first, p.second)}
+    split = _split_of(pairs, images)
     person = np.array([name.split("/")[1] for name in images])
+    profile = np.array(["/profile/" in name for name in images])
     found, vectors = embedded["detected"], embedded["vectors"]
     out: dict = {"threshold": threshold}
-    for split in sorted(set(split_of.values())):
-        here = np.array([split_of[name] == split for name in images]) & found
-        profile = np.array(["/profile/" in name for name in images])
+    for number in np.unique(split):
+        here = (split == number) & found
         p, f = np.flatnonzero(here & profile), np.flatnonzero(here & ~profile)
         scores = vectors[p] @ vectors[f].T
         same = person[p][:, None] == person[f][None]
         impostors, genuine = np.sort(scores[~same]), scores[same]
-        out[str(split)] = {
+        out[str(number)] = {
             "genuine_pairs": int(same.sum()),
             "impostor_pairs": int((~same).sum()),
             "fnmr": float(np.mean(genuine <= threshold)),
@@ -245,20 +245,25 @@ def all_cross_pose_pairs(
 def photos_by_split(pairs: list[CfpPair], images: list[str], embedded: dict) -> dict:
     """Per split (its people) and kind: photos with a face, the share `verify` refuses and
     the share whose eyes the occlusion network calls covered (probability > 0.5)."""
-    split_of = {name: p.split for p in pairs for name in (p.first, p.second)}
+    split = _split_of(pairs, images)
     out: dict = {}
-    for split in sorted(set(split_of.values())):
+    for number in np.unique(split):
         for kind in ("frontal", "profile"):
-            chosen = [
-                i
-                for i, name in enumerate(images)
-                if split_of[name] == split and f"/{kind}/" in name and embedded["detected"][i]
-            ]
+            kind_of = np.array([f"/{kind}/" in name for name in images])
+            chosen = np.flatnonzero((split == number) & kind_of & embedded["detected"])
             shares = {
                 "retake": embedded["retake"][chosen],
                 "eyes_covered": embedded["eyes_covered"][chosen] > 0.5,
             }
-            out.setdefault(str(split), {})[kind] = {"photos": len(chosen)} | {
-                name: float(np.mean(flags)) if chosen else None for name, flags in shares.items()
+            out.setdefault(str(number), {})[kind] = {"photos": len(chosen)} | {
+                name: float(np.mean(flags)) if len(chosen) else None
+                for name, flags in shares.items()
             }
     return out
+
+
+def _split_of(pairs: list[CfpPair], images: list[str]) -> np.ndarray:
+    """(len(images),) the protocol split each image's pairs belong to (splits hold disjoint
+    people, so one per image)."""
+    split_of = {name: p.split for p in pairs for name in (p.first, p.second)}
+    return np.array([split_of[name] for name in images])

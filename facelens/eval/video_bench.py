@@ -47,9 +47,8 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
             )
         if frame.faces and frame.index < speaker_until:
             shot = sum(frame.index >= cut for cut in analysis.cut_frames)
-            box = frame.faces[0].box
-            side = ((box.x2 - box.x1) * (box.y2 - box.y1)) ** 0.5
-            largest.setdefault(shot, []).append((side, frame.faces[0].track_id))
+            first = frame.faces[0].track_id
+            largest.setdefault(shot, []).append((sides[first][-1], first))
     speaker_ids = {
         shot: {t for side, t in seen if side >= SPEAKER_SHARE * max(s for s, _ in seen)}
         for shot, seen in largest.items()

@@ -102,7 +102,8 @@ class _Embeddings:
 
 
 class Tracker:
-    """update() once per analysed frame; tracks missed more than max_misses frames end."""
+    """update() once per analysed frame; tracks missed more than max_misses frames end, or
+    with step 4 on, wait dormant until reid_misses if their face is big enough."""
 
     def __init__(
         self, max_misses: int = 15, reid_misses: int = 0, reid_cosine: float = 1.0
@@ -136,12 +137,11 @@ class Tracker:
                 track.misses += 1
         for track in self.dormant:
             track.misses += 1
-        gone = [t for t in self.live if t.misses > self.max_misses]
-        self.live = [t for t in self.live if t.misses <= self.max_misses]
-        self.dormant += [t for t in gone if self._may_return(t)]
-        ended = [t for t in gone if not self._may_return(t)]
-        ended += [t for t in self.dormant if t.misses > self.reid_misses]
+        ended = [t for t in self.dormant if t.misses > self.reid_misses]
         self.dormant = [t for t in self.dormant if t.misses <= self.reid_misses]
+        for track in [t for t in self.live if t.misses > self.max_misses]:
+            self.live.remove(track)
+            (self.dormant if self._may_return(track) else ended).append(track)
         for track in ended:
             track.end = "lost"
         new = [d for d, track in enumerate(assigned) if track is None]
