@@ -3,6 +3,7 @@ point at a region we replaced ourselves (real faces from ../shared/data)."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 
 from facelens import explain
 from facelens.eval.region_game import REGIONS, region_hit, swap_region
-from facelens.explain import targets
+from facelens.explain import recogniser, targets
 from facelens.explain.api import align, align_embedding, locate, similarity_target
 from facelens.explain.base import AlignedFace
 from facelens.explain.scores import ClassTarget
@@ -65,6 +66,34 @@ def test_dlib_resnet_twin_matches_onnx_runtime(chips: dict[str, AlignedFace]) ->
     with torch.no_grad():
         got = load_dlib_resnet(weight_path("dlib_resnet_v1.onnx"))(torch.from_numpy(x)).numpy()
     assert np.abs(_ort("dlib_resnet_v1.onnx", x)[0] - got).max() < TOL
+
+
+def test_a_layer_is_captured_from_the_callers_own_forward_pass() -> None:
+    """The REST server explains in worker threads through one shared twin: a layer hook must
+    keep only its own thread's activation (another's is not in this graph, nor this face)."""
+    net = load_dlib_resnet(weight_path("dlib_resnet_v1.onnx")).eval()
+    mine, other = (
+        torch.rand(1, 3, 150, 150, generator=torch.Generator().manual_seed(s)) for s in (0, 1)
+    )
+    with torch.no_grad():
+        expected = recogniser._run(net, mine, "level3")[1]
+    stop = threading.Event()
+
+    def busy() -> None:
+        with torch.no_grad():
+            while not stop.is_set():
+                net(other)
+
+    worker = threading.Thread(target=busy)
+    worker.start()
+    try:
+        for _ in range(20):
+            with torch.no_grad():
+                _, activation = recogniser._run(net, mine, "level3")
+            assert activation is not None and torch.equal(activation, expected)
+    finally:
+        stop.set()
+        worker.join()
 
 
 @pytest.mark.parametrize("attribute", list(targets.ATTRIBUTE_MODELS))

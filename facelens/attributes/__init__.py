@@ -17,12 +17,14 @@ from typing import TypeVar, cast
 
 import numpy as np
 
-from facelens.attributes.age import RESIDUAL_QUANTILES, to_age
-from facelens.attributes.age_gender import FaceApiAgeGender
+from facelens.attributes.age import to_age
 from facelens.attributes.choice import (
     CROP_NETWORK,
     DEFAULT_CHOICE,
     AttributeChoice,
+    ModelSpec,
+    is_crop,
+    load_crop,
     load_expression,
     load_head,
 )
@@ -72,17 +74,25 @@ def predict_attributes(
     missing vectors are computed (as FaceLens(flip=...) embeds)."""
     points = faces.points
     vectors = _Embeddings(rgb, faces, embeddings or {}, flip)
-    age_head = None if models.age == CROP_NETWORK else load_head("age", models.age)
-    gender_head = None if models.gender == CROP_NETWORK else load_head("gender", models.gender)
-    crop_ages = crop_female = None
-    if any(head is None or head.crop_weight > 0 for head in (age_head, gender_head)):
-        crop_ages, crop_female = _shared(FaceApiAgeGender).predict(rgb, points)
-    ages, female, table = crop_ages, crop_female, RESIDUAL_QUANTILES
-    if age_head is not None:
-        ages = age_head.predict_blended(vectors[age_head.embedder], crop_ages)
-        table = age_head.residual_quantiles
-    if gender_head is not None:
-        female = gender_head.predict_blended(vectors[gender_head.embedder], crop_female)
+    crops: dict[ModelSpec, tuple[np.ndarray, np.ndarray]] = {}  # each crop network runs once
+
+    def crop(spec: ModelSpec) -> tuple[np.ndarray, np.ndarray]:
+        if spec not in crops:
+            crops[spec] = load_crop(spec).predict(rgb, points)
+        return crops[spec]
+
+    if is_crop(models.age):
+        ages, table = crop(models.age)[0], load_crop(models.age).residual_quantiles
+    else:
+        head = load_head("age", models.age)
+        known = crop(CROP_NETWORK)[0] if head.crop_weight > 0 else None
+        ages, table = head.predict_blended(vectors[head.embedder], known), head.residual_quantiles
+    if is_crop(models.gender):
+        female = crop(models.gender)[1]
+    else:
+        head = load_head("gender", models.gender)
+        known = crop(CROP_NETWORK)[1] if head.crop_weight > 0 else None
+        female = head.predict_blended(vectors[head.embedder], known)
     if models.expression == DEFAULT_CHOICE.expression:
         emotions, temperature = _shared(MiniXceptionEmotion).probabilities(rgb, points), TEMPERATURE
     else:  # a trained network, calibrated inside

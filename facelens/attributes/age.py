@@ -6,6 +6,8 @@ interval from that model's measured residuals.
 
 from __future__ import annotations
 
+import json
+
 from facelens.types import Age
 
 # (predicted years below, 5% and 95% quantiles of true − predicted) per predicted-age range
@@ -27,6 +29,18 @@ RESIDUAL_QUANTILES: ResidualTable = (
     (60.0, -17.1, 10.5),
     (float("inf"), -12.6, 14.2),
 )
+
+
+def parse_residual_table(text: str) -> ResidualTable | None:
+    """A residual table from a model's metadata (JSON rows [edge or null, q05, q95]): empty
+    when there is none, None when its last row is not open-ended (incomplete)."""
+    rows = json.loads(text or "[]")
+    if rows and rows[-1][0] is not None:
+        return None
+    return tuple(
+        (float("inf") if edge is None else float(edge), float(low), float(high))
+        for edge, low, high in rows
+    )
 
 
 def bucket(years: float) -> str:

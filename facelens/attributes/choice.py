@@ -2,8 +2,10 @@
 
     FaceLens(attribute_models={"gender": "my-gender.onnx", "age": "faceapi"})
 
-age, gender: "faceapi" (face-api's AgeGenderNet on a crop), "head" (the embedding head that
-ships with facelens), or the path of a head made by `facelens train age|gender`.
+age, gender: "faceapi-utk" (the default: face-api's AgeGenderNet fine-tuned here on UTKFace's
+training faces), "faceapi" (face-api's own weights), "head" (the embedding head that ships with
+facelens), or the path of a head made by `facelens train age|gender` or of a crop network
+made by `facelens train crop`.
 expression: "mini-xception" (the shipped FER2013 network), or the path of a network made by
 `facelens train expression`.
 Each file loads once per process.
@@ -11,33 +13,41 @@ Each file loads once per process.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+from facelens.attributes.age_gender import CROP_TARGET, FINE_TUNED_FILE, FaceApiAgeGender
 from facelens.attributes.embedding_head import EmbeddingHead
 from facelens.attributes.expression_net import TrainedExpression
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.models.onnx_model import shared
 
 CROP_NETWORK = "faceapi"
+FINE_TUNED_CROP = "faceapi-utk"
 SHIPPED_HEAD = "head"
 BUILT_IN = {
-    "age": (CROP_NETWORK, SHIPPED_HEAD),
-    "gender": (CROP_NETWORK, SHIPPED_HEAD),
+    "age": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD),
+    "gender": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD),
     "expression": ("mini-xception",),
 }
 SHIPPED_HEADS = {"age": "age-head.onnx", "gender": "gender-head.onnx"}
+CROP_FILES = {CROP_NETWORK: FaceApiAgeGender.file_name, FINE_TUNED_CROP: FINE_TUNED_FILE}
 
 ModelSpec = str | Path
 
 
 @dataclass(frozen=True)
 class AttributeChoice:
-    """One model per attribute: a BUILT_IN name or a Path to a trained head."""
+    """One model per attribute: a BUILT_IN name or a Path to a trained model."""
 
-    age: ModelSpec = CROP_NETWORK
-    gender: ModelSpec = CROP_NETWORK
+    # face-api's network fine-tuned on utkface-train: on utkface-dev age MAE 4.60 vs 4.82,
+    # gender 94.80% vs 94.77% with calibration error 0.8% vs 2.9% (README, Attributes)
+    age: ModelSpec = FINE_TUNED_CROP
+    gender: ModelSpec = FINE_TUNED_CROP
     expression: ModelSpec = "mini-xception"
 
 
@@ -73,6 +83,9 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     if kind == "expression":
         load_expression(path.resolve())  # refuses a file that is not an expression network
         return path.resolve()
+    if is_crop_file(path.resolve()):
+        load_crop(path.resolve())  # refuses a file that is not a crop network
+        return path.resolve()
     head = load_head(kind, path.resolve())
     if head.target != kind:
         raise FaceLensError(
@@ -81,8 +94,40 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     return path.resolve()
 
 
-_loaded: dict[tuple[str, str], EmbeddingHead | TrainedExpression] = {}  # (kind, file)
+_loaded: dict[tuple[str, str], EmbeddingHead | TrainedExpression | FaceApiAgeGender] = {}
 _lock = threading.Lock()
+
+
+def is_crop(spec: ModelSpec) -> bool:
+    """Whether an age/gender choice is a crop network (not an embedding head)."""
+    if spec in (CROP_NETWORK, FINE_TUNED_CROP):
+        return True
+    return spec != SHIPPED_HEAD and is_crop_file(Path(spec))
+
+
+@functools.lru_cache(maxsize=64)
+def is_crop_file(path: Path) -> bool:
+    import onnx  # reads the metadata only; the session is made by load_crop
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # not an ONNX file: the loader that comes next says so
+        return False
+    return any(p.key == "facelens.target" and p.value == CROP_TARGET for p in model.metadata_props)
+
+
+def load_crop(spec: ModelSpec) -> FaceApiAgeGender:
+    """The process-wide crop network: face-api's, the shipped fine-tune, or a user's file."""
+    if spec == CROP_NETWORK:
+        return cast(FaceApiAgeGender, shared(FaceApiAgeGender))
+    source: str | Path = CROP_FILES[spec] if spec == FINE_TUNED_CROP else Path(spec)
+    key = ("crop", str(source))
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = FaceApiAgeGender(source)
+        model = _loaded[key]
+    assert isinstance(model, FaceApiAgeGender)
+    return model
 
 
 def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:

@@ -14,12 +14,11 @@ the validation split: 0 is the head alone): years are averaged, gender in log-od
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from facelens.attributes.age import ResidualTable
+from facelens.attributes.age import ResidualTable, parse_residual_table
 from facelens.attributes.base import AttributeModel
 from facelens.errors import ErrorCode, FaceLensError
 
@@ -43,13 +42,9 @@ class EmbeddingHead(AttributeModel):
                 f"embedder {self.embedder!r}, input width {width!r})",
             )
         self.crop_weight = float(meta.get("facelens.faceapi_weight", "0"))
-        rows = json.loads(meta.get("facelens.age_residual_quantiles", "[]"))
-        self.residual_quantiles: ResidualTable = tuple(
-            (float("inf") if edge is None else float(edge), float(low), float(high))
-            for edge, low, high in rows
-        )
-        incomplete = bool(rows) and rows[-1][0] is not None  # the last row must be open-ended
-        if incomplete or (self.target == "age" and not rows):
+        table = parse_residual_table(meta.get("facelens.age_residual_quantiles", ""))
+        self.residual_quantiles: ResidualTable = table or ()
+        if table is None or (self.target == "age" and not table):
             raise FaceLensError(
                 ErrorCode.BAD_ARGUMENT, f"{file_name}: its age residual table is incomplete"
             )

@@ -18,8 +18,9 @@ from facelens.types import Face, ImageResult
 ModelOption = typer.Option(
     None,
     "--model",
-    help="KIND=MODEL, repeatable: age or gender = faceapi, head or a trained .onnx head "
-    "(`facelens train`).",
+    help="KIND=MODEL, repeatable: age or gender = faceapi, faceapi-utk, head or a .onnx file "
+    "from `facelens train age|gender|crop`; expression = mini-xception or a .onnx file from "
+    "`facelens train expression`.",
 )
 
 

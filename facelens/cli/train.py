@@ -1,4 +1,4 @@
-"""`facelens train age|gender|expression`: attribute models trained on your own labelled faces.
+"""`facelens train age|gender|crop|expression`: attribute models trained on your own labelled faces.
 
 The training code lives in facelens/train and is imported inside each command, so the
 runtime never loads it. Use the result with `FaceLens(attribute_models={"age": PATH})` or
@@ -137,6 +137,32 @@ def age(
     config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
     _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+
+
+@app.command()
+def crop(
+    data: Path = DataOption,
+    out: Path = OutOption,
+    epochs: int = typer.Option(8, min=1, help="Epochs (the best on the validation split wins)."),
+    terms: str | None = TermsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Fine-tune face-api's age/gender crop network (checkpointed: a rerun resumes).
+    Use it for age, gender or both: `--model age=FILE --model gender=FILE`."""
+    from facelens.train.crop_network_export import train_crop_network
+
+    _check_paths(data, out)
+    command = f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs}"
+    card = train_crop_network(data, out, epochs, terms, command, log=errors.print)
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
+        f"{out.with_suffix('.card.md')}",
+        markup=False,
+    )
 
 
 @app.command()

@@ -13,6 +13,7 @@ network's map warped back into the frame.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
@@ -173,7 +174,16 @@ def _run(
     captured: list[torch.Tensor] = []
     hook = None
     if layer:
-        hook = getattr(net, layer).register_forward_hook(lambda m, i, o: captured.append(o))
+        # A hook sees every thread's forward through this shared twin: keep only our own
+        # (the REST server explains in worker threads; another request's activation is not
+        # in this graph, and would be another face's map).
+        caller = threading.get_ident()
+
+        def keep(module: torch.nn.Module, inputs: object, output: torch.Tensor) -> None:
+            if threading.get_ident() == caller:
+                captured.append(output)
+
+        hook = getattr(net, layer).register_forward_hook(keep)
     try:
         raw = net(x)
     finally:

@@ -79,21 +79,26 @@ def _aggregate_attributes(track: Track, views: list[View], best: int) -> None:
     """Median age, mean gender probability and mean expression over the views; the best
     view's own values on `track.best`."""
     from facelens.attributes.age import to_age
-    from facelens.attributes.age_gender import FaceApiAgeGender
+    from facelens.attributes.choice import DEFAULT_CHOICE, load_crop
     from facelens.attributes.expression import MiniXceptionEmotion, to_expression
     from facelens.attributes.gender import to_gender
     from facelens.models.onnx_model import shared
 
-    age_gender, emotion = shared(FaceApiAgeGender), shared(MiniXceptionEmotion)
+    # the default models, both crop networks (one network when they are the same)
+    age_net, gender_net = load_crop(DEFAULT_CHOICE.age), load_crop(DEFAULT_CHOICE.gender)
+    emotion = shared(MiniXceptionEmotion)
     ages, female, emotions = [], [], []
     for view in views:
-        age, woman = age_gender.predict(view.crop, view.face.points)  # type: ignore[attr-defined]
+        age, woman = age_net.predict(view.crop, view.face.points)
+        if gender_net is not age_net:
+            woman = gender_net.predict(view.crop, view.face.points)[1]
         ages.append(float(age[0]))
         female.append(float(woman[0]))
         emotions.append(emotion.probabilities(view.crop, view.face.points)[0])  # type: ignore[attr-defined]
-    track.age = to_age(float(np.median(ages)))
+    table = age_net.residual_quantiles
+    track.age = to_age(float(np.median(ages)), table)
     track.gender = to_gender(float(np.mean(female)))
     track.expression = to_expression(np.mean(emotions, axis=0))
-    track.best.age = to_age(ages[best])
+    track.best.age = to_age(ages[best], table)
     track.best.gender = to_gender(female[best])
     track.best.expression = to_expression(emotions[best])

@@ -1,0 +1,102 @@
+"""face-api's crop network fine-tuned here: `facelens train crop` end to end on a small
+UTKFace sample, the file in FaceLens, the shipped fine-tune, and the weight round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+from typer.testing import CliRunner
+
+from facelens.attributes import predict_attributes
+from facelens.attributes.age import interval
+from facelens.attributes.age_gender import FaceApiAgeGender
+from facelens.attributes.choice import choose, is_crop, load_crop
+from facelens.cli import app
+from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import load_image
+from facelens.lens import FaceLens
+from facelens.models.onnx_model import weight_path
+from facelens.train import crop_network, head_export
+
+runner = CliRunner()
+SAMPLE = 30
+PHOTO = "inspireface/test_res/attribute/1423.jpg"  # one Black female aged 10-19
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("crop")
+    sample = root / "utkface-sample"  # the name tells the card which terms apply
+    sample.mkdir()
+    files = sorted((data_dir / "utkface-train").glob("*.jpg"))
+    for index in np.linspace(0, len(files) - 1, SAMPLE).round().astype(int):
+        (sample / files[index].name).symlink_to(files[index])
+    out = root / "crop.onnx"
+    args = ["train", "crop", "--data", str(sample), "--out", str(out), "--epochs", "1"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_training_writes_a_crop_network_and_its_card(trained: tuple[Path, dict]) -> None:
+    out, card = trained
+    assert card["sha256"] == head_export.sha256(out)
+    assert card["data"]["faces"] == SAMPLE and card["data"]["validation_faces"] == 4
+    assert "non-commercial research" in card["data"]["terms"]
+    assert card["onnx_max_difference"] <= 1e-3
+    assert card["command"].startswith("facelens train crop --data ")
+    assert 0 <= card["validation"]["gender_accuracy"] <= 1 and card["validation"]["age_mae"] > 0
+    assert "Remake it with" in out.with_suffix(".card.md").read_text()
+
+
+def test_a_trained_crop_network_predicts_age_and_gender(
+    trained: tuple[Path, dict], data_dir: Path
+) -> None:
+    out, _ = trained
+    assert is_crop(choose({"age": out}).age) and is_crop(choose({"gender": out}).gender)
+    rgb = load_image(data_dir / PHOTO)
+    faces = FaceDetector.shared(DEFAULT_DETECTOR).detect(rgb)
+    age, gender, _ = predict_attributes(rgb, faces, choose({"age": out, "gender": out}))[0]
+    network = load_crop(out)
+    years, female = network.predict(rgb, faces.points)
+    assert age.years == round(float(years[0]), 1)
+    assert age.interval == interval(age.years, network.residual_quantiles)
+    assert gender.label == ("female" if female[0] >= 0.5 else "male")
+    assert network.residual_quantiles != load_crop("faceapi").residual_quantiles
+    lens = FaceLens(attribute_models={"age": out, "gender": out})
+    assert lens.analyze(rgb, quality=False).faces[0].age == age
+
+
+def test_an_untouched_twin_writes_face_apis_network_back(tmp_path: Path) -> None:
+    source = weight_path(FaceApiAgeGender.file_name)
+    out = tmp_path / "same.onnx"
+    crop_network.write_onnx(crop_network.trainable_twin(source), source, out, {})
+    batch = np.random.default_rng(0).normal(0, 0.3, (3, 3, 112, 112)).astype(np.float32)
+    original = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    written = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    expected, got = original.run(None, {"input": batch}), written.run(None, {"input": batch})
+    for a, b in zip(expected, got, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_a_crop_network_needs_its_metadata(tmp_path: Path) -> None:
+    source = weight_path(FaceApiAgeGender.file_name)
+    bare = tmp_path / "bare.onnx"
+    crop_network.write_onnx(crop_network.trainable_twin(source), source, bare, {})
+    with pytest.raises(FaceLensError) as caught:
+        FaceApiAgeGender(bare)
+    assert caught.value.code == ErrorCode.BAD_ARGUMENT
+    assert not is_crop(bare)
+
+
+def test_the_shipped_fine_tune_is_a_built_in_choice() -> None:
+    chosen = choose({"age": "faceapi-utk", "gender": "faceapi-utk"})
+    assert chosen.age == chosen.gender == "faceapi-utk"
+    network = load_crop("faceapi-utk")
+    assert network.residual_quantiles[-1][0] == float("inf")
+    assert load_crop("faceapi") is not network
