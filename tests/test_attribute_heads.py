@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from samples import utkface_sample
 from typer.testing import CliRunner
 
 from facelens.attributes.age import interval
@@ -30,11 +31,7 @@ PHOTO = "inspireface/test_res/attribute/1423.jpg"  # one Black female aged 10-19
 def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Both heads trained through the CLI on SAMPLE evenly spaced UTKFace training faces."""
     root = tmp_path_factory.mktemp("heads")
-    sample = root / "utkface-sample"  # the name tells the card which terms apply
-    sample.mkdir()
-    files = sorted((data_dir / "utkface-train").glob("*.jpg"))
-    for index in np.linspace(0, len(files) - 1, SAMPLE).round().astype(int):
-        (sample / files[index].name).symlink_to(files[index])
+    sample = utkface_sample(data_dir, root, SAMPLE)
     patch = pytest.MonkeyPatch()
     patch.setattr(attribute_heads, "CACHE_DIR", root / "cache")  # embed once for both
     out = {}

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from samples import utkface_sample
 from typer.testing import CliRunner
 
 from facelens.attributes import predict_attributes
@@ -31,11 +32,7 @@ PHOTO = "inspireface/test_res/attribute/1423.jpg"  # one Black female aged 10-19
 @pytest.fixture(scope="module")
 def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("crop")
-    sample = root / "utkface-sample"  # the name tells the card which terms apply
-    sample.mkdir()
-    files = sorted((data_dir / "utkface-train").glob("*.jpg"))
-    for index in np.linspace(0, len(files) - 1, SAMPLE).round().astype(int):
-        (sample / files[index].name).symlink_to(files[index])
+    sample = utkface_sample(data_dir, root, SAMPLE)
     out = root / "crop.onnx"
     args = ["train", "crop", "--data", str(sample), "--out", str(out), "--epochs", "1"]
     result = runner.invoke(app, [*args, "--json"])

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 from facelens.attributes.age_gender import CROP_TARGET, FINE_TUNED_FILE, FaceApiAgeGender
 from facelens.attributes.embedding_head import EmbeddingHead
@@ -94,6 +94,7 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     return path.resolve()
 
 
+Model = TypeVar("Model", EmbeddingHead, TrainedExpression, FaceApiAgeGender)
 _loaded: dict[tuple[str, str], EmbeddingHead | TrainedExpression | FaceApiAgeGender] = {}
 _lock = threading.Lock()
 
@@ -116,38 +117,31 @@ def is_crop_file(path: Path) -> bool:
     return any(p.key == "facelens.target" and p.value == CROP_TARGET for p in model.metadata_props)
 
 
+def _load_once(kind: str, source: str | Path, model_class: type[Model]) -> Model:
+    """One instance per (kind, file) per process."""
+    key = (kind, str(source))
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = model_class(source)
+        model = _loaded[key]
+    assert isinstance(model, model_class)
+    return model
+
+
 def load_crop(spec: ModelSpec) -> FaceApiAgeGender:
     """The process-wide crop network: face-api's, the shipped fine-tune, or a user's file."""
     if spec == CROP_NETWORK:
         return cast(FaceApiAgeGender, shared(FaceApiAgeGender))
     source: str | Path = CROP_FILES[spec] if spec == FINE_TUNED_CROP else Path(spec)
-    key = ("crop", str(source))
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = FaceApiAgeGender(source)
-        model = _loaded[key]
-    assert isinstance(model, FaceApiAgeGender)
-    return model
+    return _load_once("crop", source, FaceApiAgeGender)
 
 
 def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:
     """The process-wide EmbeddingHead of a path, or of SHIPPED_HEAD for `kind`."""
     source: str | Path = SHIPPED_HEADS[kind] if spec == SHIPPED_HEAD else Path(spec)
-    key = ("head", str(source))
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = EmbeddingHead(source)
-        head = _loaded[key]
-    assert isinstance(head, EmbeddingHead)
-    return head
+    return _load_once("head", source, EmbeddingHead)
 
 
 def load_expression(path: ModelSpec) -> TrainedExpression:
     """The process-wide TrainedExpression of a path."""
-    key = ("expression", str(path))
-    with _lock:
-        if key not in _loaded:
-            _loaded[key] = TrainedExpression(Path(path))
-        model = _loaded[key]
-    assert isinstance(model, TrainedExpression)
-    return model
+    return _load_once("expression", Path(path), TrainedExpression)

@@ -139,6 +139,18 @@ def age(
     _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
 
 
+def _report(card: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        emit_json(card)
+        return
+    console.print(
+        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
+        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
+        f"{out.with_suffix('.card.md')}",
+        markup=False,
+    )
+
+
 @app.command()
 def crop(
     data: Path = DataOption,
@@ -154,15 +166,7 @@ def crop(
     _check_paths(data, out)
     command = f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs}"
     card = train_crop_network(data, out, epochs, terms, command, log=errors.print)
-    if as_json:
-        emit_json(card)
-        return
-    console.print(
-        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
-        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
-        f"{out.with_suffix('.card.md')}",
-        markup=False,
-    )
+    _report(card, out, as_json)
 
 
 @app.command()
@@ -185,15 +189,7 @@ def expression(
         f"--epochs {epochs} --width {width}"
     )
     card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
-    if as_json:
-        emit_json(card)
-        return
-    console.print(
-        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
-        f"faces; {card['training_seconds']:.0f} s, {card['epochs']} epochs; model card "
-        f"{out.with_suffix('.card.md')}",
-        markup=False,
-    )
+    _report(card, out, as_json)
 
 
 @app.command()

@@ -1,0 +1,18 @@
+"""Small labelled samples of the shared data sets, as folders of links, for training tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def utkface_sample(data_dir: Path, root: Path, count: int) -> Path:
+    """`count` evenly spaced UTKFace training faces linked into root/utkface-sample (the
+    name tells a model card which terms apply)."""
+    sample = root / "utkface-sample"
+    sample.mkdir()
+    files = sorted((data_dir / "utkface-train").glob("*.jpg"))
+    for index in np.linspace(0, len(files) - 1, count).round().astype(int):
+        (sample / files[index].name).symlink_to(files[index])
+    return sample
