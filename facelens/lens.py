@@ -40,8 +40,9 @@ class FaceLens:
     detector: "yunet" (scene faces from ~10 px, profiles) or "blazeface" (BlazeFace front, the
         first design); see facelens.detection.detector.
     attribute_models: which model predicts an attribute, replacing the default: "age" and
-        "gender" take "faceapi" (a crop network), "head" (the shipped embedding head) or the
-        path of a head made by `facelens train age|gender`; "expression" takes
+        "gender" take "faceapi-utk" (the default: face-api's crop network fine-tuned here),
+        "faceapi" (face-api's own weights), "head" (the shipped embedding head) or the path of
+        a file made by `facelens train age|gender|crop`; "expression" takes
         "mini-xception" or the path of a network made by `facelens train expression`
         (facelens.attributes.choice).
     """
