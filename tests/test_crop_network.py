@@ -22,6 +22,7 @@ from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import load_image
 from facelens.lens import FaceLens
 from facelens.models.onnx_model import weight_path
+from facelens.models.torch_onnx import OnnxTorch
 from facelens.train import crop_network, head_export
 
 runner = CliRunner()
@@ -72,7 +73,7 @@ def test_a_trained_crop_network_predicts_age_and_gender(
 def test_an_untouched_twin_writes_face_apis_network_back(tmp_path: Path) -> None:
     source = weight_path(FaceApiAgeGender.file_name)
     out = tmp_path / "same.onnx"
-    crop_network.write_onnx(crop_network.trainable_twin(source), source, out, {})
+    crop_network.write_onnx(OnnxTorch(source, trainable=True), source, out, {})
     batch = np.random.default_rng(0).normal(0, 0.3, (3, 3, 112, 112)).astype(np.float32)
     original = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
     written = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -84,7 +85,7 @@ def test_an_untouched_twin_writes_face_apis_network_back(tmp_path: Path) -> None
 def test_a_crop_network_needs_its_metadata(tmp_path: Path) -> None:
     source = weight_path(FaceApiAgeGender.file_name)
     bare = tmp_path / "bare.onnx"
-    crop_network.write_onnx(crop_network.trainable_twin(source), source, bare, {})
+    crop_network.write_onnx(OnnxTorch(source, trainable=True), source, bare, {})
     with pytest.raises(FaceLensError) as caught:
         FaceApiAgeGender(bare)
     assert caught.value.code == ErrorCode.BAD_ARGUMENT

@@ -285,7 +285,8 @@ class OnnxTorch(nn.Module):
     attached to the autograd graph, which is what Grad-CAM needs.
     """
 
-    def __init__(self, model: str | Path | Any) -> None:
+    def __init__(self, model: str | Path | Any, trainable: bool = False) -> None:
+        """trainable: the float weight tensors become parameters (fine-tuning), not buffers."""
         import onnx
         from onnx import helper, numpy_helper
 
@@ -294,7 +295,7 @@ class OnnxTorch(nn.Module):
         super().__init__()
         self._buffer_of: dict[str, str] = {}  # ONNX tensor name -> buffer attribute
         for tensor in graph.initializer:
-            self._add_constant(tensor.name, numpy_helper.to_array(tensor))
+            self._add_constant(tensor.name, numpy_helper.to_array(tensor), trainable)
         initialised = {t.name for t in graph.initializer}
         self.input_names = [v.name for v in graph.input if v.name not in initialised]
         self.output_names = [v.name for v in graph.output]
@@ -315,10 +316,18 @@ class OnnxTorch(nn.Module):
         # Last node that reads each tensor: intermediates are dropped after it (memory).
         self._last_use = {name: n for n, (_, ins, _, _) in enumerate(self.nodes) for name in ins}
 
-    def _add_constant(self, name: str, array: np.ndarray) -> None:
+    def _add_constant(self, name: str, array: np.ndarray, trainable: bool = False) -> None:
         key = f"c{len(self._buffer_of)}"
-        self.register_buffer(key, torch.from_numpy(np.array(array, copy=True)), persistent=False)
+        value = torch.from_numpy(np.array(array, copy=True))
+        if trainable and value.dtype == torch.float32 and value.numel() > 1:
+            self.register_parameter(key, nn.Parameter(value))
+        else:
+            self.register_buffer(key, value, persistent=False)
         self._buffer_of[name] = key
+
+    def initializer(self, name: str) -> Tensor:
+        """The current value of the graph's initializer `name` (a parameter when trainable)."""
+        return getattr(self, self._buffer_of[name])
 
     def run(
         self, inputs: Sequence[Tensor], capture: Iterable[str] = ()

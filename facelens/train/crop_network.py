@@ -1,7 +1,7 @@
 """`facelens train crop`: fine-tune face-api's AgeGenderNet (age and gender from one crop).
 
 The shipped network (faceapi-age-gender.onnx) is run by its torch twin
-(models.torch_onnx.OnnxTorch) with every float weight made trainable, and trained on the
+(models.torch_onnx.OnnxTorch, trainable=True: every float weight a parameter), and trained on the
 labelled faces of a UTKFace-style folder, cut exactly as at run time (facelens's own
 detector and landmarks, dlib chip 112 px, padding 0.2): rotation ±15°, zoom ±10%, shifts
 of ±6 px, mirror and brightness/contrast ±20% on every batch; cross-entropy on gender plus
@@ -70,29 +70,15 @@ def load_faces(folder: Path, detector: str = DEFAULT_DETECTOR) -> LabelledFaces:
     )
 
 
-def trainable_twin(source: str | Path) -> OnnxTorch:
-    """The ONNX graph's torch twin with its float weights as parameters."""
-    twin = OnnxTorch(source)
-    for key in list(twin._buffers):
-        value = twin._buffers[key]
-        if value is not None and value.dtype == torch.float32 and value.numel() > 1:
-            del twin._buffers[key]
-            twin.register_parameter(key, nn.Parameter(value.clone()))
-    return twin
-
-
 def write_onnx(twin: OnnxTorch, source: str | Path, out: Path, metadata: dict[str, str]) -> None:
     """`source`'s graph with the twin's current weights and `metadata`, written to `out`."""
     model = onnx.load(str(source))
-    parameters = dict(twin.named_parameters())
     for initializer in model.graph.initializer:
-        key = twin._buffer_of[initializer.name]
-        if key in parameters:
-            array = parameters[key].detach().numpy()
+        value = twin.initializer(initializer.name)
+        if isinstance(value, nn.Parameter):
+            array = value.detach().numpy()
             initializer.CopyFrom(numpy_helper.from_array(array, initializer.name))
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    onnx.helper.set_model_props(model, metadata)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(out))
 
@@ -164,18 +150,19 @@ def train(
     torch.manual_seed(SEED)
     rng = np.random.default_rng(SEED)
     rows, valid = split(len(faces))
-    twin = trainable_twin(weight_path(FaceApiAgeGender.file_name))
+    twin = OnnxTorch(weight_path(FaceApiAgeGender.file_name), trainable=True)
     optimiser = torch.optim.Adam(twin.parameters(), lr=learning_rate)
     steps = epochs * math.ceil(len(rows) / BATCH)
-    state = {"epoch": 0, "best": validation_score(twin, faces, valid), "seconds": 0.0}
-    state["best_weights"] = {k: v.clone() for k, v in twin.state_dict().items()}
-    log(f"face-api before fine-tuning: validation score {state['best']:.4f}")
     if checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
         twin.load_state_dict(saved["twin"])
         optimiser.load_state_dict(saved["optimiser"])
         rng.bit_generator.state = saved["rng"]
         state = saved["state"]
+    else:  # face-api's own weights are the epoch to beat
+        state = {"epoch": 0, "best": validation_score(twin, faces, valid), "seconds": 0.0}
+        state["best_weights"] = {k: v.clone() for k, v in twin.state_dict().items()}
+        log(f"face-api before fine-tuning: validation score {state['best']:.4f}")
     while state["epoch"] < epochs:
         started = time.perf_counter()
         twin.train()

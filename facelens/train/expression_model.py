@@ -44,12 +44,8 @@ def export(model: expression.Probabilities, out: Path, check: np.ndarray) -> flo
             dynamo=False,
         )
     graph = onnx.load(str(out))
-    for key, value in {
-        "facelens.target": "expression",
-        "facelens.labels": ",".join(LABELS),
-    }.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
+    metadata = {"facelens.target": "expression", "facelens.labels": ",".join(LABELS)}
+    onnx.helper.set_model_props(graph, metadata)
     onnx.save(graph, str(out))
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     batch = expression.to_tensor(check)

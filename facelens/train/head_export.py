@@ -75,9 +75,7 @@ def export_onnx(
             dynamo=False,
         )
     model = onnx.load(str(out))
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
+    onnx.helper.set_model_props(model, metadata)
     onnx.save(model, str(out))
     return ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
