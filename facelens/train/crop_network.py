@@ -26,7 +26,7 @@ import torch
 from onnx import numpy_helper
 from torch import nn
 
-from facelens.attributes.age_gender import CHANNEL_MEANS, FaceApiAgeGender
+from facelens.attributes.age_gender import FaceApiAgeGender, preprocess
 from facelens.attributes.crops import similarity
 from facelens.detection.detector import DEFAULT_DETECTOR
 from facelens.eval.attributes import utkface_labels
@@ -106,9 +106,9 @@ def chips(faces: LabelledFaces, rows: np.ndarray, rng: np.random.Generator | Non
     return out
 
 
-def _input(crops: np.ndarray) -> torch.Tensor:
-    normalised = (crops.astype(np.float32) - CHANNEL_MEANS) / 255.0
-    return torch.from_numpy(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2)))
+def network_input(crops: np.ndarray) -> torch.Tensor:
+    """The network's input, normalised as at run time (attributes.age_gender.preprocess)."""
+    return torch.from_numpy(np.ascontiguousarray(preprocess(crops)))
 
 
 @torch.no_grad()
@@ -118,7 +118,7 @@ def predict(twin: OnnxTorch, faces: LabelledFaces, rows: np.ndarray) -> tuple[np
     years, female = [], []
     for start in range(0, len(rows), 128):
         crops = chips(faces, rows[start : start + 128], None)
-        age, gender = twin(torch.cat([_input(crops), _input(crops[:, :, ::-1])]))
+        age, gender = twin(torch.cat([network_input(crops), network_input(crops[:, :, ::-1])]))
         n = len(crops)
         years.append(((age[:n, 0] + age[n:, 0]) / 2).numpy())
         female.append(((gender[:n, 1] + gender[n:, 1]) / 2).numpy())
@@ -172,7 +172,7 @@ def train(
             for group in optimiser.param_groups:
                 group["lr"] = learning_rate * 0.5 * (1 + math.cos(math.pi * step / steps))
             batch = order[start : start + BATCH]
-            age, gender = twin(_input(chips(faces, batch, rng)))
+            age, gender = twin(network_input(chips(faces, batch, rng)))
             female = torch.as_tensor(faces.female[batch], dtype=torch.int64)[:, None]
             years = torch.as_tensor(faces.age[batch], dtype=torch.float32)
             loss = -torch.log(gender.gather(1, female) + 1e-7).mean()

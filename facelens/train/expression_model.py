@@ -51,10 +51,7 @@ def export(model: expression.Probabilities, out: Path, check: np.ndarray) -> flo
     batch = expression.to_tensor(check)
     from_onnx = session.run(None, {"grey": batch.numpy()})[0]
     with torch.no_grad():
-        difference = float(np.max(np.abs(from_onnx - model(batch).numpy())))
-    if difference > head_export.TOLERANCE:
-        raise RuntimeError(f"ONNX export differs from torch by {difference:g}")
-    return difference
+        return head_export.checked_difference([from_onnx], [model(batch).numpy()])
 
 
 def train_expression(

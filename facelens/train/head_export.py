@@ -50,8 +50,16 @@ def export(
     output = "female" if config.target == "gender" else "years"
     session = export_onnx(readout, torch.zeros(2, check.shape[1]), out, output, metadata)
     from_onnx = session.run(None, {"embedding": check.astype(np.float32)})[0]
-    difference = float(np.max(np.abs(from_onnx.reshape(-1) - predict(readout, check))))
-    if difference > TOLERANCE:
+    return checked_difference([from_onnx.reshape(-1)], [predict(readout, check)])
+
+
+def checked_difference(
+    from_onnx: list[np.ndarray], from_torch: list[np.ndarray], tolerance: float = TOLERANCE
+) -> float:
+    """The largest |ONNX − torch| over matching outputs; raises when it exceeds `tolerance`."""
+    pairs = zip(from_onnx, from_torch, strict=True)
+    difference = max(float(np.max(np.abs(a - b))) for a, b in pairs)
+    if difference > tolerance:
         raise RuntimeError(f"ONNX export differs from torch by {difference:g}")
     return difference
 
