@@ -98,3 +98,22 @@ def test_the_shipped_fine_tune_is_a_built_in_choice() -> None:
     network = load_crop("faceapi-utk")
     assert network.residual_quantiles[-1][0] == float("inf")
     assert load_crop("faceapi") is not network
+
+
+def test_training_on_a_folder_without_labelled_faces_is_a_clear_error(tmp_path: Path) -> None:
+    for kind in ("crop", "age", "gender", "expression"):
+        args = ["train", kind, "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]
+        result = runner.invoke(app, [*args, "--json"])
+        assert result.exit_code == 2, (kind, result.output)
+        error = json.loads(result.stdout)["error"]
+        assert error["code"] == "bad_argument" and str(tmp_path) in error["message"]
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_an_unreadable_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not an onnx graph")
+    for kind in ("age", "gender", "expression"):
+        with pytest.raises(FaceLensError) as caught:
+            choose({kind: junk})
+        assert caught.value.code == ErrorCode.BAD_ARGUMENT and "junk.onnx" in caught.value.message

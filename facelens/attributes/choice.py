@@ -122,7 +122,14 @@ def _load_once(kind: str, source: str | Path, model_class: type[Model]) -> Model
     key = (kind, str(source))
     with _lock:
         if key not in _loaded:
-            _loaded[key] = model_class(source)
+            try:
+                _loaded[key] = model_class(source)
+            except FaceLensError:
+                raise
+            except Exception as error:  # ONNX Runtime cannot read it: say which file
+                raise FaceLensError(
+                    ErrorCode.BAD_ARGUMENT, f"{source} is not a readable ONNX model ({error})"
+                ) from None
         model = _loaded[key]
     assert isinstance(model, model_class)
     return model

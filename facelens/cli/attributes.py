@@ -205,7 +205,10 @@ def attributes(
         if not folder.is_dir():
             raise typer.BadParameter(f"{folder} is not a folder", param_hint=hint)
     models = attribute_models(model)
-    with Progress(console=console, transient=True, disable=as_json) as progress:
+    with (
+        reporting_errors(as_json),
+        Progress(console=console, transient=True, disable=as_json) as progress,
+    ):
         task = progress.add_task("analysing", total=None)
         report = evaluate_attributes(
             utkface, fer, limit, lambda: progress.advance(task), detector, models

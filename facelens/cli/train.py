@@ -15,7 +15,7 @@ from typing import Any
 import typer
 from rich.progress import Progress
 
-from facelens.cli.output import JsonOption, console, emit_json, errors
+from facelens.cli.output import JsonOption, console, emit_json, errors, reporting_errors
 from facelens.recognition.registry import EMBEDDER_NAMES
 
 app = typer.Typer(no_args_is_help=True, help="Train attribute models on your own data.")
@@ -68,7 +68,10 @@ def _run(
         for key, value in flags.items()
     )
     command = f"facelens train {target} --data {shlex.quote(str(data))} --out {out} {options}"
-    with Progress(console=console, transient=True, disable=as_json) as progress:
+    with (
+        reporting_errors(as_json),
+        Progress(console=console, transient=True, disable=as_json) as progress,
+    ):
         task = progress.add_task("embedding faces", total=None)
         card = train_head(
             target,
@@ -165,7 +168,8 @@ def crop(
 
     _check_paths(data, out)
     command = f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs}"
-    card = train_crop_network(data, out, epochs, terms, command, log=errors.print)
+    with reporting_errors(as_json):
+        card = train_crop_network(data, out, epochs, terms, command, log=errors.print)
     _report(card, out, as_json)
 
 
@@ -188,7 +192,8 @@ def expression(
         f"facelens train expression --data {shlex.quote(str(data))} --out {out} "
         f"--epochs {epochs} --width {width}"
     )
-    card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
+    with reporting_errors(as_json):
+        card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
     _report(card, out, as_json)
 
 
@@ -231,7 +236,10 @@ def decoder(
         f"{embedder} --size {size} --steps {steps} --pixel-steps {pixel_steps} "
         f"--identity-batch {identity_batch}"
     )
-    card = train_decoder(data, out, config, embedder, cache, command, checkpoint, log=errors.print)
+    with reporting_errors(as_json):
+        card = train_decoder(
+            data, out, config, embedder, cache, command, checkpoint, log=errors.print
+        )
     if as_json:
         emit_json(card)
         return

@@ -20,6 +20,7 @@ from facelens.attributes.age import bucket
 from facelens.attributes.choice import DEFAULT_CHOICE
 from facelens.attributes.expression import LABELS
 from facelens.detection.detector import DEFAULT_DETECTOR
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.eval.face_sample import central_faces, fer_canvas, same, sample
 from facelens.io import load_image
 
@@ -175,7 +176,9 @@ def evaluate_attributes(
     fer_files = sample(sorted(Path(fer_dir).glob("*/*.jpg")), limit)
     fer_files = [f for f in fer_files if f.parent.name in LABELS]
     if not utk_files or not fer_files:
-        raise FileNotFoundError(f"no images found in {utkface_dir} or {fer_dir}")
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"no images found in {utkface_dir} or {fer_dir}"
+        )
     age, female, race = utkface_labels(utk_files)
     utk = predict_files(utk_files, same, tick, detector, models)
     fer = predict_files(fer_files, fer_canvas, tick, detector, models)

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from facelens.attributes.expression import LABELS
+from facelens.errors import ErrorCode, FaceLensError
 
 SEED = 0
 SIZE = 48
@@ -41,7 +42,9 @@ def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
             images.append(cv2.resize(grey, (SIZE, SIZE), interpolation=cv2.INTER_AREA))
             labels.append(index)
     if not images:
-        raise FileNotFoundError(f"no images in {folder}/<{'|'.join(LABELS)}>/*.jpg")
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"no images in {folder}/<{'|'.join(LABELS)}>/*.jpg"
+        )
     return np.stack(images), np.array(labels)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.detection.detector import DEFAULT_DETECTOR
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.eval.attributes import utkface_labels
 from facelens.eval.cache import detection_key, weights_key
 from facelens.eval.face_sample import central_faces
@@ -55,7 +56,9 @@ def utkface_files(folder: Path) -> list[Path]:
     """The labelled images of a folder named as UTKFace's (AGE_GENDER_RACE_*.jpg)."""
     files = sorted(p for p in Path(folder).glob("*.jpg") if len(p.name.split("_")) >= 4)
     if not files:
-        raise FileNotFoundError(f"no UTKFace-style AGE_GENDER_RACE_*.jpg images in {folder}")
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"no UTKFace-style AGE_GENDER_RACE_*.jpg images in {folder}"
+        )
     return files
 
 
