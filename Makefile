@@ -27,7 +27,8 @@ weights:
 	$(MAKE) attribute-heads PYTHON=$(PYTHON)
 	$(MAKE) decoder PYTHON=$(PYTHON)
 
-# The age and gender heads are trained here on UTKFace (non-commercial research terms; see
+# The age and gender heads and the fine-tuned age/gender network (faceapi-age-gender-utk.onnx,
+# about 16 min on 2 cores) are trained here on UTKFace (non-commercial research terms; see
 # facelens/weights/PROVENANCE.md); DATA is the training folder.
 DATA ?= ../shared/data/utkface-train
 attribute-heads:
