@@ -129,3 +129,36 @@ def test_rest_clip_and_session(speaker_frames):
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
         wrong = client.post("/v1/liveness/sessions", params={"challenge": "nod"})
         assert wrong.status_code == 400
+
+
+def test_eval_video_reports_throughput_and_one_speaker_track(speaker_clip, tmp_path):
+    import json
+
+    result = CliRunner().invoke(
+        app, ["eval", "video", "--clip", str(speaker_clip), "--every", "3", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    assert report["frames_read"] == 79 and report["frames_analysed"] == 27
+    assert report["cuts"] == [] and report["speaker_id_switches"] == 0
+    assert report["frames_per_second"] > 0 and set(report["ms_per_frame"]) >= {"detect", "embed"}
+    missing = CliRunner().invoke(
+        app, ["eval", "video", "--clip", str(tmp_path / "none.mp4"), "--json"]
+    )
+    assert missing.exit_code == 2 and '"unreadable_video"' in missing.output
+
+
+def test_eval_liveness_table_and_bad_data(tmp_path):
+    from facelens.eval.liveness import markdown, table
+
+    def row(kind: str, verdict: str, challenged: str, residual: float) -> dict:
+        cues = {"residual": residual}
+        return {"kind": kind, "verdict": verdict, "challenge_verdict": challenged, "cues": cues}
+
+    rows = [row("held photo", "spoof", "spoof", 0.01), row("live", "live", "undecided", 0.06)]
+    rows.insert(1, row("held photo", "undecided", "spoof", 0.03))
+    lines = markdown({"table": table(rows)}).splitlines()
+    assert lines[2] == "| held photo | 2 | 0 / 1 / 1 | 0 / 2 / 0 | 0.02 ([0.01, 0.03]) |"
+    assert lines[3] == "| live | 1 | 1 / 0 / 0 | 0 / 0 / 1 | 0.06 ([0.06, 0.06]) |"
+    result = CliRunner().invoke(app, ["eval", "liveness", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and "short_hamilton_clip.mp4" in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -71,3 +73,34 @@ def _print(result: Liveness) -> None:
 
 def register(app: typer.Typer) -> None:
     app.command()(liveness)
+
+
+def register_eval(eval_app: typer.Typer) -> None:
+    eval_app.command("liveness")(liveness_eval)
+
+
+def liveness_eval(
+    data: Path = typer.Option(Path("../shared/data"), help="The shared data folder."),
+    photos: int = typer.Option(50, min=1, help="Real photos to make attacks from."),
+    seconds: float = typer.Option(3.0, min=1.0, max=30.0, help="Length of each attack clip."),
+    every: int = typer.Option(1, "--every", min=1, help="Analyse every N-th frame."),
+    detector: str = DetectorOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Live clips (the real clip's shots) against photo, screen, frozen and replay attacks:
+    passive and challenged verdicts by kind (tens of minutes on 2 cores)."""
+    from facelens.eval.liveness import evaluate, markdown
+
+    for needed in ("video/short_hamilton_clip.mp4", "inspireface/test_res/bulk/rgb_fake.jpg"):
+        if not (data / needed).is_file():
+            raise typer.BadParameter(f"{data} has no {needed}", param_hint="--data")
+    with console.status("judging clips") as status:
+
+        def show(row: dict) -> None:
+            status.update(f"judged {row['kind']} {row['name']}: {row['verdict']}")
+
+        report = evaluate(data, photos, seconds, detector, every, show)
+    if as_json:
+        emit_json(report)
+        return
+    console.print(markdown(report), markup=False)

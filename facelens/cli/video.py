@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from facelens.cli.output import JsonOption, console, reporting_errors
+from facelens.cli.output import DetectorOption, JsonOption, console, emit_json, reporting_errors
 from facelens.detection.detector import DEFAULT_DETECTOR, DETECTORS
 from facelens.lens import FaceLens
 from facelens.types import VideoSummary
@@ -121,5 +121,34 @@ def _print_summary(summary: VideoSummary, out: Path | None) -> None:
         console.print(f"annotated video: {out}", markup=False)
 
 
+def video_eval(
+    clip: Path = typer.Option(
+        Path("../shared/data/video/short_hamilton_clip.mp4"), help="The clip to analyse."
+    ),
+    detector: str = DetectorOption,
+    every: int = typer.Option(1, "--every", min=1, help="Analyse every N-th frame."),
+    repeat: int = typer.Option(1, min=1, max=20, help="Runs (each reported)."),
+    speaker_until: int = typer.Option(
+        211, min=0, help="Speaker id switches are counted in the shots before this frame."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Throughput (frames/s, ms per stage) and track stability of `facelens video` on a
+    clip, models loaded first; the speaker's id switches per shot."""
+    from facelens.eval.video_bench import bench, describe
+
+    with reporting_errors(as_json), console.status("analysing the clip"):
+        reports = [bench(clip, detector, every, speaker_until) for _ in range(repeat)]
+    if as_json:
+        emit_json(reports)
+        return
+    for report in reports:
+        console.print(describe(report), markup=False)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(video)
+
+
+def register_eval(eval_app: typer.Typer) -> None:
+    eval_app.command("video")(video_eval)

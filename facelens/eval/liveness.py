@@ -1,7 +1,7 @@
 """Liveness evaluation: the real clip's live speaker against attacks made from real photos.
 
-    python -m facelens.eval.liveness [--photos 50] [--seconds 3] [--detector yunet] [--every 1]
-        [--json FILE]
+    facelens eval liveness [--photos 50] [--seconds 3] [--detector yunet] [--every 1] [--json]
+    python -m facelens.eval.liveness [same options] [--json FILE]
 
 Live: short_hamilton_clip.mp4 cut at its shot changes; every shot, and 3 s windows every
 0.5 s inside shots longer than that, checked passively (FaceLens().liveness(clip)). Attacks
@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -28,7 +29,16 @@ from facelens.eval import liveness_attacks as attacks
 from facelens.eval.liveness_clips import face_crop, photo_paths, read_clip, shots, write_clip
 
 
-def evaluate(data: Path, photos: int, seconds: float, detector: str, every: int = 1) -> dict:
+def evaluate(
+    data: Path,
+    photos: int,
+    seconds: float,
+    detector: str,
+    every: int = 1,
+    on_clip: Callable[[dict], None] | None = None,
+) -> dict:
+    """Every clip's passive and challenged verdict (`rows`) and the table by kind; on_clip
+    sees each row as it is judged (the whole run takes tens of minutes)."""
     from facelens.lens import FaceLens
     from facelens.liveness.challenge import random_challenge
     from facelens.liveness.clip import clip_signals, liveness_of
@@ -56,7 +66,8 @@ def evaluate(data: Path, photos: int, seconds: float, detector: str, every: int 
                 "cues": passive.cues.model_dump() if passive.cues else None,
             }
         )
-        print(kind, name, passive.verdict, challenged.verdict, passive.reasons, flush=True)
+        if on_clip:
+            on_clip(rows[-1])
 
     clip, fps = read_clip(data / "video" / "short_hamilton_clip.mp4")
     speaker = max(shots(clip), key=lambda s: s[1] - s[0])
@@ -122,6 +133,28 @@ def table(rows: list[dict]) -> list[dict]:
     return out
 
 
+def markdown(report: dict) -> str:
+    lines = [
+        "| clips | n | passive: live / spoof / undecided | with a random challenge "
+        "| residual (range) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in report["table"]:
+        p, c = row["passive"], row["with_challenge"]
+        counts = " / ".join(str(p.get(v, 0)) for v in ("live", "spoof", "undecided"))
+        challenged = " / ".join(str(c.get(v, 0)) for v in ("live", "spoof", "undecided"))
+        lines.append(
+            f"| {row['kind']} | {row['clips']} | {counts} | {challenged} | "
+            f"{row['residual_median']} ({row['residual_range']}) |"
+        )
+    return "\n".join(lines)
+
+
+def print_row(row: dict) -> None:
+    verdicts = f"{row['verdict']} / {row['challenge_verdict']}"
+    print(row["kind"], row["name"], verdicts, row["reasons"], flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -131,18 +164,10 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="analyse every N-th frame")
     parser.add_argument("--json", type=Path, help="also write every clip's result here")
     args = parser.parse_args()
-    report = evaluate(args.data, args.photos, args.seconds, args.detector, args.every)
+    report = evaluate(args.data, args.photos, args.seconds, args.detector, args.every, print_row)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
-    print("| clips | n | passive: live / spoof / undecided | with challenge | residual (range) |")
-    for row in report["table"]:
-        p, c = row["passive"], row["with_challenge"]
-        counts = " / ".join(str(p.get(v, 0)) for v in ("live", "spoof", "undecided"))
-        challenged = " / ".join(str(c.get(v, 0)) for v in ("live", "spoof", "undecided"))
-        print(
-            f"| {row['kind']} | {row['clips']} | {counts} | {challenged} | "
-            f"{row['residual_median']} ({row['residual_range']}) |"
-        )
+    print(markdown(report))
 
 
 if __name__ == "__main__":

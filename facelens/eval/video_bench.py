@@ -1,5 +1,6 @@
 """Video throughput and track stability on a real clip, per detector.
 
+    facelens eval video [--clip CLIP] [--detector yunet] [--every 1] [--repeat 1] [--json]
     python -m facelens.eval.video_bench [--clip ../shared/data/video/short_hamilton_clip.mp4]
         [--detectors yunet,blazeface] [--every 1] [--speaker-until 211] [--repeat 1] [--json]
 
@@ -87,6 +88,21 @@ def bench(clip: Path, detector: str, every: int, speaker_until: int) -> dict:
     }
 
 
+def describe(report: dict) -> str:
+    """One run in a sentence."""
+    r = report
+    stages = ", ".join(f"{k} {v}" for k, v in r["ms_per_frame"].items())
+    return (
+        f"{r['detector']} (every {r['every']}): {r['frames_read']} frames in {r['seconds']} s"
+        f" = {r['frames_per_second']} frames/s (load average {r['load_average']}; CPU "
+        f"{r['cpu_ms_per_frame']} ms/frame, all threads); "
+        f"ms/frame: {stages}; {r['faces']} faces, {r['faces_embedded_for_tracking']} "
+        f"embedded for tracking, {r['tracks']} tracks, cuts {r['cuts']}, speaker id "
+        f"switches {r['speaker_id_switches']} (speaker's tracks by shot: "
+        f"{r['speaker_tracks_per_shot']})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path("../shared/data/video/short_hamilton_clip.mp4")
@@ -105,17 +121,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(reports, indent=2))
         return
-    for r in reports:
-        stages = ", ".join(f"{k} {v}" for k, v in r["ms_per_frame"].items())
-        print(
-            f"{r['detector']} (every {r['every']}): {r['frames_read']} frames in {r['seconds']} s"
-            f" = {r['frames_per_second']} frames/s (load average {r['load_average']}; CPU "
-            f"{r['cpu_ms_per_frame']} ms/frame, all threads); "
-            f"ms/frame: {stages}; {r['faces']} faces, {r['faces_embedded_for_tracking']} "
-            f"embedded for tracking, {r['tracks']} tracks, cuts {r['cuts']}, speaker id "
-            f"switches {r['speaker_id_switches']} (speaker's tracks by shot: "
-            f"{r['speaker_tracks_per_shot']})"
-        )
+    for report in reports:
+        print(describe(report))
 
 
 if __name__ == "__main__":
