@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-
 from facelens.models.onnx_model import OnnxModel
 
 
 class AttributeModel(OnnxModel):
-    """An OnnxModel run on one intra-op thread unless FACELENS_THREADS says otherwise.
+    """An attribute network: an OnnxModel with ONNX Runtime's thread pool like the rest.
 
-    These nets take 32-64 px crops: a thread pool gains them little, and its spinning
-    threads cost a lot on a busy CPU (age + gender + expression for one face on 2 shared,
-    loaded cores: 12 ms median on one thread, 65 ms on two).
+    They ran on one thread while ONNX Runtime's threads spin-waited (two threads then cost a
+    loaded machine 65 ms against 12 for one face). Without spinning (OnnxModel), two threads
+    are faster: age + gender + expression for one face 7.0 ms against 10.3-10.4 on one thread
+    (`python -m facelens.eval.attributes_bench`, quiet 2-core machine, 2026-12-01).
+    FACELENS_THREADS still sets every network's threads.
     """
-
-    def __init__(self, file_name: str | None = None, threads: int | None = None) -> None:
-        super().__init__(file_name, threads or int(os.environ.get("FACELENS_THREADS", "1")))
