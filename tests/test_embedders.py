@@ -154,3 +154,17 @@ def test_cli_embed_and_verify_take_the_embedder(fr_images):
     assert verdict["threshold"] == threshold_for("accuracy", False, "sface")
     assert verdict["same_person"] is False
     assert runner.invoke(app, [*args[:3], "--embedder", "vgg"]).exit_code == 2
+
+
+def test_chunked_runs_give_the_one_call_answer(found):
+    """SFace runs in pairs (RUN_BATCH): five real chips (plain and mirrored) embedded in
+    chunks of 2 give what one call of 5 gives."""
+    embedder = get_embedder("sface")
+    assert embedder.run_batch == 2
+    rgb, faces = found["obama"]
+    chips = embedder.chips(rgb, faces.points[:1], faces.mesh[:1])
+    batch = embedder.preprocess(np.concatenate([chips, chips[:, :, ::-1]] * 3)[:5])
+    chunked = embedder.run(batch)[0]
+    whole = embedder.session.run(None, {embedder.input_name: batch})[0]
+    assert chunked.shape == whole.shape == (5, 128)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
