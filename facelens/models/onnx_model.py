@@ -49,19 +49,12 @@ class OnnxModel:
     # it back (measured: 40 varied images, 303 -> 427 MB with the arena, 217 -> 257 MB
     # without, same speed within noise). A network with large, bounded inputs turns it on.
     memory_arena: bool = False
-    # Largest batch per ONNX Runtime call (None: any; default: RUN_BATCH for shipped files).
-    run_batch: int | None = None
 
-    def __init__(
-        self,
-        file_name: str | Path | None = None,
-        threads: int | None = None,
-        run_batch: int | None = None,
-    ) -> None:
-        """file_name: a shipped weight file's name, or a Path to any ONNX file (a user's);
-        run_batch: overrides the class's."""
+    def __init__(self, file_name: str | Path | None = None, threads: int | None = None) -> None:
+        """file_name: a shipped weight file's name, or a Path to any ONNX file (a user's)."""
         name = file_name or self.file_name
-        self.run_batch = run_batch or self.run_batch or RUN_BATCH.get(str(name))
+        # the largest batch per ONNX Runtime call: RUN_BATCH's for a shipped file, else any
+        self.run_batch: int | None = RUN_BATCH.get(str(name))
         source = name if isinstance(name, Path) else weight_path(name)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
