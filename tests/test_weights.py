@@ -22,3 +22,39 @@ def test_every_weight_file_has_matching_provenance() -> None:
         assert digest == entry["sha256"], f"{name} differs from its recorded sha256"
     rendered = (WEIGHTS / "PROVENANCE.md").read_text()
     assert all(entry["sha256"] in rendered for entry in entries.values())
+
+
+def test_converted_graphs_get_the_same_names_whatever_the_converter_called_them() -> None:
+    """tools.onnx_rewrite.stable_names: two copies of one graph whose inner names differ (as
+    tf2onnx's do between runs) serialise to the same bytes; interface and kept names stay."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from tools.onnx_rewrite import stable_names
+
+    def graph(suffix: int, pool: str) -> bytes:
+        n = suffix
+        weight = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), f"w__{suffix}")
+        nodes = [
+            helper.make_node(
+                "Conv", ["input", weight.name], [f"conv__{suffix}"], name=f"c{suffix}"
+            ),
+            helper.make_node("Relu", [f"conv__{suffix}"], ["layer:0"], name=f"r{n}"),
+            helper.make_node("MaxPool", ["layer:0"], ["output"], name=pool, kernel_shape=[1, 1]),
+        ]
+        value = helper.make_tensor_value_info
+        model = helper.make_model(
+            helper.make_graph(
+                nodes,
+                "g",
+                [value("input", TensorProto.FLOAT, [1, 1, 4, 4])],
+                [value("output", TensorProto.FLOAT, [1, 1, 4, 4])],
+                [weight],
+            )
+        )
+        return stable_names(model, {"layer:0"}).SerializeToString()
+
+    first, second = graph(4451, "max_pooling2d_5"), graph(4452, "max_pooling2d_6")
+    assert first == second
+    assert b"layer:0" in first and b"input" in first and b"output" in first
+    assert b"4451" not in first and b"max_pooling2d" not in first

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -253,7 +254,7 @@ def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> byte
     before the PRelu rewrite (for `prelu_timing`)."""
     import onnx
 
-    from tools.onnx_rewrite import prelu_as_relu
+    from tools.onnx_rewrite import prelu_as_relu, stable_names
 
     model = onnx.load(str(raw))
     g = model.graph
@@ -281,12 +282,21 @@ def finalize(raw: Path, io: dict, dst: Path, ref: dict[str, np.ndarray]) -> byte
     # MediaPipe's mesh and iris networks use per-channel PRelu, ONNX Runtime's slow path
     # (mesh: 4.4 -> 1.6 ms a face, iris 8.0 -> 3.2 ms a pair of eyes, same outputs within 5e-5)
     before = model.SerializeToString()
-    model = prelu_as_relu(model)
+    model = stable_names(prelu_as_relu(model), read_by_facelens(dst.name))
+    g.doc_string = f"converted by tools/convert_tfjs.py from {raw.name}"  # not a temp path
     del g.value_info[:]
     model = onnx.shape_inference.infer_shapes(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(dst))
     return before
+
+
+def read_by_facelens(file_name: str) -> set[str]:
+    """Inner tensor names of a shipped file that facelens reads (Grad-CAM's layers)."""
+    sys.path.insert(0, str(ROOT))
+    from facelens.explain.targets import ATTRIBUTE_MODELS
+
+    return {spec.layer for spec in ATTRIBUTE_MODELS.values() if spec.file == file_name}
 
 
 def prelu_timing(before: bytes, path: Path, batch: np.ndarray, runs: int = 30) -> str:
@@ -348,7 +358,12 @@ def main() -> None:
         models = args.models or fetch_human_models(tmp)
         work = tmp / "work"
         work.mkdir()
-        subprocess.run([str(python), __file__, "--worker", str(models), str(work)], check=True)
+        # A fixed hash seed: tf2onnx's optimiser walks sets (which of two same-shaped tensors
+        # a Shape node reads changed from run to run); with stable_names the files come out
+        # byte for byte the same on every run
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        command = [str(python), __file__, "--worker", str(models), str(work)]
+        subprocess.run(command, check=True, env=env)
         print(f"{'file':<28}{'bytes':>10}  {'max|onnx-tf|':>12}  outputs")
         for name, (stem, _, upstream, upstream_license) in MODELS.items():
             dst = WEIGHTS / f"{name}.onnx"
@@ -367,7 +382,8 @@ def main() -> None:
                 f"models/{stem}.json + .bin",
                 f"MIT (package); upstream {upstream}: {upstream_license}",
                 f"tf2onnx 1.17.0 --tfjs, opset {OPSET} (TArgs added, np.product aliased), "
-                f"batch made dynamic, PRelu (where used) as x·s + Relu(x)·(1 − s); "
+                f"batch made dynamic, PRelu (where used) as x·s + Relu(x)·(1 − s), inner "
+                f"names by position (the same bytes on every run); "
                 f"max abs diff vs TensorFlow {diff:.1e}",
             )
 

@@ -145,3 +145,38 @@ def prelu_as_relu(model: onnx.ModelProto) -> onnx.ModelProto:
     del g.node[:]
     g.node.extend(nodes)
     return model
+
+
+def stable_names(model: onnx.ModelProto, keep: set[str] = frozenset()) -> onnx.ModelProto:
+    """Name every node and inner tensor by its position, so the same graph always
+    serialises alike.
+
+    tf2onnx's names vary between conversions of one model: it appends a process-wide counter
+    (`Relu__4452`) whose start moves, and when it merges duplicate nodes or constants the
+    survivor's name is arbitrary (`max_pooling2d_5` or `_6`). Nodes become `<op>_<k>` and
+    tensors `t<k>` in order of first use; the graph's inputs and outputs and the tensors in
+    `keep` (names the product reads, e.g. a Grad-CAM layer) stay. Initializers are put in
+    order of first use and attributes sorted by name."""
+    g = model.graph
+    fixed = {v.name for v in [*g.input, *g.output]} | set(keep)
+    names: dict[str, str] = {}
+
+    def stable(name: str) -> str:
+        if not name or name in fixed:
+            return name
+        return names.setdefault(name, f"t{len(names)}")
+
+    for k, node in enumerate(g.node):
+        node.input[:] = [stable(n) for n in node.input]
+        node.output[:] = [stable(n) for n in node.output]
+        node.name = f"{node.op_type}_{k}"
+        attributes = sorted(node.attribute, key=lambda a: a.name)
+        del node.attribute[:]
+        node.attribute.extend(attributes)
+    for tensor in [*g.initializer, *g.value_info]:
+        tensor.name = stable(tensor.name)
+    first_use = {name: k for k, name in enumerate(names.values())}
+    initializers = sorted(g.initializer, key=lambda t: first_use.get(t.name, -1))
+    del g.initializer[:]
+    g.initializer.extend(initializers)
+    return model
