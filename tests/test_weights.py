@@ -58,3 +58,14 @@ def test_converted_graphs_get_the_same_names_whatever_the_converter_called_them(
     assert first == second
     assert b"layer:0" in first and b"input" in first and b"output" in first
     assert b"4451" not in first and b"max_pooling2d" not in first
+
+
+def test_batch_bench_times_every_network_with_a_run_batch() -> None:
+    from facelens.eval.batch_bench import run_batch_bench
+    from facelens.models.onnx_model import RUN_BATCH
+
+    report = run_batch_bench(images=2)
+    assert set(report) == set(RUN_BATCH)
+    for file_name, row in report.items():
+        assert set(row["ms_per_image"]) == {1, 2} and row["run_batch"] == RUN_BATCH[file_name]
+        assert all(ms > 0 for ms in row["ms_per_image"].values())

@@ -24,16 +24,17 @@ def weight_path(file_name: str) -> Path:
 
 
 # The batch size per ONNX Runtime call at which each shipped network runs fastest per image
-# on a 2-core CPU (2 threads; bigger batches spill the activations from cache): ms an image at
-# batch 1 / best / 64, 2026-12-01. Bigger batches run in chunks of this size (OnnxModel.run).
+# on a 2-core CPU (2 threads; bigger batches spill the activations from cache). Bigger
+# batches run in chunks of this size (OnnxModel.run). `python -m facelens.eval.batch_bench`,
+# 2026-12-01 10:06, ms an image at batch 1 / this size / 64:
 RUN_BATCH = {
-    "sface.onnx": 2,  # 9.3 / 7.9 / 12.4
-    "dlib_resnet_v1.onnx": 16,  # 3.8 / 2.6 / 2.8
-    "emotion.onnx": 16,  # 0.95 / 0.66 / 1.15
-    "faceapi-age-gender.onnx": 8,  # 1.56 / 1.09 / 1.93 (the fine-tuned copy's figures)
-    "faceapi-age-gender-utk.onnx": 8,
-    "facemesh.onnx": 8,  # 1.69 / 1.01 / 1.94
-    "iris.onnx": 16,  # 1.78 / 1.12 / 1.62
+    "sface.onnx": 2,  # 9.0 / 7.8 / 11.9
+    "dlib_resnet_v1.onnx": 16,  # 3.2 / 2.5 / 2.8
+    "emotion.onnx": 16,  # 0.92 / 0.69 / 1.16
+    "faceapi-age-gender.onnx": 8,  # 1.60 / 1.06 / 1.88
+    "faceapi-age-gender-utk.onnx": 8,  # 1.59 / 1.09 / 2.05
+    "facemesh.onnx": 8,  # 2.68 / 1.02 / 2.14
+    "iris.onnx": 16,  # 2.44 / 1.63 / 1.52 (8-64 within noise; faces come 2 eyes at a time)
 }
 
 
