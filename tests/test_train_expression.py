@@ -52,6 +52,30 @@ def test_facelens_runs_a_trained_expression_network(trained, data_dir: Path) -> 
     assert sum(face.expression.probabilities.values()) == pytest.approx(1.0, abs=1e-3)
 
 
+def test_an_expression_ensemble_averages_its_members(trained, data_dir: Path) -> None:
+    from facelens.attributes.choice import choose
+    from facelens.attributes.expression_choice import expression_probabilities
+    from facelens.errors import FaceLensError
+    from facelens.io import load_image
+
+    rgb = load_image(data_dir / "inspireface/test_res/emotion/happy.png")
+    points = FaceLens().detect(rgb).faces[0].landmarks.to_array()[None]
+    members = [expression_probabilities(rgb, points, m) for m in ("mini-xception", trained[0])]
+    assert not np.allclose(*members, atol=1e-3)  # two different networks
+    ensemble = f"mini-xception+{trained[0]}"
+    np.testing.assert_allclose(
+        expression_probabilities(rgb, points, ensemble), np.mean(members, 0), atol=1e-6
+    )
+    face = FaceLens(attribute_models={"expression": ensemble}).analyze(rgb).faces[0]
+    assert face.expression is not None
+    ensemble_mean = np.mean(members, 0)[0]
+    assert face.expression.label == LABELS[int(np.argmax(ensemble_mean))]
+    got = [face.expression.probabilities[label] for label in LABELS]
+    np.testing.assert_allclose(got, ensemble_mean, atol=1e-4)
+    with pytest.raises(FaceLensError, match="nope.onnx"):
+        choose({"expression": "mini-xception+nope.onnx"})
+
+
 def test_split_weights_and_temperature() -> None:
     labels = np.repeat(np.arange(7), [40, 3, 40, 80, 50, 50, 30])
     train, valid = expression.stratified_split(labels)

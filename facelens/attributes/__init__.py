@@ -25,10 +25,10 @@ from facelens.attributes.choice import (
     ModelSpec,
     is_crop,
     load_crop,
-    load_expression,
     load_head,
 )
-from facelens.attributes.expression import TEMPERATURE, MiniXceptionEmotion, to_expression
+from facelens.attributes.expression import to_expression
+from facelens.attributes.expression_choice import expression_probabilities
 from facelens.attributes.gender import to_gender
 from facelens.detection.detector import FoundFaces
 from facelens.models.onnx_model import OnnxModel, shared
@@ -93,11 +93,8 @@ def predict_attributes(
         head = load_head("gender", models.gender)
         known = crop(CROP_NETWORK)[1] if head.crop_weight > 0 else None
         female = head.predict_blended(vectors[head.embedder], known)
-    if models.expression == DEFAULT_CHOICE.expression:
-        emotions, temperature = _shared(MiniXceptionEmotion).probabilities(rgb, points), TEMPERATURE
-    else:  # a trained network, calibrated inside
-        emotions, temperature = load_expression(models.expression).probabilities(rgb, points), 1.0
+    emotions = expression_probabilities(rgb, points, models.expression)
     return [
-        (to_age(float(a), table), to_gender(float(f)), to_expression(e, temperature))
+        (to_age(float(a), table), to_gender(float(f)), to_expression(e))
         for a, f, e in zip(ages, female, emotions, strict=True)  # type: ignore[arg-type]
     ]

@@ -53,10 +53,15 @@ class MiniXceptionEmotion(AttributeModel):
         return view_mean(self.run(batch)[0], len(points))[:, _TO_LABELS]
 
 
-def to_expression(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> Expression:
-    """temperature: the calibration still to apply (1 for a network calibrated inside)."""
-    top = int(np.argmax(probabilities))
+def calibrate(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
+    """The network's (..., 7) view-averaged probabilities with the temperature applied
+    (p ** (1/T), renormalised); the top label is unchanged."""
     calibrated = np.power(np.clip(probabilities, 1e-12, None), 1.0 / temperature)
-    calibrated = calibrated / calibrated.sum()
-    values = {label: round(float(p), 4) for label, p in zip(LABELS, calibrated, strict=True)}
+    return calibrated / calibrated.sum(axis=-1, keepdims=True)
+
+
+def to_expression(probabilities: np.ndarray) -> Expression:
+    """Calibrated probabilities (7,) in LABELS order → the result."""
+    top = int(np.argmax(probabilities))
+    values = {label: round(float(p), 4) for label, p in zip(LABELS, probabilities, strict=True)}
     return Expression(label=LABELS[top], probability=values[LABELS[top]], probabilities=values)

@@ -171,7 +171,7 @@ def train(
     checkpoint: Path,
     epochs: int = 40,
     patience: int = 6,
-    batch: int = 128,
+    batch: int = 64,
     width: int = 16,
     log: Callable[[str], None] = print,
 ) -> Trained:
@@ -180,7 +180,9 @@ def train(
     generator = torch.Generator().manual_seed(SEED)
     train_rows, valid_rows = stratified_split(labels)
     net = ExpressionNet(width)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=2e-3, weight_decay=1e-4)
+    # batch 64 at 1e-3: on a 6,000-face subset, 3 epochs reached 40% validation accuracy
+    # against 30% at batch 128 and 2e-3 (half the steps; the earlier setting)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels[train_rows]), label_smoothing=0.05)
     state = {"epoch": 0, "best": 0.0, "since": 0, "best_weights": None, "seconds": 0.0}

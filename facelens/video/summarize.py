@@ -80,13 +80,12 @@ def _aggregate_attributes(track: Track, views: list[View], best: int) -> None:
     view's own values on `track.best`."""
     from facelens.attributes.age import to_age
     from facelens.attributes.choice import DEFAULT_CHOICE, load_crop
-    from facelens.attributes.expression import MiniXceptionEmotion, to_expression
+    from facelens.attributes.expression import to_expression
+    from facelens.attributes.expression_choice import expression_probabilities
     from facelens.attributes.gender import to_gender
-    from facelens.models.onnx_model import shared
 
     # the default models, both crop networks (one network when they are the same)
     age_net, gender_net = load_crop(DEFAULT_CHOICE.age), load_crop(DEFAULT_CHOICE.gender)
-    emotion = shared(MiniXceptionEmotion)
     ages, female, emotions = [], [], []
     for view in views:
         age, woman = age_net.predict(view.crop, view.face.points)
@@ -94,7 +93,7 @@ def _aggregate_attributes(track: Track, views: list[View], best: int) -> None:
             woman = gender_net.predict(view.crop, view.face.points)[1]
         ages.append(float(age[0]))
         female.append(float(woman[0]))
-        emotions.append(emotion.probabilities(view.crop, view.face.points)[0])  # type: ignore[attr-defined]
+        emotions.append(expression_probabilities(view.crop, view.face.points)[0])
     table = age_net.residual_quantiles
     track.age = to_age(float(np.median(ages)), table)
     track.gender = to_gender(float(np.mean(female)))
