@@ -43,7 +43,8 @@ class FaceLens:
         "gender" take "faceapi-utk" (the default: face-api's crop network fine-tuned here),
         "faceapi" (face-api's own weights), "head" (the shipped embedding head) or the path of
         a file made by `facelens train age|gender|crop`; "expression" takes
-        "mini-xception" or the path of a network made by `facelens train expression`
+        "mini-xception", the path of a network made by `facelens train expression`, or
+        several joined by "+" (their calibrated probabilities averaged)
         (facelens.attributes.choice).
     """
 
