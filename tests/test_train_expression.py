@@ -72,7 +72,7 @@ def test_an_expression_ensemble_averages_its_members(trained, data_dir: Path) ->
     assert face.expression.label == LABELS[int(np.argmax(ensemble_mean))]
     got = [face.expression.probabilities[label] for label in LABELS]
     np.testing.assert_allclose(got, ensemble_mean, atol=1e-4)
-    with pytest.raises(FaceLensError, match="nope.onnx"):
+    with pytest.raises(FaceLensError, match=r"nope\.onnx"):
         choose({"expression": "mini-xception+nope.onnx"})
 
 
