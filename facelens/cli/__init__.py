@@ -20,8 +20,10 @@ from facelens.cli import (
     train,
     video,
 )
+from facelens.cli.output import ReportingGroup
 
 app = typer.Typer(
+    cls=ReportingGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Explainable face analysis from the command line.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,9 +12,10 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
-from facelens.errors import FaceLensError
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 
 console = Console()
@@ -38,17 +39,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def report_error(error: FaceLensError, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": error.to_dict()}) + "\n")
+    else:
+        errors.print(f"[red]error[/red] ({error.code.value}): {escape(error.message)}")
+
+
 @contextmanager
 def reporting_errors(as_json: bool) -> Iterator[None]:
     """Turn a FaceLensError into a clear message (or JSON error) and exit code 2."""
     try:
         yield
     except FaceLensError as error:
-        if as_json:
-            sys.stdout.write(json.dumps({"error": error.to_dict()}) + "\n")
-        else:
-            errors.print(f"[red]error[/red] ({error.code.value}): {escape(error.message)}")
+        report_error(error, as_json)
         raise typer.Exit(2) from None
+
+
+class ReportingGroup(TyperGroup):
+    """The root command. An OSError no command turned into a FaceLensError (a path the
+    operating system refuses outright, such as a name too long for the file system, met by
+    a command's own existence check) is reported as `bad_argument`, exit code 2, never a
+    traceback."""
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().main(args, *rest, **options)
+        except OSError as error:
+            message = f"{_shortened(error.filename)}: {error.strerror or error}"
+            report_error(FaceLensError(ErrorCode.BAD_ARGUMENT, message), "--json" in words)
+            sys.exit(2)
+
+
+def _shortened(name: object, keep: int = 80) -> str:
+    text = str(name) if name is not None else "a path"
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 4 :]}"
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.", metavar="")
