@@ -7,6 +7,7 @@ grayscale, palette, RGBA, 16-bit and CMYK images all become 8-bit RGB.
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
 import warnings
@@ -43,7 +44,7 @@ def load_image(source: ImageInput, budget: InputBudget = DEFAULT_BUDGET) -> np.n
     if isinstance(source, np.ndarray):
         return _from_array(source, budget)
     if isinstance(source, (str, Path)):
-        return decode_bytes(_read_file(Path(source), budget), budget)
+        return decode_bytes(read_file(Path(source), budget), budget)
     if not isinstance(source, (bytes, bytearray, memoryview)):
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT,
@@ -52,18 +53,43 @@ def load_image(source: ImageInput, budget: InputBudget = DEFAULT_BUDGET) -> np.n
     return decode_bytes(bytes(source), budget)
 
 
-def _read_file(path: Path, budget: InputBudget) -> bytes:
+def read_file(path: Path, budget: InputBudget = DEFAULT_BUDGET) -> bytes:
+    """An image file's bytes, within the budget; every failure a `not_an_image` FaceLensError."""
     try:
         if path.is_dir():
-            raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"{path} is a folder, not an image")
+            raise FaceLensError(
+                ErrorCode.NOT_AN_IMAGE, f"{shortened(path)} is a folder, not an image"
+            )
         if not path.is_file():
-            raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {path}")
+            raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {shortened(path)}")
         budget.check_bytes(path.stat().st_size)
         return path.read_bytes()
     except OSError as error:  # unreadable, a name too long, a file vanishing meanwhile
         raise FaceLensError(
-            ErrorCode.NOT_AN_IMAGE, f"{path} could not be read: {error.strerror or error}"
+            ErrorCode.NOT_AN_IMAGE,
+            f"{shortened(path)} could not be read: {error.strerror or error}",
         ) from None
+
+
+def path_kind(path: str | os.PathLike[str], code: ErrorCode) -> str:
+    """ "file", "folder" or "missing" (anything else: "other"). A path the operating system
+    refuses outright (a name too long for the file system, on which Python's own checks
+    raise rather than answer) is a FaceLensError with `code`."""
+    path = Path(path)
+    try:
+        if path.is_file():
+            return "file"
+        if path.is_dir():
+            return "folder"
+        return "other" if path.exists() else "missing"
+    except OSError as error:
+        raise FaceLensError(code, f"{shortened(path)}: {error.strerror or error}") from None
+
+
+def shortened(name: object, keep: int = 80) -> str:
+    """A path or name for a message: its start and end when it is longer than `keep`."""
+    text = str(name)
+    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 4 :]}"
 
 
 def decode_bytes(data: bytes, budget: InputBudget = DEFAULT_BUDGET) -> np.ndarray:

@@ -335,17 +335,19 @@ def test_verify_points_a_folder_to_the_verbs_that_take_one(images: Path) -> None
         ["detect", "{long}.jpg"],
         ["analyze", "{long}.jpg", "--json"],
         ["represent", "{long}", "--out", "{tmp}/faces.npz"],
-        ["video", "{long}.mp4", "--json"],
+        ["video", "{long}.mp4", "--json"],  # the video reader's own check: unreadable_video
         ["analyze", "{image}", "--model", "age={long}.onnx"],
     ],
 )
 def test_a_path_the_os_refuses_is_a_clear_error(args: list[str], images: Path, tmp_path: Path):
     """A name longer than the file system allows (the OS refuses it before any existence
-    check can answer) is `bad_argument`, exit code 2, never a traceback."""
+    check can answer) is an error value (`bad_argument` where nothing more specific checks
+    it first), exit code 2, never a traceback."""
     values = {"long": "x" * 5000, "tmp": str(tmp_path), "image": str(images / "obama.jpg")}
     result = runner.invoke(app, [a.format(**values) for a in args])
     assert result.exit_code == 2, result.output
     output = " ".join(result.output.split())  # rich wraps long lines
     assert "File name too long" in output and "Traceback" not in output
     if "--json" in args:
-        assert json.loads(result.stdout)["error"]["code"] == "bad_argument"
+        code = json.loads(result.stdout)["error"]["code"]
+        assert code == ("unreadable_video" if args[0] == "video" else "bad_argument")

@@ -25,6 +25,7 @@ from facelens.attributes.age_gender import CROP_TARGET, FINE_TUNED_FILE, FaceApi
 from facelens.attributes.embedding_head import EmbeddingHead
 from facelens.attributes.expression_net import TrainedExpression
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import path_kind
 from facelens.models.onnx_model import shared
 
 CROP_NETWORK = "faceapi"
@@ -75,7 +76,9 @@ def choose(models: Mapping[str, ModelSpec] | AttributeChoice | None) -> Attribut
 
 def expression_members(spec: ModelSpec) -> list[ModelSpec]:
     """The models of an expression choice: itself, or the members of an "a+b" ensemble."""
-    if isinstance(spec, Path) or spec in BUILT_IN["expression"] or Path(spec).is_file():
+    if isinstance(spec, Path) or spec in BUILT_IN["expression"]:
+        return [spec]
+    if path_kind(spec, ErrorCode.BAD_ARGUMENT) == "file":
         return [spec]
     return list(spec.split(ENSEMBLE))
 
@@ -86,7 +89,7 @@ def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
     if isinstance(spec, str) and spec in BUILT_IN[kind]:
         return spec
     path = Path(spec)
-    if path.suffix != ".onnx" or not path.is_file():
+    if path.suffix != ".onnx" or path_kind(path, ErrorCode.BAD_ARGUMENT) != "file":
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT,
             f"{kind} model {str(spec)!r} is neither one of {list(BUILT_IN[kind])}"

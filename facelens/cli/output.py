@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 
 from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import shortened
 from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 
 console = Console()
@@ -67,14 +68,10 @@ class ReportingGroup(TyperGroup):
         try:
             return super().main(args, *rest, **options)
         except OSError as error:
-            message = f"{_shortened(error.filename)}: {error.strerror or error}"
+            where = shortened(error.filename) if error.filename is not None else "a path"
+            message = f"{where}: {error.strerror or error}"
             report_error(FaceLensError(ErrorCode.BAD_ARGUMENT, message), "--json" in words)
             sys.exit(2)
-
-
-def _shortened(name: object, keep: int = 80) -> str:
-    text = str(name) if name is not None else "a path"
-    return text if len(text) <= keep else f"{text[: keep // 2]}…{text[-keep // 4 :]}"
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.", metavar="")

@@ -27,7 +27,7 @@ from facelens.gallery import open_store, recorded_embedder
 from facelens.gallery.names import valid_name
 from facelens.gallery.record import check_record, record_of
 from facelens.gallery.store import Fuse, Template, read_export_by_person
-from facelens.io import ImageInput
+from facelens.io import ImageInput, path_kind, read_file, shortened
 from facelens.lens import FaceLens
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
 from facelens.recognition.registry import DEFAULT_EMBEDDER, EMBEDDER_NAMES, NETWORKS
@@ -45,7 +45,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 def content_hash(source: ImageInput) -> str:
     if isinstance(source, str | Path):
-        data = Path(source).read_bytes()
+        data = read_file(Path(source))
     elif isinstance(source, np.ndarray):
         data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
     else:
@@ -144,6 +144,8 @@ class Gallery:
         """Enrol a folder laid out as PERSON/*.jpg. Resumable: photos already enrolled
         (same content hash) are skipped before any model runs."""
         self._check_embedder()
+        if path_kind(folder, ErrorCode.BAD_ARGUMENT) != "folder":
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"no such folder: {shortened(folder)}")
         enrollments = []
         for person_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
             photos = [p for p in sorted(person_dir.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]

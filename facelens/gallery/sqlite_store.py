@@ -54,6 +54,7 @@ from facelens.gallery.store import (
     search_people,
     write_export,
 )
+from facelens.io import path_kind
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -269,7 +270,7 @@ class SqliteGalleryStore:
         """The record of the gallery at `path` without opening it for writing; None when
         there is no gallery there yet."""
         file = Path(path) / "gallery.sqlite"
-        if not file.is_file():
+        if path_kind(file, ErrorCode.BAD_GALLERY) != "file":
             return None
         try:
             with closing(sqlite3.connect(f"{file.as_uri()}?mode=ro", uri=True)) as db:

@@ -20,6 +20,7 @@ import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import path_kind
 from facelens.types import VideoInfo
 
 # FFmpeg's own warnings (a broken NAL unit, a missing moov atom) are answered with error
@@ -74,7 +75,7 @@ class FrameSource:
     def _open(self, source: VideoSource, timeout: float) -> cv2.VideoCapture:
         if self.kind == "file":
             path = Path(source)
-            if not path.is_file():
+            if path_kind(path, ErrorCode.UNREADABLE_VIDEO) != "file":
                 raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"no such video file: {path}")
             if path.stat().st_size == 0:
                 raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")

@@ -1,0 +1,45 @@
+"""Paths the operating system refuses or that are not there: FaceLensError values with codes
+from the Python API, never an OSError (Python's own existence checks raise on a name too long
+for the file system instead of answering)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from facelens import FaceLens, Gallery
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.io import path_kind
+
+LONG = "x" * 5000
+
+
+def test_path_kind(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    assert path_kind(tmp_path / "a.jpg", ErrorCode.BAD_ARGUMENT) == "file"
+    assert path_kind(tmp_path, ErrorCode.BAD_ARGUMENT) == "folder"
+    assert path_kind(tmp_path / "none", ErrorCode.BAD_ARGUMENT) == "missing"
+    with pytest.raises(FaceLensError, match="File name too long") as refused:
+        path_kind(LONG, ErrorCode.BAD_ARGUMENT)
+    assert refused.value.code == "bad_argument" and len(refused.value.message) < 200
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda tmp: FaceLens(attribute_models={"age": f"{LONG}.onnx"}), "bad_argument"),
+        (lambda tmp: FaceLens(attribute_models={"expression": f"{LONG}.onnx"}), "bad_argument"),
+        (lambda tmp: list(FaceLens().video(f"{LONG}.mp4")), "unreadable_video"),
+        (lambda tmp: Gallery(tmp / LONG), "bad_gallery"),
+        (lambda tmp: Gallery(tmp / "g").enroll("a", [f"{LONG}.jpg"]), "not_an_image"),
+        (lambda tmp: Gallery(tmp / "g").enroll("a", [tmp / "missing.jpg"]), "not_an_image"),
+        (lambda tmp: Gallery(tmp / "g").enroll_dir(tmp / LONG), "bad_argument"),
+        (lambda tmp: Gallery(tmp / "g").enroll_dir(tmp / "missing"), "bad_argument"),
+    ],
+)
+def test_bad_paths_are_error_values(call, code: str, tmp_path: Path) -> None:
+    with pytest.raises(FaceLensError) as raised:
+        call(tmp_path)
+    assert raised.value.code == code
+    assert len(raised.value.message) < 300  # the 5,000-character name is shortened
