@@ -36,6 +36,9 @@ def test_path_kind(tmp_path: Path) -> None:
         (lambda tmp: Gallery(tmp / "g").enroll("a", [tmp / "missing.jpg"]), "not_an_image"),
         (lambda tmp: Gallery(tmp / "g").enroll_dir(tmp / LONG), "bad_argument"),
         (lambda tmp: Gallery(tmp / "g").enroll_dir(tmp / "missing"), "bad_argument"),
+        (lambda tmp: Gallery(tmp / "g").export(tmp / "missing" / "g.npz"), "bad_argument"),
+        (lambda tmp: Gallery(tmp / "g").export(tmp / LONG), "bad_argument"),
+        (lambda tmp: Gallery(tmp / "g").import_(tmp / LONG), "bad_argument"),
     ],
 )
 def test_bad_paths_are_error_values(call, code: str, tmp_path: Path) -> None:

@@ -246,15 +246,22 @@ class Gallery:
         return name
 
     def export(self, path: Path) -> int:
-        return self.store.export(path)
+        try:
+            return self.store.export(path)
+        except OSError as error:  # a missing folder, a name too long, a full disk
+            message = f"{shortened(path)}: cannot write the export: {error.strerror or error}"
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, message) from None
 
     def import_(self, path: Path) -> int:
         """Merge an exported gallery; returns templates added. Its names are checked first:
         one bad name imports nothing. A name already here (in any case) adds to that person."""
         try:
             entries = read_export_by_person(path, self.embedder)
-        except (ValueError, OSError, KeyError) as error:
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{path}: {error}") from None
+        except OSError as error:
+            reason = error.strerror or error
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{shortened(path)}: {reason}") from None
+        except (ValueError, KeyError) as error:
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{shortened(path)}: {error}") from None
         checked, refused = [], []
         for person, templates in entries:
             try:

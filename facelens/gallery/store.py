@@ -12,6 +12,7 @@ image each) grouped by *person*. Similarity is the inner product (cosine).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -198,8 +199,13 @@ def write_export(
         embedder=np.array(embedder.to_json()),
     )
     tmp = Path(f"{path}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)  # atomic: a crash never leaves half an export
+    try:
+        tmp.write_bytes(buf.getvalue())
+        os.replace(tmp, path)  # atomic: a crash never leaves half an export
+    except OSError:
+        with contextlib.suppress(OSError):  # a full disk leaves no half-written .tmp behind
+            tmp.unlink(missing_ok=True)
+        raise
     return len(items)
 
 
