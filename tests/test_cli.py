@@ -351,3 +351,14 @@ def test_a_path_the_os_refuses_is_a_clear_error(args: list[str], images: Path, t
     if "--json" in args:
         code = json.loads(result.stdout)["error"]["code"]
         assert code == ("unreadable_video" if args[0] == "video" else "bad_argument")
+
+
+def test_an_unwritable_output_is_a_clear_error(images: Path, tmp_path: Path) -> None:
+    out = tmp_path / "missing" / "map.png"  # OpenCV answers False, not an error, here
+    args = ["explain", str(images / "obama.jpg"), "--target", "expression", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"] == {
+        "code": "bad_argument",
+        "message": f"could not write {out}",
+    }

@@ -58,20 +58,22 @@ def reporting_errors(as_json: bool) -> Iterator[None]:
 
 
 class ReportingGroup(TyperGroup):
-    """The root command. An OSError no command turned into a FaceLensError (a path the
-    operating system refuses outright, such as a name too long for the file system, met by
-    a command's own existence check) is reported as `bad_argument`, exit code 2, never a
-    traceback."""
+    """The root command: a FaceLensError that a command did not report itself, or an OSError
+    it did not turn into one (a path the operating system refuses outright, such as a name too
+    long for the file system, met by a command's own existence check), is reported like any
+    error (`bad_argument` for the OSError), exit code 2, never a traceback."""
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
         words = list(sys.argv[1:] if args is None else args)
         try:
             return super().main(args, *rest, **options)
+        except FaceLensError as error:
+            report_error(error, "--json" in words)
         except OSError as error:
-            where = shortened(error.filename) if error.filename is not None else "a path"
-            message = f"{where}: {error.strerror or error}"
+            reason = error.strerror or str(error)
+            message = reason if error.filename is None else f"{shortened(error.filename)}: {reason}"
             report_error(FaceLensError(ErrorCode.BAD_ARGUMENT, message), "--json" in words)
-            sys.exit(2)
+        sys.exit(2)
 
 
 JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.", metavar="")

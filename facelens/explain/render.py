@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 
 from facelens.drawing import colourise, put_text
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.result import Explanation, PairExplanation
+from facelens.io import shortened
 
 PANEL_FACE = 300  # pixels per face in a pair panel
 
@@ -83,8 +85,8 @@ def pair_panel(pair: PairExplanation, alpha: float = 0.55) -> np.ndarray:
 
 
 def save_png(picture: np.ndarray, path: str | Path) -> Path:
-    """Write an RGB uint8 picture as PNG."""
+    """Write an RGB uint8 picture as PNG (OpenCV answers False, not an error, when it cannot)."""
     path = Path(path)
     if not cv2.imwrite(str(path), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"could not write {shortened(path)}")
     return path
