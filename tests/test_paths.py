@@ -31,6 +31,7 @@ def test_path_kind(tmp_path: Path) -> None:
         (lambda tmp: FaceLens(attribute_models={"age": f"{LONG}.onnx"}), "bad_argument"),
         (lambda tmp: FaceLens(attribute_models={"expression": f"{LONG}.onnx"}), "bad_argument"),
         (lambda tmp: list(FaceLens().video(f"{LONG}.mp4")), "unreadable_video"),
+        (lambda tmp: FaceLens().liveness(tmp), "unreadable_video"),  # a folder
         (lambda tmp: Gallery(tmp / LONG), "bad_gallery"),
         (lambda tmp: Gallery(tmp / "g").enroll("a", [f"{LONG}.jpg"]), "not_an_image"),
         (lambda tmp: Gallery(tmp / "g").enroll("a", [tmp / "missing.jpg"]), "not_an_image"),

@@ -75,7 +75,10 @@ class FrameSource:
     def _open(self, source: VideoSource, timeout: float) -> cv2.VideoCapture:
         if self.kind == "file":
             path = Path(source)
-            if path_kind(path, ErrorCode.UNREADABLE_VIDEO) != "file":
+            kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
+            if kind == "folder":
+                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{path} is a folder, not a video")
+            if kind != "file":
                 raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"no such video file: {path}")
             if path.stat().st_size == 0:
                 raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
