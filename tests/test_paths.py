@@ -47,3 +47,30 @@ def test_bad_paths_are_error_values(call, code: str, tmp_path: Path) -> None:
         call(tmp_path)
     assert raised.value.code == code
     assert len(raised.value.message) < 300  # the 5,000-character name is shortened
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda tmp: FaceLens(attribute_models={"expression": 123}),
+        lambda tmp: FaceLens(attribute_models={"age": None}),
+        lambda tmp: FaceLens(attribute_models=["age"]),
+        lambda tmp: Gallery(None),
+        lambda tmp: list(FaceLens().video(None)),
+        lambda tmp: list(FaceLens().video(1.5)),
+        lambda tmp: list(FaceLens().video(True)),  # not camera 1 by accident
+    ],
+)
+def test_wrong_types_at_entry_points_are_bad_argument(call, tmp_path: Path) -> None:
+    with pytest.raises(FaceLensError) as raised:
+        call(tmp_path)
+    assert raised.value.code == "bad_argument"
+    assert "got" in raised.value.message  # names what it was given
+
+
+def test_enrolling_one_photo_not_in_a_list(fr_images: Path, tmp_path: Path) -> None:
+    """A single path is one photo, not a sequence of one-character file names."""
+    photo = fr_images / "tests" / "test_images" / "obama.jpg"
+    enrollment = Gallery(tmp_path / "g").enroll("obama", photo)
+    assert [image.status for image in enrollment.images] == ["enrolled"]
+    assert enrollment.images[0].source == str(photo)

@@ -64,6 +64,12 @@ def choose(models: Mapping[str, ModelSpec] | AttributeChoice | None) -> Attribut
         return DEFAULT_CHOICE
     if isinstance(models, AttributeChoice):
         return models
+    if not isinstance(models, Mapping):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            "attribute models are a mapping such as {'age': 'faceapi'}, "
+            f"got {type(models).__name__}",
+        )
     unknown = set(models) - set(BUILT_IN)
     if unknown:
         raise FaceLensError(
@@ -84,6 +90,11 @@ def expression_members(spec: ModelSpec) -> list[ModelSpec]:
 
 
 def _checked(kind: str, spec: ModelSpec) -> ModelSpec:
+    if not isinstance(spec, str | Path):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"{kind} model must be a name or an .onnx path, got {type(spec).__name__}",
+        )
     if kind == "expression" and len(members := expression_members(spec)) > 1:
         return ENSEMBLE.join(str(_checked(kind, member)) for member in members)
     if isinstance(spec, str) and spec in BUILT_IN[kind]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.gallery.record import EmbedderRecord
 from facelens.gallery.store import GalleryStore, Hit, PersonSummary, Template
 
@@ -27,6 +28,11 @@ __all__ = [
 
 
 def _backend(path_or_uri: str | os.PathLike[str]) -> tuple[type, str]:
+    if not isinstance(path_or_uri, str | os.PathLike):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"a gallery is a folder path or a milvus: URI, got {type(path_or_uri).__name__}",
+        )
     target = os.fspath(path_or_uri)
     if target.startswith(("milvus:", "http://", "https://")):
         # Imported here so the SQLite store works without pymilvus installed.

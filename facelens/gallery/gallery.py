@@ -105,6 +105,8 @@ class Gallery:
         `Enrollment.person` is the stored name ("Obama" when enrolling "obama" adds to it)."""
         person = self._stored_name(person)
         self._check_embedder()
+        if isinstance(images, str | Path | bytes | bytearray | memoryview | np.ndarray):
+            images = [images]  # one photo, not a sequence of characters, bytes or rows
         items = [self._enroll_one(person, image) for image in images]
         return Enrollment(person=person, images=items)
 

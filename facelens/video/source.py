@@ -42,6 +42,12 @@ class Frame:
 
 
 def source_kind(source: VideoSource) -> Literal["file", "camera", "stream"]:
+    if isinstance(source, bool) or not isinstance(source, int | str | os.PathLike):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            "a video source is a file path, a camera index or a stream URL, "
+            f"got {type(source).__name__}",
+        )
     if isinstance(source, int) or (isinstance(source, str) and source.strip().isdigit()):
         return "camera"
     return "stream" if isinstance(source, str) and "://" in source else "file"
