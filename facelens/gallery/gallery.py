@@ -100,8 +100,9 @@ class Gallery:
         name = valid_name(person)
         return self.store.resolve(name) or name
 
-    def enroll(self, person: str, images: Iterable[ImageInput]) -> Enrollment:
-        """Add each photo's largest face as a template of `person`, unless refused.
+    def enroll(self, person: str, images: ImageInput | Iterable[ImageInput]) -> Enrollment:
+        """Add each photo's largest face as a template of `person`, unless refused (`images`:
+        photos, or one photo).
         `Enrollment.person` is the stored name ("Obama" when enrolling "obama" adds to it)."""
         person = self._stored_name(person)
         self._check_embedder()
