@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from enum import StrEnum
 
 
@@ -36,3 +38,24 @@ class FaceLensError(Exception):
 
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
+
+
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """A whole-number argument of at least `minimum`, or `bad_argument` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"{name} must be a whole number >= {minimum}, got {value!r}"
+        )
+    return int(value)
+
+
+def check_positive(name: str, value: object) -> float:
+    """A finite number > 0, or `bad_argument` naming it."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{name} must be a number > 0, got {value!r}")
+    return float(value)

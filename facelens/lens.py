@@ -62,6 +62,11 @@ class FaceLens:
                 f"detector must be one of {', '.join(DETECTORS)}, got {detector!r}",
             )
         self.flip = flip
+        if not isinstance(budget, InputBudget):
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"budget must be a facelens.budget.InputBudget, got {type(budget).__name__}",
+            )
         self.budget = budget
         self.embedder_name = check_embedder(embedder)
         self.detector_name = detector

@@ -13,6 +13,7 @@ from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import path_kind
 
 LONG = "x" * 5000
+CLIP = Path(__file__).resolve().parents[2] / "shared/data/video/short_hamilton_clip.mp4"
 
 
 def test_path_kind(tmp_path: Path) -> None:
@@ -59,6 +60,12 @@ def test_bad_paths_are_error_values(call, code: str, tmp_path: Path) -> None:
         lambda tmp: list(FaceLens().video(None)),
         lambda tmp: list(FaceLens().video(1.5)),
         lambda tmp: list(FaceLens().video(True)),  # not camera 1 by accident
+        lambda tmp: FaceLens(budget=5),
+        lambda tmp: Gallery(tmp / "g").search("x.jpg", k=0),  # k is checked first
+        lambda tmp: Gallery(tmp / "g").search("x.jpg", k=2.5),
+        lambda tmp: list(FaceLens().video(CLIP, every=1.5)),
+        lambda tmp: list(FaceLens().video(CLIP, max_frames="3")),
+        lambda tmp: list(FaceLens().video(CLIP, duration=float("nan"))),
     ],
 )
 def test_wrong_types_at_entry_points_are_bad_argument(call, tmp_path: Path) -> None:
@@ -74,3 +81,17 @@ def test_enrolling_one_photo_not_in_a_list(fr_images: Path, tmp_path: Path) -> N
     enrollment = Gallery(tmp_path / "g").enroll("obama", photo)
     assert [image.status for image in enrollment.images] == ["enrolled"]
     assert enrollment.images[0].source == str(photo)
+
+
+def test_names_and_challenges_of_the_wrong_type(tmp_path: Path) -> None:
+    from facelens.liveness.challenge import check_actions
+
+    gallery = Gallery(tmp_path / "g")
+    for call in (lambda: gallery.rename(None, "x"), lambda: gallery.remove(None)):
+        with pytest.raises(FaceLensError) as raised:
+            call()
+        assert raised.value.code == "bad_name"
+    assert check_actions("blink, LEFT") == ["blink", "left"]  # a string: comma-separated
+    for wrong in ("blink,jump", [1, 2]):
+        with pytest.raises(FaceLensError, match="a challenge is a list of blink, left, right"):
+            check_actions(wrong)  # type: ignore[arg-type]

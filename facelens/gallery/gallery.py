@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.errors import ErrorCode, FaceLensError
+from facelens.errors import ErrorCode, FaceLensError, check_count
 from facelens.gallery import open_store, recorded_embedder
 from facelens.gallery.names import valid_name
 from facelens.gallery.record import check_record, record_of
@@ -187,6 +187,7 @@ class Gallery:
         threshold grows with the gallery (recognition.open_set), or a 1:1 point as in
         verify. fuse: how a person's templates combine into one score, "max" or "mean"
         (default: the gallery's, "max", the better on LFW)."""
+        k = check_count("k", k)
         if fuse not in (None, "max", "mean"):
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"fuse must be max or mean, not {fuse!r}")
         self._check_embedder()
@@ -287,6 +288,8 @@ class Gallery:
 
 def _storable(name: str) -> str:
     """A lookup name; one with lone surrogates (no store can hold it) is nobody's."""
+    if not isinstance(name, str):
+        raise FaceLensError(ErrorCode.BAD_NAME, f"a name must be text, not {type(name).__name__}")
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:

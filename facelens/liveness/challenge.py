@@ -32,7 +32,14 @@ def random_challenge(rng: np.random.Generator | None = None) -> list[str]:
     return [str(a) for a in (rng or np.random.default_rng()).permutation(ACTIONS)]
 
 
-def check_actions(actions: list[str]) -> list[str]:
+def check_actions(actions: list[str] | str) -> list[str]:
+    """The challenge's steps, checked; a string is read as a comma-separated list."""
+    if isinstance(actions, str):
+        actions = actions.split(",")
+    if not all(isinstance(a, str) for a in actions):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"a challenge is a list of {', '.join(ACTIONS)}"
+        )
     steps = [a.strip().lower() for a in actions if a.strip()]
     wrong = [a for a in steps if a not in ACTIONS]
     if wrong or not steps:

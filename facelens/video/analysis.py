@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facelens.errors import ErrorCode, FaceLensError
+from facelens.errors import ErrorCode, FaceLensError, check_count
 from facelens.recognition.operating_points import threshold_for
 from facelens.types import Box, Landmarks, Track, TrackedFace, VideoFrame, VideoSummary
 from facelens.video.candidates import Views
@@ -57,8 +57,7 @@ class VideoAnalysis:
     ) -> None:
         """embed=False: track by box overlap alone, never embedding (one person at a camera,
         as liveness needs); tracks then get no gallery search."""
-        if every < 1:
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"every must be >= 1, got {every}")
+        every = check_count("every", every)
         if gallery is not None:
             if not embed:
                 raise FaceLensError(ErrorCode.BAD_ARGUMENT, "a gallery search needs embed=True")

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
-from facelens.errors import ErrorCode, FaceLensError
+from facelens.errors import ErrorCode, FaceLensError, check_count, check_positive
 from facelens.io import path_kind
 from facelens.types import VideoInfo
 
@@ -67,9 +67,10 @@ class FrameSource:
         duration: float | None = None,
         open_timeout: float = 10.0,
     ) -> None:
-        for name, value in (("max_frames", max_frames), ("duration", duration)):
-            if value is not None and value <= 0:
-                raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{name} must be > 0, got {value}")
+        if max_frames is not None:
+            max_frames = check_count("max_frames", max_frames)
+        if duration is not None:
+            duration = check_positive("duration", duration)
         self.kind = source_kind(source)
         self.name = str(source)
         self.budget, self.max_frames, self.duration = budget, max_frames, duration
