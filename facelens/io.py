@@ -13,6 +13,7 @@ import threading
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -53,15 +54,17 @@ def load_image(source: ImageInput, budget: InputBudget = DEFAULT_BUDGET) -> np.n
     return decode_bytes(bytes(source), budget)
 
 
+PathKind = Literal["file", "folder", "missing", "other"]
+
+
 def read_file(path: Path, budget: InputBudget = DEFAULT_BUDGET) -> bytes:
     """An image file's bytes, within the budget; every failure a `not_an_image` FaceLensError."""
+    kind = path_kind(path, ErrorCode.NOT_AN_IMAGE)
+    if kind == "folder":
+        raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"{shortened(path)} is a folder, not an image")
+    if kind != "file":
+        raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {shortened(path)}")
     try:
-        if path.is_dir():
-            raise FaceLensError(
-                ErrorCode.NOT_AN_IMAGE, f"{shortened(path)} is a folder, not an image"
-            )
-        if not path.is_file():
-            raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {shortened(path)}")
         budget.check_bytes(path.stat().st_size)
         return path.read_bytes()
     except OSError as error:  # unreadable, a name too long, a file vanishing meanwhile
@@ -71,7 +74,7 @@ def read_file(path: Path, budget: InputBudget = DEFAULT_BUDGET) -> bytes:
         ) from None
 
 
-def path_kind(path: str | os.PathLike[str], code: ErrorCode) -> str:
+def path_kind(path: str | os.PathLike[str], code: ErrorCode) -> PathKind:
     """ "file", "folder" or "missing" (anything else: "other"). A path the operating system
     refuses outright (a name too long for the file system, on which Python's own checks
     raise rather than answer) is a FaceLensError with `code`."""

@@ -171,7 +171,7 @@ class FaceLens:
     def liveness(
         self,
         source: str | int | Path,
-        challenge: list[str] | None = None,
+        challenge: list[str] | str | None = None,
         every: int = 1,
         duration: float | None = None,
     ) -> Liveness:

@@ -33,8 +33,7 @@ def liveness(
     frames) and the answers to a challenge. Prints the verdict (live, spoof or undecided)
     with its reasons; the exit code is 0 whatever the verdict (2 for bad input)."""
     with reporting_errors(as_json):
-        actions = challenge.split(",") if challenge else None
-        result = FaceLens(detector=detector).liveness(source, actions, every, duration)
+        result = FaceLens(detector=detector).liveness(source, challenge or None, every, duration)
     if as_json:
         emit_json(result)
         return

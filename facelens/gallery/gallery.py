@@ -43,10 +43,10 @@ from facelens.types import (
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def content_hash(source: ImageInput) -> str:
-    if isinstance(source, str | Path):
-        data = read_file(Path(source))
-    elif isinstance(source, np.ndarray):
+def content_hash(source: bytes | bytearray | memoryview | np.ndarray) -> str:
+    """A photo's identity for resumable enrolment: its encoded bytes' sha256 (a file is read
+    first, so the same photo as a path or as bytes has one digest), or an array's pixels."""
+    if isinstance(source, np.ndarray):
         data = np.ascontiguousarray(source).tobytes() + str(source.shape).encode()
     else:
         data = bytes(source)
@@ -113,6 +113,8 @@ class Gallery:
 
     def _enroll_one(self, person: str, image: ImageInput) -> EnrolledImage:
         source = str(image) if isinstance(image, str | Path) else "<bytes>"
+        if isinstance(image, str | Path):
+            image = read_file(Path(image), self.lens.budget)  # once: for hash and face
         digest = content_hash(image)
         if self.store.has_hash(digest, person):
             return EnrolledImage(source=source, status="duplicate")

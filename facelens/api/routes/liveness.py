@@ -19,7 +19,7 @@ CHALLENGE = "comma-separated blink, left, right in the order asked (e.g. blink,l
 
 
 def _actions(challenge: str | None) -> list[str] | None:
-    return check_actions(challenge.split(",")) if challenge else None
+    return check_actions(challenge) if challenge else None
 
 
 def _sessions(request: Request) -> Sessions:
