@@ -68,6 +68,16 @@ def test_explain_pair_corrrise_fill_is_checked(client: TestClient, photos):
     assert response.status_code == 422 and response.json()["error"]["code"] == "bad_request"
 
 
+def test_explain_pair_transplant(client: TestClient, photos):
+    """The transplant pair method over REST: both maps, each the other face's patches."""
+    files = {"image_a": photos["obama"], "image_b": photos["biden"]}
+    response = client.post("/v1/explain/pair?method=transplant&faithfulness=false", files=files)
+    assert response.status_code == 200, response.text
+    body = response.json()["explanation"]
+    assert body["a"]["method"] == body["b"]["method"] == "transplant"
+    assert body["b"]["crop_summary"]["min"] < 0  # somewhere Obama's look raises the score
+
+
 def test_explain_bad_input(client: TestClient, photos):
     blank = io.BytesIO()
     Image.new("RGB", (300, 200), (200, 200, 200)).save(blank, format="PNG")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from facelens import explain
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.eval.region_game import REGIONS, region_hit, swap_region
 from facelens.explain import recogniser, targets
 from facelens.explain.api import align, align_embedding, locate, similarity_target
@@ -191,6 +192,34 @@ def test_dissimilar_map_finds_a_replaced_region(chips: dict[str, AlignedFace], f
     crop_map = explainer.compute(swapped, reference)
     assert crop_map.shape == (150, 150) and -1 <= crop_map.min() < 0 < crop_map.max() <= 1
     assert region_hit(crop_map, box)
+
+
+def test_transplant_finds_a_replaced_region(chips: dict[str, AlignedFace]) -> None:
+    """Obama's mouth pasted over by Biden's: giving that patch Obama's own look back raises
+    the similarity most, so the transplant map's minimum lies in the mouth box."""
+    box = REGIONS["mouth"]
+    swapped = swap_region(chips["obama2"].crop, chips["biden"].crop, box)
+    reference = similarity_target(chips["obama2"], chips["obama"])
+    crop_map = explain.Transplant(faithfulness=False).compute(swapped, reference)
+    assert crop_map.shape == (150, 150) and crop_map.min() < 0
+    assert region_hit(crop_map, box)
+
+
+def test_transplant_of_the_same_crop_changes_nothing(chips: dict[str, AlignedFace]) -> None:
+    """Against its own crop every transplant is the identity: the map is exactly zero."""
+    face = chips["obama"]
+    crop_map = explain.Transplant(faithfulness=False).compute(
+        face.crop, similarity_target(face, face)
+    )
+    assert np.array_equal(crop_map, np.zeros_like(crop_map))
+
+
+def test_transplant_needs_the_other_face(chips: dict[str, AlignedFace]) -> None:
+    target = similarity_target(chips["obama"], chips["obama2"])
+    target.reference_crop = None
+    with pytest.raises(FaceLensError) as raised:
+        explain.Transplant(faithfulness=False).compute(chips["obama"].crop, target)
+    assert raised.value.code == ErrorCode.BAD_ARGUMENT
 
 
 def test_pair_without_faithfulness_scores_uint8_crops(images: Path) -> None:

@@ -13,7 +13,7 @@ from facelens.drawing import with_legend
 
 TARGETS = ("expression", "age", "gender", "embedding")
 METHODS = ("gradcam", "gradcam++", "occlusion")
-PAIR_METHODS = ("corrrise", "gradient")
+PAIR_METHODS = ("corrrise", "gradient", "transplant")
 FILLS = ("blur", "other_face")
 
 
@@ -92,7 +92,7 @@ def explain_pair(
     image_b: Path,
     # The same defaults as REST's /v1/explain/pair: gradient answers in about a second;
     # CorrRISE (black-box, slower: ~30 s at 1,000 masks on 2 cores) on request.
-    method: str = typer.Option("gradient", help="gradient or corrrise."),
+    method: str = typer.Option("gradient", help="gradient, corrrise or transplant."),
     masks: int = typer.Option(300, help="CorrRISE masks per image."),
     fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),

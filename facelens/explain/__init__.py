@@ -5,6 +5,7 @@ faithfulness (deletion/insertion against random and centre baselines).
     explain.gradcam("face.jpg", target="expression").crop_map
     explain.occlusion("face.jpg", target="gender", patch=24, stride=10)
     explain.pair("a.jpg", "b.jpg", method="corrrise").b.crop_summary.trough
+    explain.pair("a.jpg", "b.jpg", method="transplant")  # where B would need A's look
     explain.reconstruct("face.jpg").reconstruction  # the face decoded from its embedding
 """
 
@@ -30,6 +31,7 @@ from facelens.explain.scores import (
     SimilarityTarget,
     Target,
 )
+from facelens.explain.transplant import Transplant
 
 __all__ = [
     "AlignedFace",
@@ -51,6 +53,7 @@ __all__ = [
     "ReconstructionPair",
     "SimilarityTarget",
     "Target",
+    "Transplant",
     "decode",
     "gradcam",
     "occlusion",

@@ -19,6 +19,7 @@ from facelens.explain.occlusion import Occlusion
 from facelens.explain.recogniser import align_face, recogniser
 from facelens.explain.result import Explanation, PairExplanation
 from facelens.explain.scores import ClassTarget, SimilarityTarget, Target, nchw
+from facelens.explain.transplant import Transplant
 from facelens.io import ImageInput, load_image
 from facelens.lens import FaceLens
 from facelens.recognition.names import DEFAULT_EMBEDDER
@@ -27,6 +28,7 @@ from facelens.recognition.registry import check_embedder
 from facelens.types import Face
 
 TargetName = Literal["expression", "age", "gender", "embedding"]
+PairMethod = Literal["corrrise", "gradient", "transplant"]
 Device = str | torch.device
 
 
@@ -171,7 +173,7 @@ def occlusion(
 
 
 def pair_explainer(
-    method: Literal["corrrise", "gradient"],
+    method: PairMethod,
     masks: int = DEFAULT_MASKS,
     device: Device = "cpu",
     faithfulness: bool = True,
@@ -187,6 +189,8 @@ def pair_explainer(
         )
     if method == "gradient":
         return GradientPair(threshold, device=device, faithfulness=faithfulness)
+    if method == "transplant":
+        return Transplant(device=device, faithfulness=faithfulness)
     raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown pair method {method!r}")
 
 
@@ -211,7 +215,7 @@ def explain_pair(
 def pair(
     image_a: ImageInput,
     image_b: ImageInput,
-    method: Literal["corrrise", "gradient"] = "corrrise",
+    method: PairMethod = "corrrise",
     masks: int = DEFAULT_MASKS,
     operating_point: str = DEFAULT_OPERATING_POINT,
     face_a: int = 0,

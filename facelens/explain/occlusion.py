@@ -29,6 +29,7 @@ class Occlusion(Explainer):
 
     method = "occlusion"
     signed = True
+    patch_share = 0.16  # default patch side, as a share of the crop's
 
     def __init__(
         self,
@@ -42,7 +43,7 @@ class Occlusion(Explainer):
         self.patch, self.stride, self.fill = patch, stride, fill
 
     def keep_masks(self, size: int) -> torch.Tensor:
-        patch = self.patch or max(2, round(0.16 * size))
+        patch = self.patch or max(2, round(self.patch_share * size))
         stride = self.stride or (size - patch) / 13
         corners = positions(size, patch, stride)
         keep = torch.ones(len(corners) ** 2, size, size)
@@ -50,12 +51,15 @@ class Occlusion(Explainer):
             keep[n, y : y + patch, x : x + patch] = 0.0
         return keep
 
+    def fill_image(self, image: np.ndarray, target: Target) -> np.ndarray:
+        """What an occluded patch shows instead (float, the crop's shape)."""
+        if self.fill == "blur":
+            return substrate(image)
+        return np.broadcast_to(image.mean(axis=(0, 1)), image.shape).copy()
+
     def compute(self, crop: np.ndarray, target: Target) -> np.ndarray:
         image = crop.astype(np.float32)
-        if self.fill == "blur":
-            fill = substrate(image)
-        else:
-            fill = np.broadcast_to(image.mean(axis=(0, 1)), image.shape).copy()
+        fill = self.fill_image(image, target)
         keep = self.keep_masks(crop.shape[0])
         full = torch.ones(1, *keep.shape[1:])
         scores = blend_scores(image, fill, torch.cat([full, keep]), target, self.device)

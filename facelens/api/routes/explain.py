@@ -116,7 +116,7 @@ async def explain_face(
 )
 async def explain_pair(
     request: Request,
-    method: Literal["gradient", "corrrise"] = Query("gradient"),
+    method: Literal["gradient", "corrrise", "transplant"] = Query("gradient"),
     masks: int = Query(300, ge=50, le=2000, description="CorrRISE masks per image"),
     fill: Fill = Query(DEFAULT_FILL, description="CorrRISE fill"),
     operating_point: str = Query(DEFAULT_OPERATING_POINT),
