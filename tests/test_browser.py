@@ -352,7 +352,13 @@ def test_compare_reads_the_decision(page, fr_images: Path, tmp_path: Path):
         sums = [page.evaluate(CANVAS_SUM, f"compare-canvas-{s}") for s in "ab"]
         page.check("#compare-explain")
         page.wait_for_selector("#compare-canvas-b[data-overlay='1']")
-        assert [page.evaluate(CANVAS_SUM, f"compare-canvas-{s}") for s in "ab"] != sums
+        gradient = [page.evaluate(CANVAS_SUM, f"compare-canvas-{s}") for s in "ab"]
+        assert gradient != sums
+        page.select_option("#compare-method", "transplant")  # another map of the same pair
+        page.wait_for_function(
+            f"() => ({CANVAS_SUM})('compare-canvas-b') !== {gradient[1]}", timeout=120_000
+        )
+        page.wait_for_selector("#compare-canvas-b[data-overlay='1']")
     page.screenshot(path=str(SHOTS / "compare.png"), full_page=True)
     upload(page, "compare-drop-b", folder / "biden.jpg")
     page.wait_for_selector("#compare-result[data-decision='false']")

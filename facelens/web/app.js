@@ -133,9 +133,10 @@ async function paintCompare() {
   const signal = restart("compare-explain");
   const show = $("compare-explain").checked && compare.a && compare.b;
   $("compare-legend").hidden = !show;
-  if (show && !compare.overlays) {
-    const result = await api("/v1/explain/pair", { body: form({ image_a: compare.a, image_b: compare.b }), signal });
-    compare.overlays = { a: result.overlay_a, b: result.overlay_b };
+  const method = $("compare-method").value;
+  if (show && compare.overlays?.method !== method) {
+    const result = await api(`/v1/explain/pair?method=${method}&faithfulness=false`, { body: form({ image_a: compare.a, image_b: compare.b }), signal });
+    compare.overlays = { method, a: result.overlay_a, b: result.overlay_b };
   }
   const images = show ? await decodeOverlays([compare.overlays.a, compare.overlays.b], signal) : [];
   ["a", "b"].forEach((side, i) => {
@@ -208,7 +209,7 @@ async function loadFeatures() {
   await guarded(async () => {
     features = (await api("/v1/info", { method: "GET" })).features;
   });
-  for (const id of ["analyse-explain", "analyse-target", "analyse-method", "compare-explain"]) {
+  for (const id of ["analyse-explain", "analyse-target", "analyse-method", "compare-explain", "compare-method"]) {
     $(id).disabled = !features.explain;
     $(id).parentElement.title = features.explain ? "" : "explanations are not available on this server";
   }
@@ -226,7 +227,9 @@ dropZone($("extract-drop"), extractFile);
 for (const id of ["analyse-explain", "analyse-target", "analyse-method"]) {
   $(id).addEventListener("change", () => guarded(paintAnalyse));
 }
-$("compare-explain").addEventListener("change", () => guarded(paintCompare));
+for (const id of ["compare-explain", "compare-method"]) {
+  $(id).addEventListener("change", () => guarded(paintCompare));
+}
 $("extract-copy").addEventListener("click", () => navigator.clipboard.writeText($("extract-json").value));
 $("api-key").addEventListener("change", (event) => {
   sessionStorage.setItem("facelens-key", event.target.value);

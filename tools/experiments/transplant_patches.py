@@ -1,0 +1,81 @@
+"""The transplant map's patch size, chosen by the region game on an LFW fold other than the
+evaluation's (issue 14; README, Explanations).
+
+    python tools/experiments/transplant_patches.py --fold 8 --pairs 60 \
+        --variants blur:0.12,transplant:0.08,transplant:0.10,transplant:0.12,transplant:0.16
+
+The first `--pairs` pairs of `--fold` (0-based; `facelens eval explain` holds out fold 9),
+genuine and impostor interleaved as `facelens eval explain` takes them; on each genuine pair
+one region of B (eyes, nose, mouth in turn) is replaced by a stranger's, and each variant's
+map of the swapped B against A is scored a hit when its minimum falls inside the region.
+Variants: `blur:SHARE` (occlusion, blurred fill) or `transplant:SHARE` (the other face's
+patch), SHARE the patch side as a share of the crop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import facelens.eval.explain as evaluation
+from facelens.eval.region_game import region_hit, regions_in, swap_region
+from facelens.explain import Occlusion, Transplant
+from facelens.explain.api import similarity_target
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/lfw"))
+    ap.add_argument("--fold", type=int, default=8)
+    ap.add_argument("--pairs", type=int, default=60)
+    ap.add_argument("--variants", default="blur:0.12,transplant:0.10,transplant:0.12")
+    a = ap.parse_args()
+    evaluation.HELD_OUT_FOLD = a.fold  # held_out_pairs reads it: take this fold's pairs
+    chosen = evaluation.held_out_pairs(a.data, a.pairs)
+    crops = evaluation.LfwCrops(a.data)
+    donors = [p.image_a for p in chosen if not p.same]
+    variants = {}
+    for spec in a.variants.split(","):
+        kind, share = spec.split(":")
+        method = Transplant(faithfulness=False) if kind == "transplant" else Occlusion()
+        method.with_faithfulness, method.patch_share = False, float(share)
+        variants[spec] = method
+    hits: dict[str, list[bool]] = {v: [] for v in variants}
+    seconds = dict.fromkeys(variants, 0.0)
+    regions: list[str] = []
+    for n, pair in enumerate(chosen):
+        if not pair.same:
+            continue
+        face_a, face_b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
+        donor = evaluation._donor(crops, donors, pair, n)
+        if face_a is None or face_b is None or donor is None:
+            continue
+        boxes = regions_in(face_b, crops.dlib_matrix(pair.image_b))
+        name = list(boxes)[len(regions) % len(boxes)]
+        regions.append(name)
+        swapped = swap_region(face_b.crop, donor.crop, boxes[name])
+        target = similarity_target(face_b, face_a)
+        for spec, method in variants.items():
+            start = time.perf_counter()
+            hits[spec].append(region_hit(method.compute(swapped, target), boxes[name]))
+            seconds[spec] += time.perf_counter() - start
+    where = np.array(regions)
+    for spec in variants:
+        found = np.array(hits[spec])
+        row = {
+            "variant": spec,
+            "fold": a.fold,
+            "trials": len(found),
+            "hit_rate": round(float(found.mean()), 4),
+            "by_region": {r: round(float(found[where == r].mean()), 4) for r in sorted(set(where))},
+            "seconds_per_map": round(seconds[spec] / len(found), 2),
+        }
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
