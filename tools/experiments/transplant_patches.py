@@ -8,8 +8,10 @@ The first `--pairs` pairs of `--fold` (0-based; `facelens eval explain` holds ou
 genuine and impostor interleaved as `facelens eval explain` takes them; on each genuine pair
 one region of B (eyes, nose, mouth in turn) is replaced by a stranger's, and each variant's
 map of the swapped B against A is scored a hit when its minimum falls inside the region.
-Variants: `blur:SHARE` (occlusion, blurred fill) or `transplant:SHARE` (the other face's
-patch), SHARE the patch side as a share of the crop.
+Variants: `blur:SHARE` (occlusion, blurred fill), `transplant:SHARE` (the other face's
+patch) or `both:SHARE` (B's transplant map plus A's, A's patches taken from the swapped B:
+the two crops share one template, so a pixel is the same place on both faces), SHARE the
+patch side as a share of the crop.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 import facelens.eval.explain as evaluation
 from facelens.eval.region_game import region_hit, regions_in, swap_region
-from facelens.explain import Occlusion, Transplant
+from facelens.explain import AlignedFace, Occlusion, Transplant
 from facelens.explain.api import similarity_target
 
 
@@ -41,9 +43,9 @@ def main() -> None:
     variants = {}
     for spec in a.variants.split(","):
         kind, share = spec.split(":")
-        method = Transplant(faithfulness=False) if kind == "transplant" else Occlusion()
+        method = Occlusion() if kind == "blur" else Transplant(faithfulness=False)
         method.with_faithfulness, method.patch_share = False, float(share)
-        variants[spec] = method
+        variants[spec] = (kind, method)
     hits: dict[str, list[bool]] = {v: [] for v in variants}
     seconds = dict.fromkeys(variants, 0.0)
     regions: list[str] = []
@@ -59,9 +61,15 @@ def main() -> None:
         regions.append(name)
         swapped = swap_region(face_b.crop, donor.crop, boxes[name])
         target = similarity_target(face_b, face_a)
-        for spec, method in variants.items():
+        swapped_b = AlignedFace(swapped, embedder=face_b.embedder, parts=face_b.parts)
+        for spec, (kind, method) in variants.items():
             start = time.perf_counter()
-            hits[spec].append(region_hit(method.compute(swapped, target), boxes[name]))
+            crop_map = method.compute(swapped, target)
+            if kind == "both":
+                crop_map = crop_map + method.compute(
+                    face_a.crop, similarity_target(face_a, swapped_b)
+                )
+            hits[spec].append(region_hit(crop_map, boxes[name]))
             seconds[spec] += time.perf_counter() - start
     where = np.array(regions)
     for spec in variants:
