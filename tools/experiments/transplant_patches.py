@@ -10,8 +10,9 @@ one region of B (eyes, nose, mouth in turn) is replaced by a stranger's, and eac
 map of the swapped B against A is scored a hit when its minimum falls inside the region.
 Variants: `blur:SHARE` (occlusion, blurred fill), `transplant:SHARE` (the other face's
 patch) or `both:SHARE` (B's transplant map plus A's, A's patches taken from the swapped B:
-the two crops share one template, so a pixel is the same place on both faces), SHARE the
-patch side as a share of the crop.
+the two crops share one template, so a pixel is the same place on both faces) or
+`combo:SHARE` (the transplant and blurred-occlusion maps, each scaled to a peak of 1, added),
+SHARE the patch side as a share of the crop.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def main() -> None:
         for spec, (kind, method) in variants.items():
             start = time.perf_counter()
             crop_map = method.compute(swapped, target)
+            if kind == "combo":
+                blur = Occlusion()
+                blur.patch_share = method.patch_share
+                other = blur.compute(swapped, target)
+                crop_map = crop_map / np.abs(crop_map).max() + other / np.abs(other).max()
             if kind == "both":
                 crop_map = crop_map + method.compute(
                     face_a.crop, similarity_target(face_a, swapped_b)
