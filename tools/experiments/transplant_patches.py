@@ -12,7 +12,8 @@ Variants: `blur:SHARE` (occlusion, blurred fill), `transplant:SHARE` (the other 
 patch) or `both:SHARE` (B's transplant map plus A's, A's patches taken from the swapped B:
 the two crops share one template, so a pixel is the same place on both faces) or
 `combo:SHARE` (the transplant and blurred-occlusion maps, each scaled to a peak of 1, added),
-SHARE the patch side as a share of the crop.
+SHARE the patch side as a share of the crop; `KIND:SHARE:GRID` sets the patches per side
+(14 by default; the stride is computed for the fused 192 px frame).
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def main() -> None:
     donors = [p.image_a for p in chosen if not p.same]
     variants = {}
     for spec in a.variants.split(","):
-        kind, share = spec.split(":")
+        kind, share, *grid = spec.split(":")
         method = Occlusion() if kind == "blur" else Transplant(faithfulness=False)
         method.with_faithfulness, method.patch_share = False, float(share)
+        if grid:  # patches per side: the stride that spreads them over a 192 px frame
+            method.stride = (192 - round(float(share) * 192)) / (int(grid[0]) - 1)
         variants[spec] = (kind, method)
     hits: dict[str, list[bool]] = {v: [] for v in variants}
     seconds = dict.fromkeys(variants, 0.0)
