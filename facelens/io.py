@@ -86,7 +86,12 @@ def path_kind(path: str | os.PathLike[str], code: ErrorCode) -> PathKind:
             return "folder"
         return "other" if path.exists() else "missing"
     except OSError as error:
-        raise FaceLensError(code, f"{shortened(path)}: {error.strerror or error}") from None
+        raise FaceLensError(code, os_problem(path, error)) from None
+
+
+def os_problem(path: object, error: OSError) -> str:
+    """ "PATH: reason" for a message about an operating-system error (the path shortened)."""
+    return f"{shortened(path)}: {error.strerror or error}"
 
 
 def shortened(name: object, keep: int = 80) -> str:

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from facelens.detection.names import DEFAULT_DETECTOR, DETECTORS
 from facelens.errors import ErrorCode, FaceLensError
-from facelens.io import shortened
+from facelens.io import os_problem
 from facelens.recognition.names import DEFAULT_EMBEDDER, EMBEDDER_NAMES
 
 console = Console()
@@ -71,7 +71,7 @@ class ReportingGroup(TyperGroup):
             report_error(error, "--json" in words)
         except OSError as error:
             reason = error.strerror or str(error)
-            message = reason if error.filename is None else f"{shortened(error.filename)}: {reason}"
+            message = reason if error.filename is None else os_problem(error.filename, error)
             report_error(FaceLensError(ErrorCode.BAD_ARGUMENT, message), "--json" in words)
         sys.exit(2)
 

@@ -77,9 +77,10 @@ class LfwCrops:
         return self.found[name]
 
 
-def held_out_pairs(data: Path, count: int) -> list[Pair]:
-    """`count` pairs of the held-out fold, half genuine and half impostor, interleaved."""
-    fold = [p for p in read_pairs(data) if p.fold == HELD_OUT_FOLD]
+def held_out_pairs(data: Path, count: int, fold_index: int = HELD_OUT_FOLD) -> list[Pair]:
+    """`count` pairs of the held-out fold (or `fold_index`, 0-based, for choices made
+    elsewhere), half genuine and half impostor, interleaved."""
+    fold = [p for p in read_pairs(data) if p.fold == fold_index]
     genuine = [p for p in fold if p.same][: (count + 1) // 2]
     impostor = [p for p in fold if not p.same][: count // 2]
     mixed = [p for both in zip(genuine, impostor, strict=False) for p in both]
@@ -123,12 +124,10 @@ def evaluate_explain(
             skipped += 1
             continue
         kind = "genuine" if pair.same else "impostor"
+        trial = swapped_region(crops, donors, pair, n, face_b, len(drops)) if pair.same else None
         game = None
-        donor = _donor(crops, donors, pair, n) if pair.same else None
-        if donor is not None:
-            boxes = regions_in(face_b, crops.dlib_matrix(pair.image_b))
-            box = boxes[list(boxes)[len(drops) % len(boxes)]]
-            swapped = swap_region(face_b.crop, donor.crop, box)
+        if trial is not None:
+            swapped, box, _ = trial
             before, after = similarity_target(face_b, face_a).scores(
                 np.stack([face_b.crop, swapped]).astype(np.float32)
             )
@@ -192,7 +191,21 @@ def evaluate_explain(
     return report
 
 
-def _donor(crops: LfwCrops, donors: list[str], pair: Pair, n: int) -> AlignedFace | None:
+def swapped_region(
+    crops: LfwCrops, donors: list[str], pair: Pair, n: int, face_b: AlignedFace, turn: int
+) -> tuple[np.ndarray, tuple[int, int, int, int], str] | None:
+    """One region-game trial on genuine pair number `n`: B's crop with its `turn`-th region
+    (eyes, nose, mouth in turn) taken from a stranger, the region's box in that crop and its
+    name; None when no stranger's face is found."""
+    donor = stranger_face(crops, donors, pair, n)
+    if donor is None:
+        return None
+    boxes = regions_in(face_b, crops.dlib_matrix(pair.image_b))
+    name = list(boxes)[turn % len(boxes)]
+    return swap_region(face_b.crop, donor.crop, boxes[name]), boxes[name], name
+
+
+def stranger_face(crops: LfwCrops, donors: list[str], pair: Pair, n: int) -> AlignedFace | None:
     """Another person's face (from the impostor pairs' images), rotating through them."""
     person = pair.image_b.split("/")[0]
     for offset in range(len(donors)):

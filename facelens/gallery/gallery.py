@@ -27,7 +27,7 @@ from facelens.gallery import open_store, recorded_embedder
 from facelens.gallery.names import valid_name
 from facelens.gallery.record import check_record, record_of
 from facelens.gallery.store import Fuse, Template, read_export_by_person
-from facelens.io import ImageInput, path_kind, read_file, shortened
+from facelens.io import ImageInput, os_problem, path_kind, read_file, shortened
 from facelens.lens import FaceLens
 from facelens.recognition.open_set import DEFAULT_OPEN_SET_POINT, open_set_threshold
 from facelens.recognition.registry import DEFAULT_EMBEDDER, EMBEDDER_NAMES, NETWORKS
@@ -255,7 +255,7 @@ class Gallery:
         try:
             return self.store.export(path)
         except OSError as error:  # a missing folder, a name too long, a full disk
-            message = f"{shortened(path)}: cannot write the export: {error.strerror or error}"
+            message = f"cannot write the export: {os_problem(path, error)}"
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, message) from None
 
     def import_(self, path: Path) -> int:
@@ -264,8 +264,7 @@ class Gallery:
         try:
             entries = read_export_by_person(path, self.embedder)
         except OSError as error:
-            reason = error.strerror or error
-            raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{shortened(path)}: {reason}") from None
+            raise FaceLensError(ErrorCode.BAD_ARGUMENT, os_problem(path, error)) from None
         except (ValueError, KeyError) as error:
             raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{shortened(path)}: {error}") from None
         checked, refused = [], []

@@ -20,7 +20,7 @@ import numpy as np
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.errors import ErrorCode, FaceLensError, check_count, check_positive
-from facelens.io import path_kind
+from facelens.io import path_kind, shortened
 from facelens.types import VideoInfo
 
 # FFmpeg's own warnings (a broken NAL unit, a missing moov atom) are answered with error
@@ -84,9 +84,11 @@ class FrameSource:
             path = Path(source)
             kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
             if kind == "folder":
-                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{path} is a folder, not a video")
+                message = f"{shortened(path)} is a folder, not a video"
+                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
             if kind != "file":
-                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"no such video file: {path}")
+                message = f"no such video file: {shortened(path)}"
+                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
             if path.stat().st_size == 0:
                 raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
         # OpenCV's warnings for a failed open say what the error below says, less clearly

@@ -24,12 +24,11 @@ import torch.nn.functional as F
 from facelens.eval.explain import (
     AreaLog,
     LfwCrops,
-    _donor,
     _region_game,
     held_out_faces,
     held_out_pairs,
+    swapped_region,
 )
-from facelens.eval.region_game import REGIONS, swap_region
 from facelens.explain.api import class_target, similarity_target
 from facelens.explain.base import Explainer
 from facelens.explain.corrrise import CorrRISE
@@ -66,11 +65,15 @@ def swapped_trials(count: int = 40) -> list[tuple]:
     trials = []
     for n, pair in enumerate(chosen):
         a, b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
-        donor = _donor(crops, donors, pair, n) if pair.same and a and b else None
-        if a is None or b is None or donor is None:
+        trial = (
+            swapped_region(crops, donors, pair, n, b, len(trials))
+            if pair.same and a and b
+            else None
+        )
+        if a is None or trial is None:
             continue
-        box = REGIONS[list(REGIONS)[len(trials) % len(REGIONS)]]
-        trials.append((a, b, swap_region(b.crop, donor.crop, box), box))
+        swapped, box, _ = trial
+        trials.append((a, b, swapped, box))
         if len(trials) == count:
             break
     return trials

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import facelens.eval.explain as evaluation
-from facelens.eval.region_game import region_hit, regions_in, swap_region
+from facelens.eval.region_game import region_hit
 from facelens.explain import AlignedFace, Occlusion, Transplant
 from facelens.explain.api import similarity_target
 
@@ -38,8 +38,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=60)
     ap.add_argument("--variants", default="blur:0.12,transplant:0.10,transplant:0.12")
     a = ap.parse_args()
-    evaluation.HELD_OUT_FOLD = a.fold  # held_out_pairs reads it: take this fold's pairs
-    chosen = evaluation.held_out_pairs(a.data, a.pairs)
+    chosen = evaluation.held_out_pairs(a.data, a.pairs, a.fold)
     crops = evaluation.LfwCrops(a.data)
     donors = [p.image_a for p in chosen if not p.same]
     variants = {}
@@ -57,13 +56,13 @@ def main() -> None:
         if not pair.same:
             continue
         face_a, face_b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
-        donor = evaluation._donor(crops, donors, pair, n)
-        if face_a is None or face_b is None or donor is None:
+        if face_a is None or face_b is None:
             continue
-        boxes = regions_in(face_b, crops.dlib_matrix(pair.image_b))
-        name = list(boxes)[len(regions) % len(boxes)]
+        trial = evaluation.swapped_region(crops, donors, pair, n, face_b, len(regions))
+        if trial is None:
+            continue
+        swapped, box, name = trial
         regions.append(name)
-        swapped = swap_region(face_b.crop, donor.crop, boxes[name])
         target = similarity_target(face_b, face_a)
         swapped_b = AlignedFace(swapped, embedder=face_b.embedder, parts=face_b.parts)
         for spec, (kind, method) in variants.items():
@@ -78,7 +77,7 @@ def main() -> None:
                 crop_map = crop_map + method.compute(
                     face_a.crop, similarity_target(face_a, swapped_b)
                 )
-            hits[spec].append(region_hit(crop_map, boxes[name]))
+            hits[spec].append(region_hit(crop_map, box))
             seconds[spec] += time.perf_counter() - start
     where = np.array(regions)
     for spec in variants:
