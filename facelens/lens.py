@@ -35,14 +35,16 @@ class FaceLens:
 
     flip: fuse each embedding with that of the mirrored chip (slower, see README figures).
     budget: the input limits every image is checked against before any work (facelens.budget).
-    embedder: the recognition network by name, "dlib" (default), "sface" or "fused"
-    (facelens.recognition.registry; figures in the README).
+    embedder: the recognition network by name, "fused" (default: [SFace, 1.7·dlib]), "sface"
+    or "dlib" (facelens.recognition.registry; figures in the README).
     detector: "yunet" (scene faces from ~10 px, profiles) or "blazeface" (BlazeFace front, the
         first design); see facelens.detection.detector.
     attribute_models: which model predicts an attribute, replacing the default: "age" and
-        "gender" take "faceapi-utk" (the default: face-api's crop network fine-tuned here),
-        "faceapi" (face-api's own weights), "head" (the shipped embedding head) or the path of
-        a file made by `facelens train age|gender|crop`; "expression" takes
+        "gender" take "faceapi-utk" (face-api's crop network fine-tuned here: the default
+        for gender), "faceapi" (face-api's own weights), "head" (the shipped heads on the
+        fused embedding) or the path of a file made by `facelens train age|gender|crop`;
+        "age" also "dlib-head" (the default: a head on the dlib vector quality computes
+        anyway, blended with "faceapi-utk"); "expression" takes
         "mini-xception", the path of a network made by `facelens train expression`, or
         several joined by "+" (their calibrated probabilities averaged)
         (facelens.attributes.choice).
@@ -132,12 +134,15 @@ class FaceLens:
         if quality and faces:
             from facelens.quality import assess_quality
 
-            for face, assessed in zip(
-                faces,
-                assess_quality(rgb, detections, self.quality_embedder, heatmap=quality_heatmap),
-                strict=True,
-            ):
-                face.quality = assessed
+            assessed = assess_quality(
+                rgb, detections, self.quality_embedder, heatmap=quality_heatmap
+            )
+            for face, judged in zip(faces, assessed, strict=True):
+                face.quality = judged
+            if not self.flip:  # plain vectors: what a dlib head would compute here
+                known.setdefault(
+                    self.quality_embedder.name, np.stack([q.embedding for q in assessed])
+                )
         if attributes and faces:
             from facelens.attributes import predict_attributes
 

@@ -77,6 +77,13 @@ class Quality(BaseModel):
 
     _heatmap: np.ndarray | None = PrivateAttr(default=None)
     _chip_matrix: np.ndarray | None = PrivateAttr(default=None)
+    _embedding: np.ndarray | None = PrivateAttr(default=None)
+
+    @property
+    def embedding(self) -> np.ndarray | None:
+        """The unit embedding of the unperturbed chip by the network behind the stability
+        measure (FaceLens.quality_embedder, dlib): the attribute heads on dlib reuse it."""
+        return self._embedding
 
     @property
     def heatmap(self) -> np.ndarray | None:

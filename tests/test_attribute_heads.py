@@ -12,12 +12,13 @@ from samples import utkface_sample
 from typer.testing import CliRunner
 
 from facelens.attributes.age import interval
-from facelens.attributes.choice import choose, load_head
+from facelens.attributes.choice import HEAD_CROPS, choose, load_head
 from facelens.attributes.embedding_head import EmbeddingHead, blend
 from facelens.cli import app
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.lens import FaceLens
 from facelens.models.onnx_model import weight_path
+from facelens.recognition.dlib import DlibEmbedder
 from facelens.train import attribute_heads, head_export, heads
 from facelens.train.face_embeddings import EmbeddedFaces
 from facelens.types import Face
@@ -65,12 +66,14 @@ def _female(face: Face) -> float:
 
 
 def test_a_trained_head_replaces_the_shipped_model(trained: dict, data_dir: Path) -> None:
-    face_api = FaceLens(attribute_models={"age": "faceapi", "gender": "faceapi"})
-    crop = face_api.analyze(data_dir / PHOTO, quality=False).faces[0]  # what heads blend with
+    # what heads blend with by default: the fine-tuned crop network
+    fine_tuned = FaceLens(attribute_models={"age": "faceapi-utk", "gender": "faceapi-utk"})
+    crop = fine_tuned.analyze(data_dir / PHOTO, quality=False).faces[0]
     assert crop.age is not None
     lens = FaceLens(embedder="fused", attribute_models={"gender": trained["gender"]})
     face = lens.analyze(data_dir / PHOTO, quality=False, embedding=True).faces[0]
     head = EmbeddingHead(trained["gender"])
+    assert head.crop_network == "faceapi-utk"
     female = head.predict_blended(face.embedding_array[None], np.array([_female(crop)]))[0]
     assert _female(face) == pytest.approx(female, abs=1e-3)  # face-api's is rounded
     # the age head: its own years and residual table, not face-api's
@@ -167,4 +170,28 @@ def test_the_shipped_heads_read_a_real_photo(data_dir: Path) -> None:
     assert face.age is not None and 10 - 5 <= face.age.years <= 19 + 5
     head = load_head("age", "head")
     assert head.embedder == "fused" and 0 < head.crop_weight < 1
+    assert head.crop_network == HEAD_CROPS["head"] == "faceapi"
     assert face.age.interval == interval(face.age.years, head.residual_quantiles)
+
+
+def test_the_default_age_head_reuses_the_quality_embedding(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default age model reads dlib's vector, which quality's stability measure computes
+    anyway: handed over (dlib is not run again), it gives what computing it afresh gives."""
+    head = load_head("age", choose(None).age)
+    assert (head.embedder, head.crop_network) == ("dlib", HEAD_CROPS["dlib-head"])
+    assert 0 < head.crop_weight < 1
+    lens = FaceLens()
+    (fresh,) = lens.analyze(data_dir / PHOTO, quality=False).faces
+
+    def not_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the age head embedded the face again")
+
+    monkeypatch.setattr(DlibEmbedder, "embed_faces", not_again)
+    (reused,) = lens.analyze(data_dir / PHOTO).faces
+    assert reused.quality is not None and reused.quality.embedding is not None
+    assert reused.age is not None and fresh.age is not None
+    assert reused.age.years == pytest.approx(fresh.age.years, abs=0.01)
+    assert reused.age.interval == interval(reused.age.years, head.residual_quantiles)
+    assert 10 - 5 <= reused.age.years <= 19 + 5

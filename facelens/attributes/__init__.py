@@ -13,13 +13,13 @@ Chosen by measurement on UTKFace / FER2013 samples: see `facelens eval attribute
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import numpy as np
 
-from facelens.attributes.age import to_age
+from facelens.attributes.age import ResidualTable, to_age
 from facelens.attributes.choice import (
-    CROP_NETWORK,
     DEFAULT_CHOICE,
     AttributeChoice,
     ModelSpec,
@@ -34,7 +34,7 @@ from facelens.detection.detector import FoundFaces
 from facelens.models.onnx_model import OnnxModel, shared
 from facelens.types import Age, Expression, Gender
 
-__all__ = ["AttributeChoice", "predict_attributes"]
+__all__ = ["AttributeChoice", "RawAttributes", "predict_attributes", "raw_attributes"]
 
 Model = TypeVar("Model", bound=OnnxModel)
 
@@ -60,18 +60,25 @@ class _Embeddings:
         return self.vectors[embedder]
 
 
-def predict_attributes(
+@dataclass
+class RawAttributes:
+    """Per face: years, probability of "female", the expression probabilities; and the age
+    model's residual table (for the 90% interval)."""
+
+    years: np.ndarray
+    female: np.ndarray
+    emotions: np.ndarray
+    age_table: ResidualTable
+
+
+def raw_attributes(
     rgb: np.ndarray,
     faces: FoundFaces,
     models: AttributeChoice = DEFAULT_CHOICE,
     embeddings: Mapping[str, np.ndarray] | None = None,
     flip: bool = False,
-) -> list[tuple[Age, Gender, Expression]]:
-    """(age, gender, expression) for every face of one RGB image, in the faces' order.
-
-    models: which model per attribute (attributes.choice). embeddings: vectors already
-    computed for these faces, by embedder name (a head reuses them); flip: how a head's
-    missing vectors are computed (as FaceLens(flip=...) embeds)."""
+) -> RawAttributes:
+    """The models' numbers for every face of one RGB image (see `predict_attributes`)."""
     points = faces.points
     vectors = _Embeddings(rgb, faces, embeddings or {}, flip)
     crops: dict[ModelSpec, tuple[np.ndarray, np.ndarray]] = {}  # each crop network runs once
@@ -85,16 +92,33 @@ def predict_attributes(
         ages, table = crop(models.age)[0], load_crop(models.age).residual_quantiles
     else:
         head = load_head("age", models.age)
-        known = crop(CROP_NETWORK)[0] if head.crop_weight > 0 else None
+        known = crop(head.crop_network)[0] if head.crop_weight > 0 else None
         ages, table = head.predict_blended(vectors[head.embedder], known), head.residual_quantiles
     if is_crop(models.gender):
         female = crop(models.gender)[1]
     else:
         head = load_head("gender", models.gender)
-        known = crop(CROP_NETWORK)[1] if head.crop_weight > 0 else None
+        known = crop(head.crop_network)[1] if head.crop_weight > 0 else None
         female = head.predict_blended(vectors[head.embedder], known)
     emotions = expression_probabilities(rgb, points, models.expression)
+    return RawAttributes(ages, female, emotions, table)
+
+
+def predict_attributes(
+    rgb: np.ndarray,
+    faces: FoundFaces,
+    models: AttributeChoice = DEFAULT_CHOICE,
+    embeddings: Mapping[str, np.ndarray] | None = None,
+    flip: bool = False,
+) -> list[tuple[Age, Gender, Expression]]:
+    """(age, gender, expression) for every face of one RGB image, in the faces' order.
+
+    models: which model per attribute (attributes.choice). embeddings: vectors already
+    computed for these faces, by embedder name (a head reuses them: FaceLens passes the dlib
+    vectors quality's stability measure computed); flip: how a head's missing vectors are
+    computed (as FaceLens(flip=...) embeds)."""
+    raw = raw_attributes(rgb, faces, models, embeddings, flip)
     return [
-        (to_age(float(a), table), to_gender(float(f)), to_expression(e))
-        for a, f, e in zip(ages, female, emotions, strict=True)  # type: ignore[arg-type]
+        (to_age(float(a), raw.age_table), to_gender(float(f)), to_expression(e))
+        for a, f, e in zip(raw.years, raw.female, raw.emotions, strict=True)
     ]

@@ -2,10 +2,12 @@
 
     FaceLens(attribute_models={"gender": "my-gender.onnx", "age": "faceapi"})
 
-age, gender: "faceapi-utk" (the default: face-api's AgeGenderNet fine-tuned here on UTKFace's
-training faces), "faceapi" (face-api's own weights), "head" (the embedding head that ships with
-facelens), or the path of a head made by `facelens train age|gender` or of a crop network
-made by `facelens train crop`.
+age, gender: "faceapi-utk" (face-api's AgeGenderNet fine-tuned here on UTKFace's training
+faces: the default for gender), "faceapi" (face-api's own weights), "head" (a head on the
+fused embedding, blended with "faceapi"), or the path of a head made by `facelens train
+age|gender` or of a crop network made by `facelens train crop`; age also "dlib-head" (the
+default: a head on the dlib embedding that quality's stability measure computes anyway,
+blended with "faceapi-utk").
 expression: "mini-xception" (the shipped FER2013 network), or the path of a network made by
 `facelens train expression`, or several of these joined by "+" (an ensemble: their calibrated
 probabilities averaged, e.g. "mini-xception+my-expression.onnx").
@@ -22,22 +24,26 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from facelens.attributes.age_gender import CROP_TARGET, FINE_TUNED_FILE, FaceApiAgeGender
-from facelens.attributes.embedding_head import EmbeddingHead
+from facelens.attributes.embedding_head import CROP_NETWORKS, EmbeddingHead
 from facelens.attributes.expression_net import TrainedExpression
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.io import path_kind
 from facelens.models.onnx_model import shared
 
-CROP_NETWORK = "faceapi"
-FINE_TUNED_CROP = "faceapi-utk"
+CROP_NETWORK, FINE_TUNED_CROP = CROP_NETWORKS
 SHIPPED_HEAD = "head"
+DLIB_HEAD = "dlib-head"
 MINI_XCEPTION = "mini-xception"
 BUILT_IN = {
-    "age": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD),
+    "age": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD, DLIB_HEAD),
     "gender": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD),
     "expression": (MINI_XCEPTION,),
 }
-SHIPPED_HEADS = {"age": "age-head.onnx", "gender": "gender-head.onnx"}
+# shipped head name -> attribute -> file
+SHIPPED_HEADS = {
+    SHIPPED_HEAD: {"age": "age-head.onnx", "gender": "gender-head.onnx"},
+    DLIB_HEAD: {"age": "age-head-dlib.onnx"},  # its gender twin measured no better (README)
+}
 CROP_FILES = {CROP_NETWORK: FaceApiAgeGender.file_name, FINE_TUNED_CROP: FINE_TUNED_FILE}
 
 ModelSpec = str | Path
@@ -48,14 +54,23 @@ ENSEMBLE = "+"
 class AttributeChoice:
     """One model per attribute: a BUILT_IN name or a Path to a trained model."""
 
-    # face-api's network fine-tuned on utkface-train: on utkface-dev age MAE 4.60 vs 4.82,
-    # gender 94.80% vs 94.77% with calibration error 0.8% vs 2.9% (README, Attributes)
-    age: ModelSpec = FINE_TUNED_CROP
+    # on utkface-dev (README, Attributes): age MAE 4.51 with the dlib head blended with the
+    # fine-tuned crop network, against 4.60 for the fine-tune alone and 4.82 for face-api's
+    # own weights; gender: the fine-tune, 94.80% vs 94.77% with calibration error 0.8% vs 2.9%
+    # (the dlib head's blend: 94.83%, 1.3%, children 0-12 78.9% against 80.4%)
+    age: ModelSpec = DLIB_HEAD
     gender: ModelSpec = FINE_TUNED_CROP
     expression: ModelSpec = MINI_XCEPTION
 
 
 DEFAULT_CHOICE = AttributeChoice()
+# the crop network behind each shipped head (its blend partner, also in its metadata) and so
+# behind each default: what the age and gender explanations explain
+HEAD_CROPS = {SHIPPED_HEAD: CROP_NETWORK, DLIB_HEAD: FINE_TUNED_CROP}
+DEFAULT_CROPS = {
+    kind: HEAD_CROPS.get(str(spec), str(spec))
+    for kind, spec in (("age", DEFAULT_CHOICE.age), ("gender", DEFAULT_CHOICE.gender))
+}
 
 
 def choose(models: Mapping[str, ModelSpec] | AttributeChoice | None) -> AttributeChoice:
@@ -129,7 +144,7 @@ def is_crop(spec: ModelSpec) -> bool:
     """Whether an age/gender choice is a crop network (not an embedding head)."""
     if spec in (CROP_NETWORK, FINE_TUNED_CROP):
         return True
-    return spec != SHIPPED_HEAD and is_crop_file(Path(spec))
+    return spec not in SHIPPED_HEADS and is_crop_file(Path(spec))
 
 
 @functools.lru_cache(maxsize=64)
@@ -170,8 +185,8 @@ def load_crop(spec: ModelSpec) -> FaceApiAgeGender:
 
 
 def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:
-    """The process-wide EmbeddingHead of a path, or of SHIPPED_HEAD for `kind`."""
-    source: str | Path = SHIPPED_HEADS[kind] if spec == SHIPPED_HEAD else Path(spec)
+    """The process-wide EmbeddingHead of a path, or of a shipped head's name for `kind`."""
+    source: str | Path = SHIPPED_HEADS[spec][kind] if spec in SHIPPED_HEADS else Path(spec)
     return _load_once("head", source, EmbeddingHead)
 
 

@@ -8,8 +8,10 @@ gender), `facelens.embedder` (dlib, sface or fused) and, for age, the residual t
 head's validation split). The embedding is what FaceLens computes anyway, so a head costs
 microseconds where a crop network costs milliseconds.
 
-A head may be blended with face-api's crop network (`facelens.faceapi_weight`, chosen on
-the validation split: 0 is the head alone): years are averaged, gender in log-odds.
+A head may be blended with a crop network (`facelens.faceapi_weight`, chosen on the
+validation split: 0 is the head alone): years are averaged, gender in log-odds. Which one is
+`facelens.crop_network`: "faceapi" (face-api's own weights; heads written before the key
+existed) or "faceapi-utk" (the fine-tune that is the default crop network).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from facelens.attributes.base import AttributeModel
 from facelens.errors import ErrorCode, FaceLensError
 
 TARGETS = ("age", "gender")
+CROP_NETWORKS = ("faceapi", "faceapi-utk")  # the built-in crop networks a head may blend with
 DIMENSIONS = {"dlib": 128, "sface": 128, "fused": 256}
 
 
@@ -42,6 +45,12 @@ class EmbeddingHead(AttributeModel):
                 f"embedder {self.embedder!r}, input width {width!r})",
             )
         self.crop_weight = float(meta.get("facelens.faceapi_weight", "0"))
+        self.crop_network = meta.get("facelens.crop_network", CROP_NETWORKS[0])
+        if self.crop_network not in CROP_NETWORKS:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"{file_name} blends with {self.crop_network!r}, not one of {CROP_NETWORKS}",
+            )
         table = parse_residual_table(meta.get("facelens.age_residual_quantiles", ""))
         self.residual_quantiles: ResidualTable = table or ()
         if table is None or (self.target == "age" and not table):
@@ -56,7 +65,8 @@ class EmbeddingHead(AttributeModel):
         return self.run(embeddings.astype(np.float32))[0].reshape(len(embeddings))
 
     def predict_blended(self, embeddings: np.ndarray, crop: np.ndarray | None) -> np.ndarray:
-        """The head blended with face-api's outputs `crop` (needed when crop_weight > 0)."""
+        """The head blended with its crop network's outputs `crop` (needed when
+        crop_weight > 0)."""
         alone = self.predict(embeddings)
         if self.crop_weight == 0:
             return alone

@@ -19,8 +19,9 @@ ModelOption = typer.Option(
     None,
     "--model",
     help="KIND=MODEL, repeatable: age or gender = faceapi, faceapi-utk, head or a .onnx file "
-    "from `facelens train age|gender|crop`; expression = mini-xception, a .onnx file from "
-    "`facelens train expression`, or several joined by + (probabilities averaged).",
+    "from `facelens train age|gender|crop`, age also dlib-head (the default); expression = "
+    "mini-xception, a .onnx file from `facelens train expression`, or several joined by + "
+    "(probabilities averaged).",
 )
 
 

@@ -33,8 +33,13 @@ CacheOption = typer.Option(
 EpochsOption = typer.Option(300, min=1, help="At most this many epochs (early stopping).")
 BlendOption = typer.Option(
     True,
-    help="Blend with face-api's crop network where that helps on the validation split.",
+    help="Blend with a crop network (--blend-with) where that helps on the validation split.",
     metavar="",
+)
+BlendWithOption = typer.Option(
+    "faceapi-utk",
+    help="The crop network to blend with: faceapi-utk (the fine-tune, the default crop "
+    "network) or faceapi (face-api's own weights).",
 )
 
 
@@ -54,12 +59,16 @@ def _run(
     terms: str | None,
     cache: bool,
     with_crop: bool,
+    blend_with: str,
     as_json: bool,
 ) -> None:
     """Check the paths, train, report. `flags`: the options to record in the card's command."""
     _check_paths(data, out)
-    if not with_crop:
-        flags = {**flags, "no_blend": ""}
+    from facelens.attributes.embedding_head import CROP_NETWORKS
+
+    if blend_with not in CROP_NETWORKS:
+        raise typer.BadParameter(f"choose one of {CROP_NETWORKS}", param_hint="--blend-with")
+    flags = {**flags, "blend_with": blend_with} if with_crop else {**flags, "no_blend": ""}
     if config.embedder not in EMBEDDER_NAMES:
         raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
     target = config.target
@@ -82,6 +91,7 @@ def _run(
             command=command,
             cache=cache,
             with_crop_network=with_crop,
+            crop_network=blend_with,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     if as_json:
@@ -105,6 +115,7 @@ def gender(
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
+    blend_with: str = BlendWithOption,
     as_json: bool = JsonOption,
 ) -> None:
     """A gender head (probability of "female") on a recognition embedding."""
@@ -113,7 +124,7 @@ def gender(
 
     config = HeadConfig("gender", embedder, hidden, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "epochs": epochs}
-    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+    _run(train_head, config, data, out, flags, terms, cache, blend, blend_with, as_json)
 
 
 @app.command()
@@ -129,6 +140,7 @@ def age(
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
+    blend_with: str = BlendWithOption,
     as_json: bool = JsonOption,
 ) -> None:
     """An age head (years, with a 90% interval from validation residuals)."""
@@ -139,7 +151,7 @@ def age(
 
     config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
     flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
-    _run(train_head, config, data, out, flags, terms, cache, blend, as_json)
+    _run(train_head, config, data, out, flags, terms, cache, blend, blend_with, as_json)
 
 
 def _report(card: dict, out: Path, as_json: bool) -> None:

@@ -1,7 +1,9 @@
 """Speed of age + gender + expression for the faces of one photo, detection excluded.
 
-With the embedding heads (age and gender "head"), twice: given the face's fused embedding
-(what FaceLens(embedder="fused") computes anyway) and computing it for the heads alone.
+The default models (heads on dlib, blended with the fine-tuned crop network) twice: given
+the face's dlib embedding (what `analyze` hands over from quality's stability measure) and
+computing it. The fused heads (age and gender "head") the same way: given the fused
+embedding (what FaceLens(embedder="fused") computes anyway) and computing it.
 """
 
 from __future__ import annotations
@@ -45,10 +47,14 @@ def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
     age_gender, emotion = _shared(FaceApiAgeGender), _shared(MiniXceptionEmotion)
     heads = AttributeChoice(age="head", gender="head")
     fused = {"fused": get_embedder("fused").embed_faces(rgb, one, first.mesh)}
+    dlib = {"dlib": get_embedder("dlib").embed_faces(rgb, one, first.mesh)}
     return {
         "image": str(image),
         "faces": len(faces),
         "one_face_ms": _median_ms(lambda: predict_attributes(rgb, first), repeat),
+        "one_face_given_dlib_embedding_ms": _median_ms(
+            lambda: predict_attributes(rgb, first, embeddings=dlib), repeat
+        ),
         "age_gender_ms": _median_ms(lambda: age_gender.predict(rgb, one), repeat),
         "expression_ms": _median_ms(lambda: emotion.probabilities(rgb, one), repeat),
         "all_faces_ms": _median_ms(lambda: predict_attributes(rgb, faces), repeat),

@@ -51,7 +51,7 @@ def bench(image: Path, runs: int) -> dict:
     for _ in range(3):  # warm up: model loading, first-call allocations
         assess_quality(rgb, one, embedder, heatmap=True)
     measured = measure(rgb, one, embedder.template)
-    measured.raw["embedding_stability"] = stability_of(measured.chips, embedder)
+    measured.raw["embedding_stability"] = stability_of(measured.chips, embedder)[0]
     return {
         "image": str(image),
         "runs": runs,

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from facelens.attributes.age_gender import CHANNEL_MEANS, FaceApiAgeGender
-from facelens.attributes.choice import CROP_FILES, DEFAULT_CHOICE
+from facelens.attributes.choice import CROP_FILES, DEFAULT_CROPS
 from facelens.attributes.expression import FER_FRAME, LUMA, NETWORK_ORDER
 from facelens.detection.align import CropTemplate
 from facelens.models.onnx_model import OnnxModel, weight_path
@@ -113,7 +113,8 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
         layer="StatefulPartitionedCall/model_1/add_2/add:0",
     ),
     "age": ModelSpec(
-        file=CROP_FILES[str(DEFAULT_CHOICE.age)],  # the network that predicts by default
+        # the crop network of the default age model (the dlib head blends with it, weight 0.65)
+        file=CROP_FILES[DEFAULT_CROPS["age"]],
         template=FaceApiAgeGender.templates[0],
         preprocess=_faceapi_normalise,
         output="age",
@@ -121,7 +122,7 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
         layer="exit_flow/features",
     ),
     "gender": ModelSpec(
-        file=CROP_FILES[str(DEFAULT_CHOICE.gender)],
+        file=CROP_FILES[DEFAULT_CROPS["gender"]],
         template=FaceApiAgeGender.templates[0],
         preprocess=_faceapi_normalise,
         output="gender",

@@ -50,13 +50,14 @@ def _verdict(key: str, default: object) -> object:
     return stored_params().get("verdict", {}).get(key, default)
 
 
-def stability_of(chips: np.ndarray, embedder: object) -> np.ndarray:
-    """(N,) embedding stability of the chips: all perturbed copies in one network call."""
+def stability_of(chips: np.ndarray, embedder: object) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) embedding stability of the chips, and (N, D) the chips' own unit embeddings: all
+    perturbed copies in one network call."""
     batch = stability.perturb(chips, PERTURBATIONS_AT_RUNTIME)
     vectors = stability.run_embedder(embedder, batch).reshape(
         len(PERTURBATIONS_AT_RUNTIME), len(chips), -1
     )
-    return stability.stability(vectors)
+    return stability.stability(vectors), vectors[PERTURBATIONS_AT_RUNTIME.index("identity")]
 
 
 def scores_from_raw(raw: dict[str, np.ndarray]) -> tuple[np.ndarray, dict, dict]:
@@ -78,7 +79,7 @@ def assess_quality(
     if len(faces) == 0:
         return []
     measured = measure(rgb, faces, embedder.template)  # type: ignore[attr-defined]
-    measured.raw["embedding_stability"] = stability_of(measured.chips, embedder)
+    measured.raw["embedding_stability"], vectors = stability_of(measured.chips, embedder)
     unified, scores, pulls = scores_from_raw(measured.raw)
     from facelens.quality.roi import trusted_regions
 
@@ -93,6 +94,7 @@ def assess_quality(
         quality = _judge(i, float(unified[i]), measured, scores, pulls, config)
         quality.roi = rois[i]
         quality._chip_matrix = measured.matrices[i]
+        quality._embedding = vectors[i]
         if maps is not None:
             quality._heatmap = maps[i]
         out.append(quality)

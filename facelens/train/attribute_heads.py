@@ -2,8 +2,9 @@
 
 Embed a UTKFace-style folder (AGE_GENDER_RACE_*.jpg; cached), hold out a seeded 15%
 validation split, fit with early stopping on it (facelens/train/heads.py), choose on it
-how much of face-api's crop network to blend in (0: none), export to ONNX checked against
-torch and write the model card beside it (facelens/train/head_export.py).
+how much of a crop network (face-api's fine-tune by default) to blend in (0: none), export
+to ONNX checked against torch and write the model card beside it
+(facelens/train/head_export.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facelens.attributes.choice import FINE_TUNED_CROP
 from facelens.attributes.embedding_head import blend
 from facelens.detection.detector import DEFAULT_DETECTOR
 from facelens.eval.attributes import RACES
@@ -69,9 +71,12 @@ def train_head(
     cache: bool = True,
     with_crop_network: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    crop_network: str = FINE_TUNED_CROP,
 ) -> dict:
     """Train, export and document one head; returns its model card (also written).
-    with_crop_network: let the validation split choose a blend with face-api's network."""
+    with_crop_network: let the validation split choose a blend with `crop_network` (a name
+    of attributes.embedding_head.CROP_NETWORKS). The fine-tune's validation split is this
+    one (same seed), so on UTKFace's training folder its outputs there are held out too."""
     started = time.perf_counter()
     faces = embed_folder(data, detector, CACHE_DIR if cache else None, progress)
     embedded = time.perf_counter()
@@ -79,7 +84,7 @@ def train_head(
     fitted = heads.fit(faces, config, train, valid)
     vectors = heads.features(faces, config.embedder)
     alone = heads.predict(fitted.readout, vectors[valid, 0])
-    crop = (faces.crop_years if target == "age" else faces.crop_female)[valid]
+    crop = (faces.crop_years if target == "age" else faces.crop_female)[crop_network][valid]
     truth = faces.age[valid] if target == "age" else faces.female[valid]
     weight = heads.crop_weight(config, alone, crop, truth) if with_crop_network else 0.0
     predicted = blend(target, alone, crop, weight)
@@ -87,13 +92,14 @@ def train_head(
         "facelens.target": target,
         "facelens.embedder": config.embedder,
         "facelens.faceapi_weight": f"{weight:g}",
+        "facelens.crop_network": crop_network,
     }
     if target == "age":
         table = head_export.residual_table(predicted, faces.age[valid])
         metadata["facelens.age_residual_quantiles"] = json.dumps(table)
     difference = head_export.export(fitted.readout, config, out, vectors[valid, 0], metadata)
     figures, summary = validation_figures(faces, valid, target, predicted)
-    summary += f" (face-api weight {weight:g})" if weight else ""
+    summary += f" ({crop_network} weight {weight:g})" if weight else ""
     card = {
         "name": out.name,
         "target": target,
@@ -101,7 +107,7 @@ def train_head(
         "model": (
             f"{'MLP, ' + str(config.hidden) + ' hidden units' if config.hidden else 'linear'}"
             + (f", age as {config.age_mode}" if target == "age" else "")
-            + (f", blended with face-api's network (weight {weight:g})" if weight else "")
+            + (f", blended with {crop_network} (weight {weight:g})" if weight else "")
         ),
         "config": config.__dict__,
         "seed": heads.SEED,
@@ -114,10 +120,11 @@ def train_head(
             "terms": terms or default_terms(data),
         },
         "faceapi_weight": weight,
+        "crop_network": crop_network,
         "validation": figures,
         "validation_summary": summary,
         "validation_head_alone": validation_figures(faces, valid, target, alone)[0],
-        "validation_faceapi_alone": validation_figures(faces, valid, target, crop)[0],
+        "validation_crop_network_alone": validation_figures(faces, valid, target, crop)[0],
         "epochs": fitted.epochs,
         "embedding_seconds": round(embedded - started, 1),
         "training_seconds": round(time.perf_counter() - embedded, 1),

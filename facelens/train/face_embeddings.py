@@ -3,7 +3,8 @@ gender heads (facelens/train/heads.py).
 
 Each image's labelled face (eval.face_sample.central_faces: a missed face gets the chunk's
 mean landmarks and mesh) is embedded by every recognition network, plain and mirrored, once,
-and read by face-api's crop network (the heads can be blended with it). Results are cached
+and read by the crop networks a head can be blended with (face-api's own weights and the
+fine-tune, `attributes.embedding_head.CROP_NETWORKS`). Results are cached
 in chunks under artifacts/attribute-cache/ (a chunk is named by its file names and the
 networks' weights; a part missing from a chunk is computed and added), so a long run
 resumes where it stopped.
@@ -18,21 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from facelens.attributes.age_gender import FaceApiAgeGender
+from facelens.attributes.choice import CROP_FILES, load_crop
 from facelens.detection.detector import DEFAULT_DETECTOR
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.eval.attributes import utkface_labels
 from facelens.eval.cache import detection_key, weights_key
 from facelens.eval.face_sample import central_faces
 from facelens.io import load_image
-from facelens.models.onnx_model import shared
 from facelens.recognition.base import normalise
 from facelens.recognition.registry import NETWORKS, get_network
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "attribute-cache"
 CHUNK = 250
 BATCH = 64
-CROP_NETWORK = "faceapi"  # its parts: faceapi_years, faceapi_female, faceapi_weights
+# per crop network NAME the parts NAME_years, NAME_female and NAME_weights (its file's key)
+CROP_NETWORKS = tuple(CROP_FILES)
 
 
 @dataclass
@@ -42,8 +43,8 @@ class EmbeddedFaces:
     files: list[str]
     vectors: dict[str, np.ndarray]  # network name -> (N, 2, D) float32
     detected: np.ndarray  # (N,) bool
-    crop_years: np.ndarray  # (N,) face-api's years (its crop + mirror, as at run time)
-    crop_female: np.ndarray  # (N,) face-api's probability of "female"
+    crop_years: dict[str, np.ndarray]  # crop network -> (N,) years (crop + mirror, as at run time)
+    crop_female: dict[str, np.ndarray]  # crop network -> (N,) probability of "female"
     age: np.ndarray
     female: np.ndarray
     race: np.ndarray
@@ -65,13 +66,12 @@ def utkface_files(folder: Path) -> list[Path]:
 def _embed_chunk(files: list[Path], detector: str, parts: list[str]) -> dict[str, np.ndarray]:
     faces, detected = central_faces(files, kind=detector)
     out: dict[str, np.ndarray] = {"detected": detected}
-    if CROP_NETWORK in parts:
-        crop = shared(FaceApiAgeGender)
-        assert isinstance(crop, FaceApiAgeGender)
+    for name in (part for part in parts if part in CROP_FILES):
+        crop = load_crop(name)
         read = [crop.predict(load_image(p), f.points) for p, f in zip(files, faces, strict=True)]
-        out["faceapi_years"] = np.array([years[0] for years, _ in read], np.float32)
-        out["faceapi_female"] = np.array([female[0] for _, female in read], np.float32)
-        out["faceapi_weights"] = np.array(weights_key(FaceApiAgeGender.file_name))
+        out[f"{name}_years"] = np.array([years[0] for years, _ in read], np.float32)
+        out[f"{name}_female"] = np.array([female[0] for _, female in read], np.float32)
+        out[f"{name}_weights"] = np.array(weights_key(CROP_FILES[name]))
     for name in (part for part in parts if part in NETWORKS):
         network = get_network(name)
         chips = np.concatenate(
@@ -114,10 +114,13 @@ def embed_folder(
         if cached is not None and cached.is_file():
             with np.load(cached) as kept:
                 stored = dict(kept)
-        crop_key = weights_key(FaceApiAgeGender.file_name)  # the chunk's key predates face-api
         missing = [name for name in NETWORKS if name not in stored]
-        if str(stored.get("faceapi_weights", "")) != crop_key:
-            missing.append(CROP_NETWORK)
+        # the chunk's key predates the crop networks: their own weights' keys are stored
+        missing += [
+            name
+            for name, file in CROP_FILES.items()
+            if str(stored.get(f"{name}_weights", "")) != weights_key(file)
+        ]
         if missing:
             stored.update(_embed_chunk(chunk, detector, missing))
             if cached is not None:
@@ -132,8 +135,8 @@ def embed_folder(
         files=[p.name for p in files],
         vectors={name: np.concatenate([p[name] for p in parts]) for name in NETWORKS},
         detected=np.concatenate([p["detected"] for p in parts]),
-        crop_years=np.concatenate([p["faceapi_years"] for p in parts]),
-        crop_female=np.concatenate([p["faceapi_female"] for p in parts]),
+        crop_years={c: np.concatenate([p[f"{c}_years"] for p in parts]) for c in CROP_NETWORKS},
+        crop_female={c: np.concatenate([p[f"{c}_female"] for p in parts]) for c in CROP_NETWORKS},
         age=age,
         female=female,
         race=race,

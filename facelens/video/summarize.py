@@ -43,7 +43,7 @@ def summarize(
         best=face,
     )
     if attributes:
-        _aggregate_attributes(track, views, ranked[0])
+        _aggregate_attributes(track, views, ranked[0], lens, qualities)
     if gallery is not None:
         refused = {i for i, q in enumerate(qualities) if q is not None and q.verdict == "retake"}
         usable = [i for i in ranked if i not in refused]
@@ -75,26 +75,31 @@ def _face(view: View, quality: Quality | None) -> Face:
     )
 
 
-def _aggregate_attributes(track: Track, views: list[View], best: int) -> None:
+def _aggregate_attributes(
+    track: Track,
+    views: list[View],
+    best: int,
+    lens: FaceLens,
+    qualities: list[Quality | None],
+) -> None:
     """Median age, mean gender probability and mean expression over the views; the best
-    view's own values on `track.best`."""
+    view's own values on `track.best`. The lens's attribute models; a head on dlib reuses
+    the vector the view's quality measure computed."""
+    from facelens.attributes import raw_attributes
     from facelens.attributes.age import to_age
-    from facelens.attributes.choice import DEFAULT_CHOICE, load_crop
     from facelens.attributes.expression import to_expression
-    from facelens.attributes.expression_choice import expression_probabilities
     from facelens.attributes.gender import to_gender
 
-    # the default models, both crop networks (one network when they are the same)
-    age_net, gender_net = load_crop(DEFAULT_CHOICE.age), load_crop(DEFAULT_CHOICE.gender)
     ages, female, emotions = [], [], []
-    for view in views:
-        age, woman = age_net.predict(view.crop, view.face.points)
-        if gender_net is not age_net:
-            woman = gender_net.predict(view.crop, view.face.points)[1]
-        ages.append(float(age[0]))
-        female.append(float(woman[0]))
-        emotions.append(expression_probabilities(view.crop, view.face.points)[0])
-    table = age_net.residual_quantiles
+    for view, quality in zip(views, qualities, strict=True):
+        known = {}
+        if quality is not None and quality.embedding is not None and not lens.flip:
+            known[lens.quality_embedder.name] = quality.embedding[None]
+        raw = raw_attributes(view.crop, view.face, lens.attribute_models, known, lens.flip)
+        ages.append(float(raw.years[0]))
+        female.append(float(raw.female[0]))
+        emotions.append(raw.emotions[0])
+    table = raw.age_table
     track.age = to_age(float(np.median(ages)), table)
     track.gender = to_gender(float(np.mean(female)))
     track.expression = to_expression(np.mean(emotions, axis=0))
