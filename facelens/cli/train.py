@@ -94,15 +94,7 @@ def _run(
             crop_network=blend_with,
             progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-    if as_json:
-        emit_json(card)
-        return
-    console.print(
-        f"{out}: {card['validation_summary']} on {card['data']['validation_faces']} validation "
-        f"faces; {card['training_seconds']:.0f} s training, {card['epochs']} epochs; model "
-        f"card {out.with_suffix('.card.md')}",
-        markup=False,
-    )
+    _report(card, out, as_json)
 
 
 @app.command()
