@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from facelens.attributes import predict_attributes
 from facelens.attributes.age import interval
-from facelens.attributes.age_gender import FaceApiAgeGender
+from facelens.attributes.age_gender import CHANNEL_MEANS, FaceApiAgeGender
 from facelens.attributes.choice import choose, is_crop, load_crop
 from facelens.cli import app
 from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector
@@ -68,6 +68,27 @@ def test_a_trained_crop_network_predicts_age_and_gender(
     assert network.residual_quantiles != load_crop("faceapi").residual_quantiles
     lens = FaceLens(attribute_models={"age": out, "gender": out})
     assert lens.analyze(rgb, quality=False).faces[0].age == age
+
+
+def test_grad_cam_and_occlusion_explain_a_trained_crop_network(
+    trained: tuple[Path, dict], data_dir: Path
+) -> None:
+    """`model=` explains the user's crop network itself; a head is explained through the
+    crop network it blends with."""
+    from facelens.explain import api
+
+    out, _ = trained
+    image = data_dir / PHOTO
+    for method in (api.gradcam, api.occlusion):
+        result = method(image, "age", model=out, faithfulness=False)
+        assert result.target == f"age:years ({out.name})"
+        batch = (result.crop.astype(np.float32) - CHANNEL_MEANS) / 255.0
+        years = load_crop(out).run(batch.transpose(2, 0, 1)[None])[0][0, 0]
+        assert result.score == pytest.approx(float(years), abs=1e-3)
+    shipped = api.gradcam(image, "age", faithfulness=False)  # the default's crop network
+    assert abs(shipped.score - result.score) > 1e-3
+    head = api.gradcam(image, "gender", model="head", faithfulness=False)
+    assert head.target.endswith(f"({FaceApiAgeGender.file_name})")  # its blend partner
 
 
 def test_an_untouched_twin_writes_face_apis_network_back(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from facelens.attributes.expression import LABELS
+from facelens.attributes.expression import LABELS, LUMA
 from facelens.cli import app
 from facelens.lens import FaceLens
 from facelens.train import expression
@@ -99,3 +99,34 @@ def test_augmentation_keeps_shape_and_range() -> None:
     moved = expression.augment(batch, torch.Generator().manual_seed(0))
     assert moved.shape == batch.shape and 0 <= float(moved.min()) and float(moved.max()) <= 1
     assert not torch.allclose(moved, batch)
+
+
+def test_grad_cam_and_occlusion_explain_a_trained_network(trained, data_dir: Path) -> None:
+    """`model=` explains the user's network itself: its crop, its classes, its scores."""
+    from facelens.attributes.choice import load_expression
+    from facelens.explain import api
+
+    network, image = trained[0], data_dir / "inspireface/test_res/emotion/happy.png"
+    session = load_expression(network)
+    for method in (api.gradcam, api.occlusion):
+        result = method(image, "expression", model=network, faithfulness=False)
+        label = result.target.split(" ")[0].split(":")[1]
+        assert result.target.endswith(f"({network.name})") and label in LABELS
+        assert result.crop_map.shape == (48, 48) and np.isfinite(result.crop_map).all()
+        grey = (result.crop.astype(np.float32) @ LUMA)[None, None] / 255.0
+        probabilities = session.run(grey)[0][0]
+        assert result.score == pytest.approx(float(probabilities[LABELS.index(label)]), abs=1e-4)
+    assert result.crop_map.std() > 0  # occlusion found something to say
+    default = api.gradcam(image, "expression", faithfulness=False)
+    assert default.crop_map.shape == (64, 64)  # mini-Xception's frame, not the trained one's
+
+
+def test_the_cli_explains_a_trained_network(trained, data_dir: Path) -> None:
+    image = data_dir / "inspireface/test_res/emotion/happy.png"
+    args = ["explain", str(image), "--target", "expression", "--model", str(trained[0])]
+    result = runner.invoke(app, [*args, "--method", "occlusion", "--no-faithfulness", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["target"].endswith(f"({trained[0].name})")
+    args = ["explain", str(image), "--target", "embedding", "--model", str(trained[0]), "--json"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and json.loads(refused.stdout)["error"]["code"] == "bad_argument"

@@ -51,6 +51,11 @@ def explain(
     faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device for gradients (cpu, cuda, ...)."),
     embedder: str = EmbedderOption,
+    model: str | None = typer.Option(
+        None,
+        help="The attribute's network, as `analyze --model` takes it (e.g. a .onnx file from "
+        "`facelens train expression|crop`; a head is explained through its crop network).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Show which regions of a face drive an attribute or the embedding."""
@@ -63,12 +68,12 @@ def explain(
         if method == "occlusion":
             result = api.occlusion(
                 image, target, class_name, patch, stride, reference=reference, face=face,
-                device=device, faithfulness=faithfulness, embedder=embedder,
+                device=device, faithfulness=faithfulness, embedder=embedder, model=model,
             )  # fmt: skip
         else:
             result = api.gradcam(
                 image, target, class_name, method == "gradcam++", layer, reference, face,
-                device, faithfulness, embedder,
+                device, faithfulness, embedder, model,
             )  # fmt: skip
     if out is not None:
         title = f"{result.method} for {result.target} (score {result.score:.3f})"

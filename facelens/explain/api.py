@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 from facelens.detection.align import CropTemplate, align_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import targets
+from facelens.explain.attribute_models import attribute_spec
 from facelens.explain.base import AlignedFace, Explainer
 from facelens.explain.corrrise import DEFAULT_FILL, DEFAULT_MASKS, CorrRISE, Fill
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
@@ -86,20 +88,23 @@ def similarity_target(face: AlignedFace, other: AlignedFace) -> SimilarityTarget
     )
 
 
-def class_target(attribute: str, crop: np.ndarray, class_name: str | None) -> ClassTarget:
-    """The asked-for class, or the class the model predicts for this crop."""
-    spec = targets.ATTRIBUTE_MODELS[attribute]
+def class_target(
+    attribute: str, crop: np.ndarray, class_name: str | None, spec: targets.ModelSpec | None = None
+) -> ClassTarget:
+    """The asked-for class, or the class the model (default: the attribute's default
+    network) predicts for this crop."""
+    spec = spec or targets.ATTRIBUTE_MODELS[attribute]
     if class_name is not None:
         if class_name not in spec.labels:
             raise FaceLensError(
                 ErrorCode.BAD_ARGUMENT, f"{attribute} has no class {class_name!r}: {spec.labels}"
             )
-        return ClassTarget(attribute, spec.labels.index(class_name))
+        return ClassTarget(attribute, spec.labels.index(class_name), spec)
     session = targets.onnx_model(spec.file)
     with torch.no_grad():
         batch = spec.preprocess(nchw(crop[None])).numpy()
     probabilities = session.run(batch)[session.output_names.index(spec.output)][0]
-    return ClassTarget(attribute, int(np.argmax(probabilities)))
+    return ClassTarget(attribute, int(np.argmax(probabilities)), spec)
 
 
 def _resolve(
@@ -109,9 +114,15 @@ def _resolve(
     class_name: str | None,
     reference: ImageInput | None,
     embedder: str,
+    model: str | Path | None = None,
 ) -> tuple[AlignedFace, Target]:
     if isinstance(target, Target):
         return align(rgb, face, target.template, target.points), target
+    if model is not None and target == "embedding":
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            "model chooses an attribute's network; the embedding's network is the embedder",
+        )
     if target == "embedding":
         aligned = align_embedding(rgb, face, embedder)
         other = None
@@ -121,9 +132,9 @@ def _resolve(
         return aligned, EmbeddingGradCAM.target_for(aligned, embedding_of(aligned), other)
     if target not in targets.ATTRIBUTE_MODELS:
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown explanation target {target!r}")
-    spec = targets.ATTRIBUTE_MODELS[target]
+    spec = attribute_spec(target, model)
     aligned = align(rgb, face, spec.template, spec.points)
-    return aligned, class_target(target, aligned.crop, class_name)
+    return aligned, class_target(target, aligned.crop, class_name, spec)
 
 
 def gradcam(
@@ -137,12 +148,14 @@ def gradcam(
     device: Device = "cpu",
     faithfulness: bool = True,
     embedder: str = DEFAULT_EMBEDDER,
+    model: str | Path | None = None,
 ) -> Explanation:
     """Grad-CAM (or Grad-CAM++) for an attribute class (default: the predicted one) or the
     embedding of `embedder` (largest component, or the cosine similarity to the face in
-    `reference`)."""
+    `reference`). model: the attribute's network as `FaceLens(attribute_models=...)` takes
+    it, e.g. a file from `facelens train expression|crop` (explain.attribute_models)."""
     rgb, found = locate(image, face)
-    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
     explainer: Explainer
     if target == "embedding":
         explainer = EmbeddingGradCAM(layer, device, faithfulness)
@@ -164,11 +177,12 @@ def occlusion(
     device: Device = "cpu",
     faithfulness: bool = True,
     embedder: str = DEFAULT_EMBEDDER,
+    model: str | Path | None = None,
 ) -> Explanation:
-    """Occlusion map for any scalar target: a name as in `gradcam`, or any `Target`
-    (e.g. `FunctionTarget` over a quality score)."""
+    """Occlusion map for any scalar target: a name as in `gradcam` (and `model` as there),
+    or any `Target` (e.g. `FunctionTarget` over a quality score)."""
     rgb, found = locate(image, face)
-    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
     return Occlusion(patch, stride, fill, device, faithfulness).explain(aligned, chosen)
 
 

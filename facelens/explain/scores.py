@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -49,13 +50,18 @@ class Target(ABC):
 
 
 class ClassTarget(Target):
-    """The probability of one class of an attribute model (see `targets.ATTRIBUTE_MODELS`)."""
+    """The probability of one class of an attribute model: the default's
+    (`targets.ATTRIBUTE_MODELS`) or `spec` (explain.attribute_models.attribute_spec)."""
 
-    def __init__(self, attribute: str, class_index: int) -> None:
-        self.spec = targets.ATTRIBUTE_MODELS[attribute]
+    def __init__(
+        self, attribute: str, class_index: int, spec: targets.ModelSpec | None = None
+    ) -> None:
+        self.spec = spec or targets.ATTRIBUTE_MODELS[attribute]
         self.template, self.points = self.spec.template, self.spec.points
         self.index = class_index
         self.label = f"{attribute}:{self.spec.labels[class_index]}"
+        if spec is not None and spec != targets.ATTRIBUTE_MODELS[attribute]:
+            self.label += f" ({Path(spec.file).name})"  # say which network was explained
         self.layers = (self.spec.layer,)
 
     def scores(self, crops: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -94,7 +95,7 @@ def _faceapi_normalise(x: torch.Tensor) -> torch.Tensor:
 class ModelSpec:
     """An attribute classifier as the explainers see it."""
 
-    file: str
+    file: str | Path  # a shipped file's name, or the path of a user's (`facelens train`)
     template: CropTemplate
     preprocess: Preprocess  # N×3×S×S RGB float 0..255 -> the network's input
     output: str  # ONNX output holding the class probabilities
@@ -163,17 +164,17 @@ _lock = threading.Lock()
 
 
 @cache
-def onnx_model(file: str) -> OnnxModel:
+def onnx_model(file: str | Path) -> OnnxModel:
     """ONNX Runtime session per file (the scoring path of every perturbation method)."""
     with _lock:
         return OnnxModel(file)
 
 
 @cache
-def _torch_model(file: str, device: str) -> torch.nn.Module:
+def _torch_model(file: str | Path, device: str) -> torch.nn.Module:
     from facelens.models.torch_onnx import OnnxTorch
 
-    model = OnnxTorch(weight_path(file)).eval().to(device)
+    model = OnnxTorch(file if isinstance(file, Path) else weight_path(file)).eval().to(device)
     return model
 
 
@@ -184,7 +185,7 @@ def _embedding_net(network: str, device: str) -> torch.nn.Module:
     return NETWORKS[network].torch_twin(device)
 
 
-def torch_model(file: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+def torch_model(file: str | Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     """The torch twin of an attribute ONNX file (OnnxTorch), one per file and device."""
     with _lock:
         return _torch_model(file, str(torch.device(device)))

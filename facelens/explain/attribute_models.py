@@ -1,0 +1,78 @@
+"""Which attribute network an explanation is of: the default's, or a chosen model.
+
+`model` is what `FaceLens(attribute_models=...)` takes for that attribute: a built-in name
+or a file made by `facelens train`. A crop network (`facelens train crop`) or an expression
+network (`facelens train expression`) is explained itself; a head on an embedding reads two
+recognition networks on two crops, which no single-crop map describes, so it is explained
+through the crop network it is blended with (its `facelens.crop_network`); an expression
+ensemble has no single network and is refused (explain one member).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import onnx
+import torch
+
+from facelens.attributes.choice import (
+    CROP_FILES,
+    ENSEMBLE,
+    HEAD_CROPS,
+    MINI_XCEPTION,
+    choose,
+    is_crop,
+    load_expression,
+    load_head,
+)
+from facelens.attributes.expression import LABELS
+from facelens.attributes.expression_net import FRAME_48
+from facelens.errors import ErrorCode, FaceLensError
+from facelens.explain.targets import ATTRIBUTE_MODELS, ModelSpec
+
+
+def _grey_01(x: torch.Tensor) -> torch.Tensor:
+    # N×3×S×S RGB 0..255 -> N×1×S×S grey (BT.601 luma) in 0..1: the trained network's input
+    from facelens.attributes.expression import LUMA
+
+    luma = torch.from_numpy(LUMA).to(x.device).view(1, 3, 1, 1)
+    return (x * luma).sum(1, keepdim=True) / 255.0
+
+
+def last_feature_map(path: Path) -> str:
+    """The last convolutional block's activation (the input of the graph's last MaxPool):
+    the Grad-CAM layer of a network made by `facelens train expression` (12² at 48 px)."""
+    pools = [n for n in onnx.load(str(path)).graph.node if n.op_type == "MaxPool"]
+    if not pools:
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{path} has no feature map to explain")
+    return pools[-1].input[0]
+
+
+def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec:
+    """The explained network of `attribute` (age, gender or expression) for `model`."""
+    default = ATTRIBUTE_MODELS[attribute]
+    if model is None:
+        return default
+    chosen = getattr(choose({attribute: model}), attribute)  # checked: name or trained file
+    if attribute == "expression":
+        if chosen == MINI_XCEPTION:
+            return default
+        if isinstance(chosen, str) and ENSEMBLE in chosen:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"{chosen} is an ensemble: explain one of its networks at a time",
+            )
+        path = Path(chosen)
+        session = load_expression(path).session
+        return ModelSpec(
+            file=path,
+            template=FRAME_48,
+            preprocess=_grey_01,
+            output=session.get_outputs()[0].name,
+            labels=LABELS,
+            layer=last_feature_map(path),
+        )
+    if not is_crop(chosen):  # a head: its blend partner
+        chosen = HEAD_CROPS.get(str(chosen)) or load_head(attribute, chosen).crop_network
+    return replace(default, file=CROP_FILES[chosen] if chosen in CROP_FILES else Path(chosen))
