@@ -130,3 +130,28 @@ def test_the_cli_explains_a_trained_network(trained, data_dir: Path) -> None:
     args = ["explain", str(image), "--target", "embedding", "--model", str(trained[0]), "--json"]
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and json.loads(refused.stdout)["error"]["code"] == "bad_argument"
+
+
+def test_the_service_runs_and_explains_a_trained_network(trained, data_dir: Path) -> None:
+    """`facelens serve --model expression=FILE`: analysis and explanations use the file."""
+    import warnings
+
+    with warnings.catch_warnings():  # starlette's TestClient warns about httpx at import
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from facelens.api import Settings, create_app
+    from facelens.cli.serve import chosen_models
+
+    network = trained[0]
+    models = chosen_models([f"expression={network}"])
+    assert models == {"expression": str(network.resolve())}
+    photo = (data_dir / "inspireface/test_res/emotion/happy.png").read_bytes()
+    served = FaceLens(attribute_models={"expression": network}).analyze(photo).faces[0]
+    with TestClient(create_app(Settings(warm_up=False, attribute_models=models))) as client:
+        analysed = client.post("/v1/analyze", files={"image": photo}).json()["faces"][0]
+        explained = client.post("/v1/explain?target=expression", files={"image": photo})
+    assert served.expression is not None
+    assert analysed["expression"]["probabilities"] == served.expression.probabilities
+    assert explained.status_code == 200, explained.text
+    assert explained.json()["explanation"]["target"].endswith(f"({network.name})")

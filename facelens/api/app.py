@@ -131,7 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.lens = FaceLens(embedder=settings.embedder, detector=settings.detector)
+    app.state.lens = FaceLens(
+        embedder=settings.embedder,
+        detector=settings.detector,
+        attribute_models=settings.attribute_models or None,
+    )
     app.state.limiter = None  # created on first use, inside the event loop
     install_error_handlers(app)
 

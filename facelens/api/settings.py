@@ -25,6 +25,9 @@ class Settings(BaseModel):
     warm_up: bool = Field(default=True, description="load the networks at start-up")
     embedder: str = Field(default=DEFAULT_EMBEDDER, description=f"one of {EMBEDDER_NAMES}")
     detector: str = Field(default=DEFAULT_DETECTOR, description=f"one of {DETECTORS}")
+    # KIND -> MODEL as FaceLens(attribute_models=...) takes it (e.g. a `facelens train` file);
+    # analysis and the attribute explanations use them
+    attribute_models: dict[str, str] = Field(default_factory=dict)
     # An uploaded clip (POST /v1/video; bytes as max_upload_bytes): frames and seconds
     max_video_frames: int = Field(default=1800, gt=0, description="per uploaded clip")
     max_video_seconds: float = Field(default=120.0, gt=0, description="per uploaded clip")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from facelens.cli.attributes import ModelOption, attribute_models
 from facelens.cli.gallery import DEFAULT_GALLERY
 from facelens.cli.output import DetectorOption, EmbedderOption, reporting_errors
 
@@ -32,6 +33,7 @@ def serve(
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     embedder: str = EmbedderOption,
     detector: str = DetectorOption,
+    model: list[str] | None = ModelOption,
 ) -> None:
     """Serve the REST API under /v1, the web page at /, and OpenAPI docs at /docs."""
     import logging
@@ -50,6 +52,7 @@ def serve(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024),
         embedder=embedder,
         detector=detector,
+        attribute_models=chosen_models(model),
         **options,
     )
     with reporting_errors(False):  # e.g. a gallery of another embedder: exit 2, no traceback
@@ -60,3 +63,15 @@ def serve(
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+
+
+def chosen_models(pairs: list[str] | None) -> dict[str, str]:
+    """`--model KIND=MODEL` options, checked, as {kind: model} (paths made absolute)."""
+    from facelens.attributes.choice import DEFAULT_CHOICE
+
+    chosen = attribute_models(pairs)
+    return {
+        kind: str(spec)
+        for kind, spec in chosen.__dict__.items()
+        if spec != getattr(DEFAULT_CHOICE, kind)
+    }

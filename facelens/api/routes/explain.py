@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -45,6 +46,7 @@ def explain_one(
     face: int,
     faithfulness: bool,
     embedder: str,
+    model: str | Path | None,
 ) -> ExplainResult:
     options = {
         "target": target,
@@ -52,6 +54,7 @@ def explain_one(
         "face": face,
         "faithfulness": faithfulness,
         "embedder": embedder,
+        "model": model,
     }
     if method == "occlusion":
         result = occlusion(rgb, **options)
@@ -100,12 +103,22 @@ async def explain_face(
     face: int = Query(0, ge=0, description="face index (0: the largest)"),
     faithfulness: bool = Query(False, description="add deletion/insertion checks (slower)"),
 ) -> ExplainResult:
-    """Grad-CAM or occlusion map of one face for an attribute (or the embedding of the
-    service's recogniser)."""
+    """Grad-CAM or occlusion map of one face for an attribute (the service's model for it,
+    `facelens serve --model`) or the embedding of the service's recogniser."""
     (rgb,), _ = await request_images(request, "image")
-    embedder = lens_of(request).embedder_name
+    lens = lens_of(request)
+    model = None if target == "embedding" else getattr(lens.attribute_models, target)
     return await run_cpu(
-        request, explain_one, rgb, method, target, class_name, face, faithfulness, embedder
+        request,
+        explain_one,
+        rgb,
+        method,
+        target,
+        class_name,
+        face,
+        faithfulness,
+        lens.embedder_name,
+        model,
     )
 
 
