@@ -18,7 +18,7 @@ from facelens.recognition.base import Embedder
 from facelens.recognition.dlib import DlibEmbedder
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 from facelens.recognition.registry import DEFAULT_EMBEDDER, check_embedder, get_embedder
-from facelens.types import Box, Face, ImageResult, Landmarks, Verification
+from facelens.types import Box, Face, ImageResult, Landmarks, Quality, Verification
 
 if TYPE_CHECKING:
     from facelens.gallery.gallery import Gallery
@@ -139,10 +139,7 @@ class FaceLens:
             )
             for face, judged in zip(faces, assessed, strict=True):
                 face.quality = judged
-            if not self.flip:  # plain vectors: what a dlib head would compute here
-                known.setdefault(
-                    self.quality_embedder.name, np.stack([q.embedding for q in assessed])
-                )
+            known = {**self.reusable_vectors(assessed), **known}
         if attributes and faces:
             from facelens.attributes import predict_attributes
 
@@ -187,6 +184,15 @@ class FaceLens:
         from facelens.liveness.clip import check_clip
 
         return check_clip(self, source, challenge, every, duration)
+
+    def reusable_vectors(self, qualities: list[Quality]) -> dict[str, np.ndarray]:
+        """What quality's stability measure computed that an attribute head may reuse: the
+        quality embedder's plain vectors of these faces ({} with flip, whose heads read
+        flip-fused vectors)."""
+        vectors = [q.embedding for q in qualities]
+        if self.flip or not vectors or any(v is None for v in vectors):
+            return {}
+        return {self.quality_embedder.name: np.stack(vectors)}  # type: ignore[arg-type]
 
     def embed_found(
         self, rgb: np.ndarray, found: FoundFaces, pick: slice | list[int] = slice(None)

@@ -11,6 +11,7 @@ ensemble has no single network and is refused (explain one member).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import onnx
@@ -26,7 +27,7 @@ from facelens.attributes.choice import (
     load_expression,
     load_head,
 )
-from facelens.attributes.expression import LABELS
+from facelens.attributes.expression import LABELS, LUMA
 from facelens.attributes.expression_net import FRAME_48
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.targets import ATTRIBUTE_MODELS, ModelSpec
@@ -34,12 +35,11 @@ from facelens.explain.targets import ATTRIBUTE_MODELS, ModelSpec
 
 def _grey_01(x: torch.Tensor) -> torch.Tensor:
     # N×3×S×S RGB 0..255 -> N×1×S×S grey (BT.601 luma) in 0..1: the trained network's input
-    from facelens.attributes.expression import LUMA
-
     luma = torch.from_numpy(LUMA).to(x.device).view(1, 3, 1, 1)
     return (x * luma).sum(1, keepdim=True) / 255.0
 
 
+@cache  # reads the whole graph: once per file, not once per explanation
 def last_feature_map(path: Path) -> str:
     """The last convolutional block's activation (the input of the graph's last MaxPool):
     the Grad-CAM layer of a network made by `facelens train expression` (12² at 48 px)."""

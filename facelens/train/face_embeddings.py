@@ -32,8 +32,7 @@ from facelens.recognition.registry import NETWORKS, get_network
 CACHE_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "attribute-cache"
 CHUNK = 250
 BATCH = 64
-# per crop network NAME the parts NAME_years, NAME_female and NAME_weights (its file's key)
-CROP_NETWORKS = tuple(CROP_FILES)
+# per crop network NAME (of CROP_FILES) the parts NAME_years, NAME_female and NAME_weights
 
 
 @dataclass
@@ -135,8 +134,8 @@ def embed_folder(
         files=[p.name for p in files],
         vectors={name: np.concatenate([p[name] for p in parts]) for name in NETWORKS},
         detected=np.concatenate([p["detected"] for p in parts]),
-        crop_years={c: np.concatenate([p[f"{c}_years"] for p in parts]) for c in CROP_NETWORKS},
-        crop_female={c: np.concatenate([p[f"{c}_female"] for p in parts]) for c in CROP_NETWORKS},
+        crop_years={c: np.concatenate([p[f"{c}_years"] for p in parts]) for c in CROP_FILES},
+        crop_female={c: np.concatenate([p[f"{c}_female"] for p in parts]) for c in CROP_FILES},
         age=age,
         female=female,
         race=race,

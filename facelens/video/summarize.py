@@ -92,9 +92,7 @@ def _aggregate_attributes(
 
     ages, female, emotions = [], [], []
     for view, quality in zip(views, qualities, strict=True):
-        known = {}
-        if quality is not None and quality.embedding is not None and not lens.flip:
-            known[lens.quality_embedder.name] = quality.embedding[None]
+        known = lens.reusable_vectors([quality]) if quality is not None else {}
         raw = raw_attributes(view.crop, view.face, lens.attribute_models, known, lens.flip)
         ages.append(float(raw.years[0]))
         female.append(float(raw.female[0]))
