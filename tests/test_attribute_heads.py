@@ -54,6 +54,8 @@ def test_training_writes_a_model_and_its_card(trained: dict) -> None:
         assert "non-commercial research" in card["data"]["terms"]
         assert card["onnx_max_difference"] <= head_export.TOLERANCE
         assert card["command"].startswith(f"facelens train {target} --data ")
+        assert "--learning-rate 0.003" in card["command"]  # the default, recorded
+        assert card["config"]["learning_rate"] == 3e-3
         assert json.loads(onnx_file.with_suffix(".card.json").read_text()) == card
         assert "Remake it with" in onnx_file.with_suffix(".card.md").read_text()
     assert 0 <= trained["gender_card"]["validation"]["gender_accuracy"] <= 1
@@ -106,6 +108,13 @@ def test_the_cli_takes_a_trained_model(trained: dict, data_dir: Path) -> None:
     assert json.loads(result.stdout)["faces"][0]["age"]["years"] > 0
     wrong = runner.invoke(app, [*args, "--model", f"gender={trained['age']}"])
     assert wrong.exit_code == 2 and "head for age, not gender" in " ".join(wrong.output.split())
+
+
+def test_a_bad_learning_rate_is_refused_before_training(tmp_path: Path) -> None:
+    args = ["train", "age", "--data", str(tmp_path), "--out", str(tmp_path / "a.onnx")]
+    result = runner.invoke(app, [*args, "--learning-rate", "0"])
+    assert result.exit_code == 2
+    assert "learning-rate" in result.output and not (tmp_path / "a.onnx").exists()
 
 
 def test_bad_attribute_models_are_refused(trained: dict) -> None:

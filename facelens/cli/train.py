@@ -31,6 +31,7 @@ CacheOption = typer.Option(
     True, help="Cache the embeddings under artifacts/attribute-cache.", metavar=""
 )
 EpochsOption = typer.Option(300, min=1, help="At most this many epochs (early stopping).")
+HeadRateOption = typer.Option(3e-3, min=1e-6, max=1.0, help="AdamW's learning rate.")
 BlendOption = typer.Option(
     True,
     help="Blend with a crop network (--blend-with) where that helps on the validation split.",
@@ -104,6 +105,7 @@ def gender(
     embedder: str = HeadEmbedder,
     hidden: int = HiddenOption,
     epochs: int = EpochsOption,
+    learning_rate: float = HeadRateOption,
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
@@ -114,8 +116,13 @@ def gender(
     from facelens.train.attribute_heads import train_head
     from facelens.train.heads import HeadConfig
 
-    config = HeadConfig("gender", embedder, hidden, epochs=epochs)
-    flags = {"embedder": embedder, "hidden": hidden, "epochs": epochs}
+    config = HeadConfig("gender", embedder, hidden, epochs=epochs, learning_rate=learning_rate)
+    flags = {
+        "embedder": embedder,
+        "hidden": hidden,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+    }
     _run(train_head, config, data, out, flags, terms, cache, blend, blend_with, as_json)
 
 
@@ -129,6 +136,7 @@ def age(
         "classes", help="classes (soft labels over 0-100, expected age) or regression."
     ),
     epochs: int = EpochsOption,
+    learning_rate: float = HeadRateOption,
     terms: str | None = TermsOption,
     cache: bool = CacheOption,
     blend: bool = BlendOption,
@@ -141,8 +149,16 @@ def age(
     from facelens.train.attribute_heads import train_head
     from facelens.train.heads import HeadConfig
 
-    config = HeadConfig("age", embedder, hidden, age_mode, epochs=epochs)
-    flags = {"embedder": embedder, "hidden": hidden, "age_mode": age_mode, "epochs": epochs}
+    config = HeadConfig(
+        "age", embedder, hidden, age_mode, epochs=epochs, learning_rate=learning_rate
+    )
+    flags = {
+        "embedder": embedder,
+        "hidden": hidden,
+        "age_mode": age_mode,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+    }
     _run(train_head, config, data, out, flags, terms, cache, blend, blend_with, as_json)
 
 

@@ -114,7 +114,7 @@ ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
         layer="StatefulPartitionedCall/model_1/add_2/add:0",
     ),
     "age": ModelSpec(
-        # the crop network of the default age model (the dlib head blends with it, weight 0.65)
+        # the crop network of the default age model (the dlib head blends with it, weight 0.6)
         file=CROP_FILES[DEFAULT_CROPS["age"]],
         template=FaceApiAgeGender.templates[0],
         preprocess=_faceapi_normalise,

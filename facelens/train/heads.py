@@ -37,7 +37,9 @@ class HeadConfig:
     age_mode: str = "classes"  # "classes" or "regression" (age only)
     dropout: float = 0.3
     weight_decay: float = 1e-3
-    learning_rate: float = 1e-3
+    # 3e-3 since 2026-12-01: on the UTKFace validation split it beat 1e-3 for every shipped
+    # head (the dlib age head stopped at the 300-epoch cap at 1e-3, still learning)
+    learning_rate: float = 3e-3
     epochs: int = 300
     patience: int = 25
     batch: int = 256
