@@ -98,6 +98,23 @@ def test_rest_video(client: TestClient, one_face_clip: Path):
     assert {face["track_id"] for f in body["frames"] for face in f["faces"]} == {1}
 
 
+def test_rest_video_uses_the_served_choices(one_face_clip: Path, monkeypatch):
+    """Without ?detector= the clip is read with the server's detector and attribute models."""
+    from facelens.api.routes import video as route
+
+    seen = []
+    monkeypatch.setattr(route, "_analyse", lambda lens, *rest: seen.append(lens) or 1 / 0)
+    settings = Settings(warm_up=False, detector="blazeface", attribute_models={"age": "faceapi"})
+    files = {"video": ("one.mp4", one_face_clip.read_bytes(), "video/mp4")}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as served:
+        served.post("/v1/video", files=files)
+        served.post("/v1/video", files=files, params={"detector": "yunet"})
+        bad = served.post("/v1/video", files=files, params={"detector": "hog"})
+    assert [lens.detector_name for lens in seen] == ["blazeface", "yunet"]
+    assert seen[0].attribute_models.age == "faceapi"
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_argument"
+
+
 def test_rest_video_bad_input(client: TestClient, data_dir: Path):
     def post(data: bytes, **params):
         return client.post(

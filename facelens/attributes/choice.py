@@ -57,7 +57,7 @@ class AttributeChoice:
     # on utkface-dev (README, Attributes): age MAE 4.51 with the dlib head blended with the
     # fine-tuned crop network, against 4.60 for the fine-tune alone and 4.82 for face-api's
     # own weights; gender: the fine-tune, 94.80% vs 94.77% with calibration error 0.8% vs 2.9%
-    # (the dlib head's blend: 94.83%, 1.3%, children 0-12 78.9% against 80.4%)
+    # (the dlib head's blend: 94.90%, 0.9%, children 0-12 79.4% against 80.4%)
     age: ModelSpec = DLIB_HEAD
     gender: ModelSpec = FINE_TUNED_CROP
     expression: ModelSpec = MINI_XCEPTION

@@ -29,7 +29,9 @@ def serve(
         [], help="Allow browser calls from this origin (repeatable); CORS is off by default."
     ),
     max_upload_mb: float = typer.Option(20.0, min=0.01, help="Largest image accepted, MiB."),
-    workers: int | None = typer.Option(None, min=1, help="Inference threads at once."),
+    workers: int | None = typer.Option(
+        None, min=1, help="Analyses at once (default: the machine's cores, at least 2)."
+    ),
     log_level: str = typer.Option("info", help="debug, info, warning or error."),
     embedder: str = EmbedderOption,
     detector: str = DetectorOption,

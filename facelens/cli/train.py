@@ -179,6 +179,9 @@ def crop(
     data: Path = DataOption,
     out: Path = OutOption,
     epochs: int = typer.Option(8, min=1, help="Epochs (the best on the validation split wins)."),
+    learning_rate: float = typer.Option(
+        1e-4, min=1e-7, max=1.0, help="Adam's, at the start of the cosine schedule."
+    ),
     terms: str | None = TermsOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -187,9 +190,14 @@ def crop(
     from facelens.train.crop_network_export import train_crop_network
 
     _check_paths(data, out)
-    command = f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs}"
+    command = (
+        f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs} "
+        f"--learning-rate {learning_rate:g}"
+    )
     with reporting_errors(as_json):
-        card = train_crop_network(data, out, epochs, terms, command, log=errors.print)
+        card = train_crop_network(
+            data, out, epochs, terms, command, log=errors.print, learning_rate=learning_rate
+        )
     _report(card, out, as_json)
 
 
@@ -241,7 +249,7 @@ def decoder(
     as_json: bool = JsonOption,
 ) -> None:
     """A decoder from a recognition embedding to an aligned face crop (what `facelens
-    explain reconstruct` shows). Checkpointed: a rerun resumes."""
+    explain-reconstruct` shows). Checkpointed: a rerun resumes."""
     from facelens.train.decoder import DecoderConfig
     from facelens.train.decoder_export import train_decoder
 

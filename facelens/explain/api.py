@@ -229,7 +229,7 @@ def explain_pair(
 def pair(
     image_a: ImageInput,
     image_b: ImageInput,
-    method: PairMethod = "corrrise",
+    method: PairMethod = "gradient",  # as the CLI, REST and the page: the fastest faithful map
     masks: int = DEFAULT_MASKS,
     operating_point: str = DEFAULT_OPERATING_POINT,
     face_a: int = 0,

@@ -38,6 +38,7 @@ from facelens.train.face_embeddings import utkface_files
 from facelens.train.heads import split
 
 SEED = 0
+LEARNING_RATE = 1e-4  # Adam's, at the start of the cosine schedule
 BATCH = 64
 AGE_WEIGHT = 0.25  # gender cross-entropy + AGE_WEIGHT · |years − truth| / 10
 TEMPLATE = FaceApiAgeGender.templates[0]
@@ -143,7 +144,7 @@ def train(
     faces: LabelledFaces,
     checkpoint: Path,
     epochs: int = 8,
-    learning_rate: float = 1e-4,
+    learning_rate: float = LEARNING_RATE,
     log: Callable[[str], None] = print,
 ) -> Trained:
     """Fine-tune from face-api's weights (resuming from `checkpoint` when it exists)."""

@@ -48,12 +48,13 @@ def train_crop_network(
     command: str = "",
     checkpoint: Path | None = None,
     log: Callable[[str], None] = print,
+    learning_rate: float = crop_network.LEARNING_RATE,
 ) -> dict:
     """Fine-tune, export and document face-api's crop network; returns its card (also written)."""
     started = time.perf_counter()
     faces = crop_network.load_faces(data)
     checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
-    trained = crop_network.train(faces, checkpoint, epochs=epochs, log=log)
+    trained = crop_network.train(faces, checkpoint, epochs, learning_rate, log)
     difference = export(trained, faces, out)
     years, female = crop_network.predict(trained.twin, faces, trained.valid)
     gender, gender_summary = validation_figures(faces, trained.valid, "gender", female)
@@ -74,6 +75,7 @@ def train_crop_network(
         "validation_summary": f"{gender_summary}, {age_summary}",
         "epochs": trained.epochs,
         "schedule": f"{trained.epochs} epochs, best epoch by the validation split",
+        "learning_rate": learning_rate,
         "training_seconds": round(trained.seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
     }

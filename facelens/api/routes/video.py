@@ -29,20 +29,27 @@ async def video(
     request: Request,
     every: int = Query(1, ge=1, le=300, description="analyse every N-th frame"),
     max_frames: int | None = Query(None, ge=1, description="read at most this many frames"),
-    detector: str = Query("blazeface", description=f"{' or '.join(DETECTORS)}"),
+    detector: str | None = Query(
+        None, description=f"{' or '.join(DETECTORS)}; default: the server's (`serve --detector`)"
+    ),
     identify: bool = Query(False, description="name each track from the server's gallery"),
 ) -> VideoResult:
     """Every analysed frame's faces with their track ids, and one summary per track (best
     frame, quality, attributes, identity). The clip is held to the upload size and to the
     server's per-clip frames and seconds (413 `too_large`); an unreadable or corrupt clip
     is 415 `unreadable_video` or 400 `truncated_video`."""
-    if detector not in DETECTORS:
+    if detector is not None and detector not in DETECTORS:
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"detector must be one of {DETECTORS}")
     settings = settings_of(request)
     data = await read_clip(request)
     served = lens_of(request)
+    # the served lens's choices (`serve --detector/--embedder/--model`), this clip's budget
     lens = FaceLens(
-        flip=served.flip, budget=settings.budget, embedder=served.embedder_name, detector=detector
+        flip=served.flip,
+        budget=settings.budget,
+        embedder=served.embedder_name,
+        detector=detector or served.detector_name,
+        attribute_models=served.attribute_models,
     )
     gallery = getattr(request.app.state, "gallery", None) if identify else None
     if identify and gallery is None:
