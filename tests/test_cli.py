@@ -362,3 +362,25 @@ def test_an_unwritable_output_is_a_clear_error(images: Path, tmp_path: Path) -> 
         "code": "bad_argument",
         "message": f"could not write {out}",
     }
+
+
+def test_single_photo_commands_take_the_detector(images: Path, tmp_path: Path) -> None:
+    """--detector reaches the lens: each detector's box, as FaceLens finds it; a bad one is 2."""
+    photo = images / "obama.jpg"
+    boxes = {}
+    for detector in ("yunet", "blazeface"):
+        args = ["analyze", str(photo), "--json", "--no-quality", "--detector", detector]
+        boxes[detector] = _json(args)["faces"][0]["box"]
+        found = FaceLens(detector=detector).analyze(photo, quality=False, attributes=False)
+        assert boxes[detector] == pytest.approx(found.faces[0].box.model_dump(), abs=1e-3)
+    assert boxes["yunet"] != pytest.approx(boxes["blazeface"], abs=1.0)
+    out = str(tmp_path / "x.npz")
+    for command in (
+        ["analyze", str(photo)],
+        ["embed", str(photo)],
+        ["verify", str(photo), str(photo)],
+        ["represent", str(photo), "--out", out],
+        ["quality", str(photo)],
+    ):
+        refused = runner.invoke(app, [*command, "--detector", "hog"])
+        assert refused.exit_code == 2 and "yunet, blazeface" in refused.output

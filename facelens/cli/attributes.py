@@ -78,6 +78,7 @@ def analyze(
         metavar="",
     ),
     model: list[str] | None = ModelOption,
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Every face with box, quality, age, gender and expression.
@@ -86,7 +87,7 @@ def analyze(
     be read or shows no face is listed with its error, never dropped."""
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    lens = FaceLens(attribute_models=attribute_models(model))
+    lens = FaceLens(attribute_models=attribute_models(model), detector=detector)
     if path.is_dir():
 
         def one(image: Path) -> list[dict]:

@@ -91,6 +91,7 @@ def embed(
         False, help="Fuse each embedding with its mirror image's.", metavar=""
     ),
     embedder: str = EmbedderOption,
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Compute the recognition embedding of every face (128-d; 256-d fused)."""
@@ -101,7 +102,7 @@ def embed(
             param_hint="IMAGE",
         )
     with reporting_errors(as_json):
-        result = FaceLens(flip=flip, embedder=embedder).embed(image)
+        result = FaceLens(flip=flip, embedder=embedder, detector=detector).embed(image)
     if as_json:
         emit_json(result)
         return
@@ -133,6 +134,7 @@ def verify(
     retake_below: float | None = typer.Option(
         None, min=0.0, max=1.0, help="Refuse a face whose quality score is below this."
     ),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Decide whether two photos show the same person (refusing photos that need a retake).
@@ -147,7 +149,7 @@ def verify(
                 param_hint=hint,
             )
     with reporting_errors(as_json):
-        result = FaceLens(flip=flip, embedder=embedder).verify(
+        result = FaceLens(flip=flip, embedder=embedder, detector=detector).verify(
             image_a,
             image_b,
             operating_point,

@@ -10,15 +10,15 @@ from rich.progress import Progress
 from rich.table import Table
 
 from facelens.cli.folders import images_in, rows_for_folder
-from facelens.cli.output import JsonOption, console, emit_json, reporting_errors
+from facelens.cli.output import DetectorOption, JsonOption, console, emit_json, reporting_errors
 
 
-def _assess(image: Path, heatmap_dir: Path | None) -> list[dict]:
+def _assess(image: Path, heatmap_dir: Path | None, detector: str) -> list[dict]:
     from facelens.io import load_image
     from facelens.lens import FaceLens
 
     rgb = load_image(image)
-    result = FaceLens().analyze(
+    result = FaceLens(detector=detector).analyze(
         rgb, quality=True, attributes=False, quality_heatmap=heatmap_dir is not None
     )
     rows = []
@@ -64,6 +64,7 @@ def quality(
     heatmap: Path | None = typer.Option(
         None, "--heatmap", help="Folder for heat-map overlay PNGs (one per face)."
     ),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Face quality: score, band, verdict (ok / low / retake), reasons and components."""
@@ -71,10 +72,12 @@ def quality(
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
     images = images_in(path)
     if path.is_dir():
-        rows = rows_for_folder(images, lambda image: _assess(image, heatmap), _problem, as_json)
+        rows = rows_for_folder(
+            images, lambda image: _assess(image, heatmap, detector), _problem, as_json
+        )
     else:
         with reporting_errors(as_json):
-            rows = _assess(path, heatmap)
+            rows = _assess(path, heatmap, detector)
     if csv_file is not None:
         _write_csv(csv_file, rows)
     if as_json:

@@ -11,7 +11,7 @@ import numpy as np
 import typer
 
 from facelens.cli.folders import images_in
-from facelens.cli.output import JsonOption, console, emit_json
+from facelens.cli.output import DetectorOption, JsonOption, console, emit_json
 from facelens.errors import FaceLensError
 from facelens.lens import FaceLens
 from facelens.recognition.registry import DEFAULT_EMBEDDER, EMBEDDER_NAMES
@@ -69,12 +69,13 @@ def represent(
     out: Path = typer.Option(..., "--out", help="NPZ file: image, face, box, quality, embedding."),
     csv_file: Path | None = typer.Option(None, "--csv", help="Also the rows (no vectors) as CSV."),
     embedder: str = typer.Option(DEFAULT_EMBEDDER, help=f"One of {', '.join(EMBEDDER_NAMES)}."),
+    detector: str = DetectorOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Embed every face of a photo or folder into one NPZ file (rows in file order)."""
     if not path.exists():
         raise typer.BadParameter(f"{path} does not exist", param_hint="PATH")
-    lens = FaceLens(embedder=embedder)
+    lens = FaceLens(embedder=embedder, detector=detector)
     rows = FaceRows()
     problems = collect(lens, images_in(path), rows)
     arrays = rows.arrays(lens.embedder.dimension)
