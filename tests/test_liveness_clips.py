@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from facelens.api import Settings, create_app
+from facelens.api.sessions import MAX_SESSIONS
 from facelens.cli import app
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.eval.liveness_attacks import held_photo
@@ -129,6 +130,10 @@ def test_rest_clip_and_session(speaker_frames):
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
         wrong = client.post("/v1/liveness/sessions", params={"challenge": "nod"})
         assert wrong.status_code == 400
+        for _ in range(MAX_SESSIONS):  # the server's limit, not the request, refuses the 17th
+            assert client.post("/v1/liveness/sessions").status_code == 200
+        full = client.post("/v1/liveness/sessions")
+        assert full.status_code == 503 and full.json()["error"]["code"] == "busy"
 
 
 def test_eval_video_reports_throughput_and_one_speaker_track(speaker_clip, tmp_path):

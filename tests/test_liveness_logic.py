@@ -112,6 +112,10 @@ def test_challenge_names_are_checked():
     with pytest.raises(FaceLensError) as error:
         check_actions(["blink", "jump"])
     assert error.value.code == ErrorCode.BAD_ARGUMENT
+    assert len(check_actions(["blink", "left", "right"] * 2)) == 6
+    with pytest.raises(FaceLensError) as error:  # a long list only bloats every answer
+        check_actions("blink," * 1500)
+    assert error.value.code == ErrorCode.BAD_ARGUMENT and "at most 6" in error.value.message
 
 
 def project(points: np.ndarray, yaw_degrees: float) -> np.ndarray:

@@ -96,6 +96,7 @@ def test_rest_video(client: TestClient, one_face_clip: Path):
     assert 0 < tracks[0]["best"]["quality"]["score"] <= 1
     assert tracks[0]["gender"]["label"] == "male"
     assert {face["track_id"] for f in body["frames"] for face in f["faces"]} == {1}
+    assert body["summary"]["info"]["source"] == "the uploaded clip"
 
 
 def test_rest_video_uses_the_served_choices(one_face_clip: Path, monkeypatch):
@@ -115,7 +116,7 @@ def test_rest_video_uses_the_served_choices(one_face_clip: Path, monkeypatch):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_argument"
 
 
-def test_rest_video_bad_input(client: TestClient, data_dir: Path):
+def test_rest_video_bad_input(client: TestClient, data_dir: Path, one_face_clip: Path):
     def post(data: bytes, **params):
         return client.post(
             "/v1/video", files={"video": ("v.mp4", data, "video/mp4")}, params=params
@@ -127,6 +128,10 @@ def test_rest_video_bad_input(client: TestClient, data_dir: Path):
     ):
         response = post(data)
         assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+        assert "facelens-video" not in response.text  # the server's temporary path stays private
+    truncated = post(one_face_clip.read_bytes()[:-3000])
+    assert truncated.status_code in (400, 415), truncated.text
+    assert "the uploaded clip" in truncated.json()["error"]["message"]
     clip = (data_dir / "video" / "short_hamilton_clip.mp4").read_bytes()
     response = post(clip)  # 275 frames, the server allows 100
     assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"

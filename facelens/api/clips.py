@@ -23,9 +23,22 @@ async def read_clip(request: Request) -> bytes:
     return raw["video"]
 
 
+UPLOAD = "the uploaded clip"  # how answers name it: the server's temporary path is private
+
+
 @contextmanager
 def clip_on_disk(data: bytes) -> Iterator[Path]:
+    """The clip as a temporary file; errors about it name it UPLOAD, never its path."""
     with tempfile.TemporaryDirectory(prefix="facelens-video-") as folder:
         path = Path(folder) / "clip"
         path.write_bytes(data)
-        yield path
+        try:
+            yield path
+        except FaceLensError as error:
+            raise FaceLensError(error.code, _renamed(error.message, path)) from None
+
+
+def _renamed(message: str, path: Path) -> str:
+    for said in (f"file {path}", f"video {path}", str(path)):
+        message = message.replace(said, UPLOAD)
+    return message

@@ -30,6 +30,7 @@ STATUS = {
     ErrorCode.TRUNCATED_VIDEO: 400,
     ErrorCode.SOURCE_LOST: 400,
     ErrorCode.BAD_GALLERY: 503,  # the server's own gallery, not the request, is at fault
+    ErrorCode.BUSY: 503,
 }
 HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 

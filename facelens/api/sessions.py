@@ -24,7 +24,7 @@ class Sessions:
             self._expire()
             if len(self.items) >= self.max_sessions:
                 raise FaceLensError(
-                    ErrorCode.BAD_ARGUMENT,
+                    ErrorCode.BUSY,
                     f"{self.max_sessions} liveness sessions are running; try again shortly",
                 )
             self.items[check.session_id] = (check, threading.Lock(), time.monotonic())

@@ -8,7 +8,9 @@ import typer
 
 from facelens.cli.attributes import ModelOption, attribute_models
 from facelens.cli.gallery import DEFAULT_GALLERY
-from facelens.cli.output import DetectorOption, EmbedderOption, reporting_errors
+from facelens.cli.output import DetectorOption, EmbedderOption, one_of, reporting_errors
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def serve(
@@ -32,7 +34,9 @@ def serve(
     workers: int | None = typer.Option(
         None, min=1, help="Analyses at once (default: the machine's cores, at least 2)."
     ),
-    log_level: str = typer.Option("info", help="debug, info, warning or error."),
+    log_level: str = typer.Option(
+        "info", callback=one_of(LOG_LEVELS), help=f"{', '.join(LOG_LEVELS)}."
+    ),
     embedder: str = EmbedderOption,
     detector: str = DetectorOption,
     model: list[str] | None = ModelOption,

@@ -20,6 +20,9 @@ from facelens.types import LivenessStep
 
 ACTIONS = ("blink", "left", "right")
 STEP_SECONDS = 5.0
+# Each action twice is already a long check (30 s at STEP_SECONDS); longer lists only bloat
+# every answer of a live session, which repeats the challenge.
+MAX_STEPS = 6
 # The mesh under-reads a turn: the speaker's real turn in the shared clip reads 16-28° with
 # YuNet's landmarks (mesh placed from its five points), 17-28° with BlazeFace's; its
 # frontal moments read up to 11°. 15° sits between (one clip: not validated more widely).
@@ -39,6 +42,10 @@ def check_actions(actions: list[str] | str) -> list[str]:
     if not all(isinstance(a, str) for a in actions):
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT, f"a challenge is a list of {', '.join(ACTIONS)}"
+        )
+    if len(actions) > MAX_STEPS:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"a challenge has at most {MAX_STEPS} steps, got {len(actions)}"
         )
     steps = [a.strip().lower() for a in actions if a.strip()]
     wrong = [a for a in steps if a not in ACTIONS]

@@ -18,6 +18,7 @@ const CODE_WORDS = {
   name_taken: "This name belongs to someone else",
   embedder_mismatch: "This gallery holds another embedder's templates",
   bad_gallery: "The server's gallery cannot be read",
+  busy: "The server is busy: try again shortly",
   gallery_disabled: "This server has no gallery",
   unauthorized: "An API key is needed",
   bad_request: "The request was refused",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Query, Request
 
-from facelens.api.clips import clip_on_disk, read_clip
+from facelens.api.clips import UPLOAD, clip_on_disk, read_clip
 from facelens.api.deps import image_body, lens_of, run_cpu, settings_of
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.detection.detector import DETECTORS
@@ -65,4 +65,6 @@ def _analyse(
     with clip_on_disk(data) as path:
         analysis = lens.video(path, every=every, max_frames=max_frames, gallery=gallery)
         frames = list(analysis)
-        return VideoResult(summary=analysis.summary(), frames=frames)
+        summary = analysis.summary()
+        summary.info.source = UPLOAD
+        return VideoResult(summary=summary, frames=frames)
