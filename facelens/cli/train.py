@@ -7,6 +7,7 @@ runtime never loads it. Use the result with `FaceLens(attribute_models={"age": P
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -44,11 +45,46 @@ BlendWithOption = typer.Option(
 )
 
 
-def _check_paths(data: Path, out: Path) -> None:
+CARD_SUFFIXES = (".card.json", ".card.md")  # the model card, written beside --out
+CHECKPOINT_SUFFIX = ".checkpoint.pt"  # a resumable run's checkpoint, beside --out
+
+
+def _check_paths(data: Path, out: Path, checkpointed: bool = False) -> None:
+    """Refuse bad paths before training: a run can take hours, and it writes --out last.
+    `checkpointed`: the run also writes OUT.checkpoint.pt."""
     if not data.is_dir():
         raise typer.BadParameter(f"{data} is not a folder", param_hint="--data")
     if out.suffix != ".onnx":
         raise typer.BadParameter("the model file must end in .onnx", param_hint="--out")
+    suffixes = CARD_SUFFIXES + ((CHECKPOINT_SUFFIX,) if checkpointed else ())
+    _check_writable(out, [out.with_suffix(suffix) for suffix in suffixes])
+
+
+def _check_writable(out: Path, beside: list[Path]) -> None:
+    """--out and the files `beside` it can be written: none is a folder, and their folder
+    exists or can be made (its nearest existing ancestor is a folder we may write in)."""
+    for path in (out, *beside):
+        if path.is_dir():
+            raise typer.BadParameter(f"{path} is a folder", param_hint="--out")
+    ancestor = _nearest_existing(out.parent)
+    if not ancestor.is_dir():
+        raise typer.BadParameter(
+            f"cannot write {out}: {ancestor} is not a folder", param_hint="--out"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"no permission to write in {ancestor}", param_hint="--out")
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _path_words(data: Path, out: Path) -> str:
+    """`--data DATA --out OUT` for the card's command, quoted so that it can be pasted."""
+    return f"--data {shlex.quote(str(data))} --out {shlex.quote(str(out))}"
 
 
 def _run(
@@ -77,7 +113,7 @@ def _run(
         f"--{key.replace('_', '-')}" + (f" {shlex.quote(str(value))}" if value != "" else "")
         for key, value in flags.items()
     )
-    command = f"facelens train {target} --data {shlex.quote(str(data))} --out {out} {options}"
+    command = f"facelens train {target} {_path_words(data, out)} {options}"
     with (
         reporting_errors(as_json),
         Progress(console=console, transient=True, disable=as_json) as progress,
@@ -189,9 +225,9 @@ def crop(
     Use it for age, gender or both: `--model age=FILE --model gender=FILE`."""
     from facelens.train.crop_network_export import train_crop_network
 
-    _check_paths(data, out)
+    _check_paths(data, out, checkpointed=True)
     command = (
-        f"facelens train crop --data {shlex.quote(str(data))} --out {out} --epochs {epochs} "
+        f"facelens train crop {_path_words(data, out)} --epochs {epochs} "
         f"--learning-rate {learning_rate:g}"
     )
     with reporting_errors(as_json):
@@ -215,10 +251,9 @@ def expression(
     """A small CNN for the seven FER2013 expressions (checkpointed: a rerun resumes)."""
     from facelens.train.expression_model import train_expression
 
-    _check_paths(data, out)
+    _check_paths(data, out, checkpointed=True)
     command = (
-        f"facelens train expression --data {shlex.quote(str(data))} --out {out} "
-        f"--epochs {epochs} --width {width}"
+        f"facelens train expression {_path_words(data, out)} --epochs {epochs} --width {width}"
     )
     with reporting_errors(as_json):
         card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
@@ -253,14 +288,14 @@ def decoder(
     from facelens.train.decoder import DecoderConfig
     from facelens.train.decoder_export import train_decoder
 
-    _check_paths(data, out)
+    _check_paths(data, out, checkpointed=checkpoint is None)
     if embedder not in EMBEDDER_NAMES:
         raise typer.BadParameter(f"choose one of {EMBEDDER_NAMES}", param_hint="--embedder")
     config = DecoderConfig(
         size=size, steps=steps, pixel_steps=pixel_steps, identity_batch=identity_batch
     )
     command = (
-        f"facelens train decoder --data {shlex.quote(str(data))} --out {out} --embedder "
+        f"facelens train decoder {_path_words(data, out)} --embedder "
         f"{embedder} --size {size} --steps {steps} --pixel-steps {pixel_steps} "
         f"--identity-batch {identity_batch}"
     )

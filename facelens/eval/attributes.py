@@ -25,6 +25,7 @@ from facelens.eval.face_sample import central_faces, fer_canvas, same, sample
 from facelens.io import load_image
 
 RACES = ("White", "Black", "Asian", "Indian", "Others")  # UTKFace race codes 0-4
+MAX_AGE_YEARS = 120  # UTKFace's oldest face is 116
 INTERVAL_EDGES = (4.0, 10.0, 18.0, 25.0, 32.0, 40.0, 50.0, 60.0, float("inf"))
 Tick = Callable[[], None] | None
 
@@ -78,13 +79,38 @@ def calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 1
 
 
 def utkface_labels(files: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(age, female, race) from AGE_GENDER_RACE_*.jpg (gender 1 = female)."""
-    parts = [path.name.split("_") for path in files]
+    """(age, female, race) from AGE_GENDER_RACE_*.jpg (gender 0 = male, 1 = female; race
+    0-4, RACES); a name outside that convention is `bad_argument` naming file and field."""
+    labels = [utkface_label(path) for path in files]
     return (
-        np.array([int(p[0]) for p in parts]),
-        np.array([p[1] == "1" for p in parts]),
-        np.array([int(p[2]) for p in parts]),
+        np.array([age for age, _, _ in labels], int),
+        np.array([female for _, female, _ in labels], bool),
+        np.array([race for _, _, race in labels], int),
     )
+
+
+def utkface_label(path: Path) -> tuple[int, bool, int]:
+    """(age, female, race) of one UTKFace-style file name."""
+    parts = Path(path).name.split("_")
+    if len(parts) < 4:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"{Path(path).name} is not named AGE_GENDER_RACE_*.jpg"
+        )
+    age = _label_code(path, "age", parts[0], MAX_AGE_YEARS)
+    gender = _label_code(path, "gender", parts[1], 1)
+    race = _label_code(path, "race", parts[2], len(RACES) - 1)
+    return age, gender == 1, race
+
+
+def _label_code(path: Path, field: str, text: str, largest: int) -> int:
+    # ASCII digits only: int() would also take " 7", "+7", "-5" or "٣", none of them a label
+    if not (text.isascii() and text.isdigit()) or len(text) > 4 or int(text) > largest:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"{Path(path).name}: the {field} must be a whole number 0-{largest} "
+            f"(AGE_GENDER_RACE_*.jpg), got {text!r}",
+        )
+    return int(text)
 
 
 def age_report(age: np.ndarray, years: np.ndarray) -> dict:

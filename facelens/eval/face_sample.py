@@ -12,8 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector, FoundFaces
+from facelens.detection.detector import DEFAULT_DETECTOR, FaceDetector, FoundFaces, snap_mesh
+from facelens.errors import FaceLensError
 from facelens.io import load_image
+from facelens.quality.geometry import canonical
 
 Prepare = Callable[[np.ndarray], np.ndarray]
 
@@ -40,11 +42,12 @@ def central_faces(
     files: list[Path], prepare: Prepare = same, kind: str = DEFAULT_DETECTOR
 ) -> tuple[list[FoundFaces], np.ndarray]:
     """The face nearest each image's centre (as a one-face FoundFaces) and whether the
-    detector found it; a miss gets the mean landmarks and mesh of the set's found faces."""
+    detector found it; a miss gets the mean landmarks and mesh of the set's found faces (a
+    centred face when the set has none: callers that train refuse such a set)."""
     detector = FaceDetector.shared(kind)
     picked: list[tuple[np.ndarray, np.ndarray] | None] = []
     for path in files:
-        rgb = prepare(load_image(path))
+        rgb = prepare(_load(path))
         found = detector.detect(rgb)
         if len(found):
             centres = (found.boxes[:, :2] + found.boxes[:, 2:]) / 2
@@ -55,17 +58,25 @@ def central_faces(
             picked.append(None)
     detected = np.array([p is not None for p in picked], bool)
     hits = [p for p in picked if p is not None]
-    mean_points = np.mean([p[0] for p in hits], axis=0) if hits else None
-    mean_mesh = np.mean([p[1] for p in hits], axis=0) if hits else np.zeros((468, 3))
+    mean_face = (
+        (np.mean([p[0] for p in hits], axis=0), np.mean([p[1] for p in hits], axis=0))
+        if hits
+        else None
+    )
     faces = []
     for pick, path in zip(picked, files, strict=True):
         if pick is None:
-            points = mean_points
-            if points is None:  # nothing found in the whole set
-                points = _centred_layout(prepare(load_image(path)))
-            pick = (points, mean_mesh)
+            pick = mean_face if mean_face is not None else _centred_face(prepare(load_image(path)))
         faces.append(one_face(*pick))
     return faces, detected
+
+
+def _load(path: Path) -> np.ndarray:
+    """The image, or its error with the file's name (a set has thousands of files)."""
+    try:
+        return load_image(path)
+    except FaceLensError as error:
+        raise FaceLensError(error.code, f"{path}: {error.message}") from None
 
 
 def face_points(
@@ -88,7 +99,10 @@ def one_face(points: np.ndarray, mesh: np.ndarray | None = None) -> FoundFaces:
     )
 
 
-def _centred_layout(rgb: np.ndarray) -> np.ndarray:
-    # Five landmarks of a face filling a centred square crop (used only if no face was found).
+def _centred_face(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Five landmarks and a (468, 3) mesh of a face filling a centred square crop (used only
+    if no face was found in the whole set). The mesh is the canonical face placed on the
+    landmarks: an all-zero mesh has no eyes to align on, and the chips cut from it failed."""
     unit = np.array([[0.69, 0.4], [0.31, 0.4], [0.5, 0.58], [0.66, 0.72], [0.34, 0.72]])
-    return (unit * [rgb.shape[1], rgb.shape[0]]).astype(np.float32)
+    points = (unit * [rgb.shape[1], rgb.shape[0]]).astype(np.float32)
+    return points, snap_mesh(canonical()[None], points[None])[0]

@@ -7,8 +7,9 @@ detector and landmarks, dlib chip 112 px, padding 0.2): rotation ±15°, zoom ±
 of ±6 px, mirror and brightness/contrast ±20% on every batch; cross-entropy on gender plus
 a quarter of the age error in decades; Adam with a cosine schedule; a seeded 15%
 validation split picks the best epoch (gender accuracy minus age MAE/100); a checkpoint
-after every epoch (a rerun resumes). The result is the same ONNX graph with the new
-weights, so the runtime runs it as it runs face-api's (attributes.age_gender).
+after every epoch (a rerun of the same run resumes: train.checks). The result is the same
+ONNX graph with the new weights, so the runtime runs it as it runs face-api's
+(attributes.age_gender).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -34,7 +35,8 @@ from facelens.eval.face_sample import central_faces
 from facelens.io import load_image
 from facelens.models.onnx_model import weight_path
 from facelens.models.torch_onnx import OnnxTorch
-from facelens.train.face_embeddings import utkface_files
+from facelens.train.checks import fingerprint, load_checkpoint, save_checkpoint
+from facelens.train.face_embeddings import require_detections, utkface_files
 from facelens.train.heads import split
 
 SEED = 0
@@ -51,6 +53,8 @@ class LabelledFaces:
     age: np.ndarray
     female: np.ndarray
     race: np.ndarray
+    folder: str = ""  # where the faces came from, for the checkpoint's run description
+    files: list[str] = field(default_factory=list)  # their file names, in row order
 
     def __len__(self) -> int:
         return len(self.images)
@@ -58,17 +62,35 @@ class LabelledFaces:
 
 def load_faces(folder: Path, detector: str = DEFAULT_DETECTOR) -> LabelledFaces:
     """Every labelled image of a UTKFace-style folder with its face's landmarks (a missed
-    face takes the folder's mean layout, as in eval.face_sample)."""
+    face takes the folder's mean layout, as in eval.face_sample). Names are checked before
+    any detection; a folder where no face is found is `no_face`."""
     files = utkface_files(folder)
-    faces, _ = central_faces(files, kind=detector)
     age, female, race = utkface_labels(files)
+    faces, detected = central_faces(files, kind=detector)
+    require_detections(detected, folder)
     return LabelledFaces(
         [load_image(path) for path in files],
         np.stack([face.points[0] for face in faces]).astype(np.float32),
         age,
         female,
         race,
+        str(Path(folder).resolve()),
+        [path.name for path in files],
     )
+
+
+def run_description(faces: LabelledFaces, epochs: int, learning_rate: float) -> dict:
+    """What a checkpoint must match to be resumed: the data and the options of the run."""
+    return {
+        "model": "faceapi-age-gender fine-tune",
+        "data": faces.folder,
+        "faces": len(faces),
+        "fingerprint": fingerprint(*faces.files, faces.age, faces.female),
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "batch": BATCH,
+        "seed": SEED,
+    }
 
 
 def write_onnx(twin: OnnxTorch, source: str | Path, out: Path, metadata: dict[str, str]) -> None:
@@ -154,8 +176,9 @@ def train(
     twin = OnnxTorch(weight_path(FaceApiAgeGender.file_name), trainable=True)
     optimiser = torch.optim.Adam(twin.parameters(), lr=learning_rate)
     steps = epochs * math.ceil(len(rows) / BATCH)
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
+    run = run_description(faces, epochs, learning_rate)
+    saved = load_checkpoint(checkpoint, run)
+    if saved is not None:
         twin.load_state_dict(saved["twin"])
         optimiser.load_state_dict(saved["optimiser"])
         rng.bit_generator.state = saved["rng"]
@@ -189,15 +212,7 @@ def train(
                 best=score, best_weights={k: v.clone() for k, v in twin.state_dict().items()}
             )
         log(f"epoch {state['epoch']}: validation score {score:.4f} ({state['seconds']:.0f} s)")
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {
-                "twin": twin.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "rng": rng.bit_generator.state,
-                "state": state,
-            },
-            checkpoint,
-        )
+        saving = {"twin": twin.state_dict(), "optimiser": optimiser.state_dict()}
+        save_checkpoint(checkpoint, run, {**saving, "rng": rng.bit_generator.state, "state": state})
     twin.load_state_dict(state["best_weights"])
     return Trained(twin.eval(), valid, state["epoch"], state["seconds"])

@@ -5,9 +5,9 @@ happy, neutral, sad, surprise), read once into memory (and cached under artifact
 seeded, stratified 10% validation split; augmentation on every batch (rotation ±15°,
 horizontal flip, brightness ±20%, shifts of ±4 px and zoom ±10%); class-weighted
 cross-entropy (disgust is 1.5% of FER2013's training set); AdamW with a cosine schedule;
-early stopping on validation accuracy; a checkpoint after every epoch (resumable); a
-temperature fitted on the validation split; ONNX export (probabilities, temperature
-included) checked against torch.
+early stopping on validation accuracy; a checkpoint after every epoch (a rerun of the same
+run resumes: train.checks); a temperature fitted on the validation split; ONNX export
+(probabilities, temperature included) checked against torch.
 """
 
 from __future__ import annotations
@@ -26,9 +26,19 @@ from torch.nn import functional as F
 
 from facelens.attributes.expression import LABELS
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.train.checks import (
+    fingerprint,
+    load_checkpoint,
+    require_faces,
+    require_split,
+    save_checkpoint,
+)
 
 SEED = 0
 SIZE = 48
+LEARNING_RATE = 1e-3  # AdamW's, at the start of the cosine schedule
+# A class needs a face to validate on and at least one to train on
+MIN_CLASS_FACES = 2
 
 
 def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +56,42 @@ def load_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
             ErrorCode.BAD_ARGUMENT, f"no images in {folder}/<{'|'.join(LABELS)}>/*.jpg"
         )
     return np.stack(images), np.array(labels)
+
+
+def require_enough(labels: np.ndarray, source: str = "the expression data") -> None:
+    """`bad_argument` naming the problem when the faces cannot train a classifier: a class
+    with too few faces to split, fewer than two classes, or too few faces in all."""
+    counts = np.bincount(labels, minlength=len(LABELS))
+    for label, count in zip(LABELS, counts, strict=True):
+        if 0 < count < MIN_CLASS_FACES:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"class {label!r}: {count} faces, fewer than the {MIN_CLASS_FACES} each "
+                "class needs (one is held out to validate)",
+            )
+    present = [label for label, count in zip(LABELS, counts, strict=True) if count]
+    if len(present) < 2:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"faces of one class only ({', '.join(present)}): an expression network needs "
+            f"at least two of {', '.join(LABELS)}",
+        )
+    require_faces(len(labels), source)
+
+
+def run_description(
+    images: np.ndarray, labels: np.ndarray, source: str, settings: dict[str, int]
+) -> dict:
+    """What a checkpoint must match to be resumed: the data and the options of the run."""
+    return {
+        "model": "expression",
+        "data": source,
+        "faces": len(labels),
+        "fingerprint": fingerprint(images, labels),
+        "learning_rate": LEARNING_RATE,
+        "seed": SEED,
+        **settings,
+    }
 
 
 def stratified_split(labels: np.ndarray, share: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
@@ -174,20 +220,27 @@ def train(
     batch: int = 64,
     width: int = 16,
     log: Callable[[str], None] = print,
+    source: str = "",
 ) -> Trained:
-    """Train (resuming from `checkpoint` when it exists); the best epoch's weights win."""
+    """Train (resuming from `checkpoint` when it is this same run's, see train.checks; `source`
+    names the data there); the best epoch's weights win."""
+    require_enough(labels, source or "the expression data")
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
     train_rows, valid_rows = stratified_split(labels)
+    require_split(train_rows, valid_rows)
     net = ExpressionNet(width)
     # batch 64 at 1e-3: on a 6,000-face subset, 3 epochs reached 40% validation accuracy
     # against 30% at batch 128 and 2e-3 (half the steps; the earlier setting)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=LEARNING_RATE, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels[train_rows]), label_smoothing=0.05)
-    state = {"epoch": 0, "best": 0.0, "since": 0, "best_weights": None, "seconds": 0.0}
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
+    # best -1: the first epoch always counts as the best so far, even at 0% accuracy
+    state = {"epoch": 0, "best": -1.0, "since": 0, "best_weights": None, "seconds": 0.0}
+    settings = {"epochs": epochs, "patience": patience, "batch": batch, "width": width}
+    run = run_description(images, labels, source, settings)
+    saved = load_checkpoint(checkpoint, run)
+    if saved is not None:
         net.load_state_dict(saved["net"])
         optimiser.load_state_dict(saved["optimiser"])
         schedule.load_state_dict(saved["schedule"])
@@ -220,8 +273,9 @@ def train(
         log(
             f"epoch {state['epoch']}: validation accuracy {accuracy:.4f} ({state['seconds']:.0f} s)"
         )
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
+        save_checkpoint(
+            checkpoint,
+            run,
             {
                 "net": net.state_dict(),
                 "optimiser": optimiser.state_dict(),
@@ -229,7 +283,6 @@ def train(
                 "generator": generator.get_state(),
                 "state": state,
             },
-            checkpoint,
         )
     net.load_state_dict(state["best_weights"])
     temperature = fit_temperature(logits_of(net, images[valid_rows]), labels[valid_rows])

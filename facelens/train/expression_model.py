@@ -68,7 +68,10 @@ def train_expression(
     started = time.perf_counter()
     images, labels = expression.load_folder(data)
     checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
-    trained = expression.train(images, labels, checkpoint, epochs=epochs, width=width, log=log)
+    source = str(Path(data).resolve())
+    trained = expression.train(
+        images, labels, checkpoint, epochs=epochs, width=width, log=log, source=source
+    )
     _, valid = expression.stratified_split(labels)
     model = expression.Probabilities(trained.net, trained.temperature)
     with torch.no_grad():

@@ -28,6 +28,7 @@ from facelens.eval.face_sample import central_faces
 from facelens.io import load_image
 from facelens.recognition.base import normalise
 from facelens.recognition.registry import NETWORKS, get_network
+from facelens.train.checks import require_faces
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "artifacts" / "attribute-cache"
 CHUNK = 250
@@ -53,13 +54,27 @@ class EmbeddedFaces:
 
 
 def utkface_files(folder: Path) -> list[Path]:
-    """The labelled images of a folder named as UTKFace's (AGE_GENDER_RACE_*.jpg)."""
+    """The labelled images of a folder named as UTKFace's (AGE_GENDER_RACE_*.jpg), checked
+    before any work: `bad_argument` naming a file whose labels are not UTKFace's codes, or
+    when there are too few faces (checks.MIN_FACES). Names of fewer than four parts are no
+    label (UTKFace has three without a race) and are left out."""
     files = sorted(p for p in Path(folder).glob("*.jpg") if len(p.name.split("_")) >= 4)
     if not files:
         raise FaceLensError(
             ErrorCode.BAD_ARGUMENT, f"no UTKFace-style AGE_GENDER_RACE_*.jpg images in {folder}"
         )
+    utkface_labels(files)  # raises for the first file with a bad label
+    require_faces(len(files), str(folder))
     return files
+
+
+def require_detections(detected: np.ndarray, folder: Path) -> None:
+    """`no_face` when the detector found no face in any image: every face would be a guess
+    (the centred layout), and a model trained on guesses still writes a confident card."""
+    if not detected.any():
+        raise FaceLensError(
+            ErrorCode.NO_FACE, f"no face detected in any of {len(detected)} images in {folder}"
+        )
 
 
 def _embed_chunk(files: list[Path], detector: str, parts: list[str]) -> dict[str, np.ndarray]:
@@ -105,6 +120,7 @@ def embed_folder(
 ) -> EmbeddedFaces:
     """Embed every labelled image of a UTKFace-style folder (cached per chunk)."""
     files = utkface_files(folder)
+    age, female, race = utkface_labels(files)
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(files), CHUNK):
         chunk = files[start : start + CHUNK]
@@ -129,11 +145,12 @@ def embed_folder(
         parts.append(stored)
         if progress:
             progress(start + len(chunk), len(files))
-    age, female, race = utkface_labels(files)
+    detected = np.concatenate([p["detected"] for p in parts])
+    require_detections(detected, folder)
     return EmbeddedFaces(
         files=[p.name for p in files],
         vectors={name: np.concatenate([p[name] for p in parts]) for name in NETWORKS},
-        detected=np.concatenate([p["detected"] for p in parts]),
+        detected=detected,
         crop_years={c: np.concatenate([p[f"{c}_years"] for p in parts]) for c in CROP_FILES},
         crop_female={c: np.concatenate([p[f"{c}_female"] for p in parts]) for c in CROP_FILES},
         age=age,

@@ -20,6 +20,7 @@ from torch import nn
 from facelens.attributes.embedding_head import blend
 from facelens.recognition.fused import fuse
 from facelens.recognition.registry import FUSION_WEIGHT, NETWORKS
+from facelens.train.checks import require_split
 from facelens.train.face_embeddings import EmbeddedFaces
 
 SEED = 0
@@ -63,10 +64,12 @@ def features(faces: EmbeddedFaces, embedder: str) -> np.ndarray:
 
 
 def split(count: int, share: float = 0.15, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded (train, validation) indices."""
+    """Seeded (train, validation) indices; `bad_argument` when a side would be empty."""
     order = np.random.default_rng(seed).permutation(count)
     cut = max(1, round(count * share))
-    return np.sort(order[cut:]), np.sort(order[:cut])
+    train, valid = np.sort(order[cut:]), np.sort(order[:cut])
+    require_split(train, valid)
+    return train, valid
 
 
 class Head(nn.Module):
