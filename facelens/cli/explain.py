@@ -22,6 +22,17 @@ def _check(value: str, allowed: tuple[str, ...], hint: str) -> None:
         raise typer.BadParameter(f"choose one of {', '.join(allowed)}", param_hint=hint)
 
 
+def _check_method_options(
+    method: str, layer: str | None, patch: int | None, stride: float | None
+) -> None:
+    """Refuse an option the chosen method would silently ignore."""
+    if method == "occlusion" and layer is not None:
+        raise typer.BadParameter("Grad-CAM's layer; occlusion has none", param_hint="--layer")
+    if method != "occlusion" and (patch is not None or stride is not None):
+        hint = "--patch" if patch is not None else "--stride"
+        raise typer.BadParameter(f"an occlusion option; {method} has none", param_hint=hint)
+
+
 def _faithfulness_line(result: object) -> str:
     faith = getattr(result, "faithfulness", None)
     if faith is None:
@@ -44,9 +55,11 @@ def explain(
         None, help="embedding target: explain the similarity to this photo's face."
     ),
     layer: str | None = typer.Option(None, help="Grad-CAM layer (default: see targets.py)."),
-    patch: int | None = typer.Option(None, help="occlusion patch size, crop pixels."),
-    stride: float | None = typer.Option(None, help="occlusion stride, crop pixels."),
-    face: int = typer.Option(0, help="Which face (0 = largest)."),
+    patch: int | None = typer.Option(None, min=1, help="occlusion patch size, crop pixels."),
+    stride: float | None = typer.Option(
+        None, help="occlusion stride, crop pixels (> 0; a grid too fine is refused)."
+    ),
+    face: int = typer.Option(0, min=0, help="Which face (0 = largest)."),
     out: Path | None = typer.Option(None, help="Write the overlay PNG here."),
     faithfulness: bool = typer.Option(True, help="Compute deletion/insertion numbers.", metavar=""),
     device: str = typer.Option("cpu", help="torch device for gradients (cpu, cuda, ...)."),
@@ -54,7 +67,8 @@ def explain(
     model: str | None = typer.Option(
         None,
         help="The attribute's network, as `analyze --model` takes it (e.g. a .onnx file from "
-        "`facelens train expression|crop`; a head is explained through its crop network).",
+        "`facelens train expression|crop`; a head is explained through the crop network it "
+        "blends with, and refused when it blends with none).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -64,6 +78,7 @@ def explain(
 
     _check(target, TARGETS, "--target")
     _check(method, METHODS, "--method")
+    _check_method_options(method, layer, patch, stride)
     with reporting_errors(as_json):
         if method == "occlusion":
             result = api.occlusion(
@@ -98,7 +113,7 @@ def explain_pair(
     # The same defaults as REST's /v1/explain/pair: gradient answers in about a second;
     # CorrRISE (black-box, slower: ~30 s at 1,000 masks on 2 cores) on request.
     method: str = typer.Option("gradient", help="gradient, corrrise or transplant."),
-    masks: int = typer.Option(300, help="CorrRISE masks per image."),
+    masks: int = typer.Option(300, min=1, help="CorrRISE masks per image."),
     fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),
     out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),

@@ -154,14 +154,14 @@ def gradcam(
     embedding of `embedder` (largest component, or the cosine similarity to the face in
     `reference`). model: the attribute's network as `FaceLens(attribute_models=...)` takes
     it, e.g. a file from `facelens train expression|crop` (explain.attribute_models)."""
-    rgb, found = locate(image, face)
-    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
-    explainer: Explainer
+    explainer: Explainer  # made first: a bad device is refused before any detection
     if target == "embedding":
         explainer = EmbeddingGradCAM(layer, device, faithfulness)
     else:
         kind = GradCAMPlusPlus if plus_plus else GradCAM
         explainer = kind(layer, device, faithfulness)
+    rgb, found = locate(image, face)
+    aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
     return explainer.explain(aligned, chosen)
 
 
@@ -181,9 +181,10 @@ def occlusion(
 ) -> Explanation:
     """Occlusion map for any scalar target: a name as in `gradcam` (and `model` as there),
     or any `Target` (e.g. `FunctionTarget` over a quality score)."""
+    explainer = Occlusion(patch, stride, fill, device, faithfulness)  # refuses bad options
     rgb, found = locate(image, face)
     aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
-    return Occlusion(patch, stride, fill, device, faithfulness).explain(aligned, chosen)
+    return explainer.explain(aligned, chosen)
 
 
 def pair_explainer(

@@ -4,8 +4,12 @@
 or a file made by `facelens train`. A crop network (`facelens train crop`) or an expression
 network (`facelens train expression`) is explained itself; a head on an embedding reads two
 recognition networks on two crops, which no single-crop map describes, so it is explained
-through the crop network it is blended with (its `facelens.crop_network`); an expression
-ensemble has no single network and is refused (explain one member).
+through the crop network it is blended with (its `facelens.crop_network`), and the result's
+target says which share of the answer that network carries (`age:years, faceapi-utk at
+weight 0.6 of dlib-head (faceapi-age-gender-utk.onnx)`); a head not blended with one
+(weight 0, `facelens train --no-blend`) is refused, since that network's map would explain
+nothing of the answer; an expression ensemble has no single network and is refused
+(explain one member).
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ import torch
 
 from facelens.attributes.choice import (
     CROP_FILES,
+    DEFAULT_CHOICE,
     ENSEMBLE,
-    HEAD_CROPS,
     MINI_XCEPTION,
     choose,
     is_crop,
@@ -52,8 +56,8 @@ def last_feature_map(path: Path) -> str:
 def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec:
     """The explained network of `attribute` (age, gender or expression) for `model`."""
     default = ATTRIBUTE_MODELS[attribute]
-    if model is None:
-        return default
+    if model is None:  # the default model, labelled as when named (REST names the served one)
+        model = getattr(DEFAULT_CHOICE, attribute)
     chosen = getattr(choose({attribute: model}), attribute)  # checked: name or trained file
     if attribute == "expression":
         if chosen == MINI_XCEPTION:
@@ -73,6 +77,32 @@ def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec
             labels=LABELS,
             layer=last_feature_map(path),
         )
-    if not is_crop(chosen):  # a head: its blend partner
-        chosen = HEAD_CROPS.get(str(chosen)) or load_head(attribute, chosen).crop_network
-    return replace(default, file=CROP_FILES[chosen] if chosen in CROP_FILES else Path(chosen))
+    if is_crop(chosen):
+        return _crop_spec(default, chosen)
+    return _head_spec(attribute, chosen, default)
+
+
+def _crop_spec(default: ModelSpec, crop: str | Path) -> ModelSpec:
+    """The default age/gender spec on the crop network `crop` (a built-in name or a file)."""
+    return replace(default, file=CROP_FILES[crop] if crop in CROP_FILES else Path(crop))
+
+
+def _head_spec(attribute: str, head_model: str | Path, default: ModelSpec) -> ModelSpec:
+    """A head's blend partner, its target naming the share of the answer it carries (the
+    head's own part reads the embedding, which no map here shows)."""
+    head = load_head(attribute, head_model)
+    name = Path(head_model).name if isinstance(head_model, Path) else str(head_model)
+    weight = head.crop_weight
+    if not 0 <= weight <= 1:  # also NaN: written by hand, not by `facelens train`
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"{name}'s crop weight {weight} is not between 0 and 1"
+        )
+    if weight == 0:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"{name} does not use a crop network (its crop weight is 0); a head reads two "
+            "recognition networks on two crops, which no single-crop map describes: explain "
+            "the embedding target, or a crop network",
+        )
+    share = f", {head.crop_network} at weight {round(weight, 3):g} of {name}"
+    return replace(_crop_spec(default, head.crop_network), share=share)

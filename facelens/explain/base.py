@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import torch
 
+from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import faithfulness
 from facelens.explain.recogniser import PartChip
 from facelens.explain.result import Explanation, MapSummary
@@ -35,6 +36,44 @@ class AlignedFace:
     box: Box | None = None
     embedder: str | None = None
     parts: tuple[PartChip, ...] = ()
+
+
+DEVICES = "cpu, cuda, cuda:N or mps"  # the device kinds the explainers run on
+
+
+def checked_device(device: str | torch.device) -> torch.device:
+    """A torch device this machine has, or `bad_argument` naming the problem (torch itself
+    fails late, with a RuntimeError or an AssertionError deep inside the first batch)."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"unknown device {device!r}: choose {DEVICES}"
+        ) from None
+    if parsed.type == "cpu":
+        return parsed
+    if parsed.type == "cuda":
+        return _checked_cuda(parsed)
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return parsed
+    if parsed.type == "mps":
+        raise FaceLensError(ErrorCode.BAD_ARGUMENT, "MPS is not available on this machine")
+    raise FaceLensError(
+        ErrorCode.BAD_ARGUMENT, f"device {device!r} is not supported: choose {DEVICES}"
+    )
+
+
+def _checked_cuda(device: torch.device) -> torch.device:
+    if not torch.cuda.is_available():
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, "CUDA is not available on this machine: use the cpu device"
+        )
+    count = torch.cuda.device_count()
+    if device.index is not None and device.index >= count:
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT, f"no CUDA device {device.index}: this machine has {count}"
+        )
+    return device
 
 
 def normalise(raw: np.ndarray, signed: bool) -> np.ndarray:
@@ -71,7 +110,7 @@ class Explainer(ABC):
     signed: ClassVar[bool] = False
 
     def __init__(self, device: str | torch.device = "cpu", faithfulness: bool = True) -> None:
-        self.device = torch.device(device)
+        self.device = checked_device(device)
         self.with_faithfulness = faithfulness
         self.layer: str | None = None
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facelens.errors import check_count
 from facelens.explain.base import Explainer
 from facelens.explain.faithfulness import substrate
 from facelens.explain.perturb import blend_scores
@@ -88,7 +89,8 @@ class CorrRISE(Explainer):
         progress: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(device, faithfulness)
-        self.masks, self.cells, self.keep, self.seed = masks, cells, keep, seed
+        self.masks = check_count("masks", masks)
+        self.cells, self.keep, self.seed = cells, keep, seed
         self.fill, self.progress = fill, progress
 
     def compute(self, crop: np.ndarray, target: Target) -> np.ndarray:

@@ -13,6 +13,26 @@ from facelens.explain.scores import ComponentTarget, SimilarityTarget, Target, _
 from facelens.recognition.names import DEFAULT_EMBEDDER
 
 
+def documented_layers(target: Target, device: torch.device) -> str:
+    """The layers the docs name for `target` (targets.py), for an error message."""
+    if not target.layers:
+        return f"{target.label} has no layer to choose"
+    names = ", ".join(repr(name) for name in target.layers)
+    default = "the default" if len(target.layers) == 1 else "the first is the default"
+    others = len(target.capturable(device) - set(target.layers))
+    also = f", or any of the {others} other tensors of its ONNX graph" if others else ""
+    return f"the layers of {target.label}: {names} ({default}){also}"
+
+
+def check_layer(target: Target, layer: str, device: torch.device) -> None:
+    """`bad_argument` naming the layers there are when `target` cannot capture `layer`."""
+    if layer not in target.capturable(device):
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            f"no layer {layer!r} to explain; {documented_layers(target, device)}",
+        )
+
+
 class GradCAM(Explainer):
     """relu(Σ_k w_k A_k) with w_k the spatial mean of d score / d A_k (Selvaraju et al.).
 
@@ -37,11 +57,18 @@ class GradCAM(Explainer):
     def gradients(self, crop: np.ndarray, target: Target) -> tuple[torch.Tensor, torch.Tensor]:
         """The target layer's activation and the score's gradient with respect to it."""
         self.layer = self.requested_layer or target.layers[0]
+        check_layer(target, self.layer, self.device)
         # The input asks for gradients only so that autograd records the graph (the weights
         # are buffers); just the path from the score down to the layer is back-propagated.
         x = self.crop_tensor(crop[None]).requires_grad_(True)
         score, activation = target.torch_scores(x, self.layer)
         assert activation is not None
+        if activation.dim() != 4:
+            raise FaceLensError(
+                ErrorCode.BAD_ARGUMENT,
+                f"layer {self.layer!r} is not a feature map (its shape is "
+                f"{tuple(activation.shape)}); {documented_layers(target, x.device)}",
+            )
         (grads,) = torch.autograd.grad(score.sum(), activation)
         return activation.detach(), grads
 

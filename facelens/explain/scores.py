@@ -48,6 +48,10 @@ class Target(ABC):
     def differentiable(self) -> bool:
         return type(self).torch_scores is not Target.torch_scores
 
+    def capturable(self, device: torch.device) -> frozenset[str]:
+        """Every layer name `torch_scores` can capture (by default the documented ones)."""
+        return frozenset(self.layers)
+
 
 class ClassTarget(Target):
     """The probability of one class of an attribute model: the default's
@@ -61,8 +65,12 @@ class ClassTarget(Target):
         self.index = class_index
         self.label = f"{attribute}:{self.spec.labels[class_index]}"
         if spec is not None and spec != targets.ATTRIBUTE_MODELS[attribute]:
-            self.label += f" ({Path(spec.file).name})"  # say which network was explained
+            # say which network was explained (and its share of a head's answer)
+            self.label += f"{spec.share} ({Path(spec.file).name})"
         self.layers = (self.spec.layer,)
+
+    def capturable(self, device: torch.device) -> frozenset[str]:
+        return frozenset(targets.torch_model(self.spec.file, device).tensor_names)
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
         session = targets.onnx_model(self.spec.file)
@@ -101,6 +109,15 @@ class _EmbeddingTarget(Target):
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         return self.recogniser.embed(crops, self.parts)
+
+    def capturable(self, device: torch.device) -> frozenset[str]:
+        from facelens.models.torch_onnx import OnnxTorch
+
+        if len(self.recogniser.networks) > 1:
+            return frozenset()  # a fusion has no single layer (each network's own is used)
+        net = targets.embedding_net(self.recogniser.networks[0], device)
+        # an ONNX twin captures any tensor of its graph; a module (dlib) its documented levels
+        return frozenset(net.tensor_names) if isinstance(net, OnnxTorch) else frozenset(self.layers)
 
     def torch_embed(
         self, x: torch.Tensor, layer: str | None = None

@@ -102,6 +102,9 @@ class ModelSpec:
     labels: tuple[str, ...]  # in the network's output order
     layer: str  # default Grad-CAM target layer (ONNX tensor name)
     points: Points = five_landmarks  # which landmarks `template` is defined on
+    # a head's blend partner: the share of the head's answer this network carries, which the
+    # result's target states (", faceapi-utk at weight 0.6 of dlib-head")
+    share: str = ""
 
 
 ATTRIBUTE_MODELS: dict[str, ModelSpec] = {
