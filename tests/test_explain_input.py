@@ -16,6 +16,7 @@ from facelens.cli import app
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import api
 from facelens.explain.base import checked_device
+from facelens.explain.corrrise import MAX_MASKS, CorrRISE
 from facelens.explain.occlusion import MAX_POSITIONS, Occlusion
 from facelens.models.onnx_model import weight_path
 
@@ -151,6 +152,12 @@ def test_occlusion_grids_fit_the_crop_and_stay_bounded() -> None:
     assert patch == 18 and len(corners) ** 2 == MAX_POSITIONS
     refused(lambda: Occlusion(patch=18, stride=94 / 31.5).grid(112), "1,089 positions")
     assert len(Occlusion().keep_masks(112)) == 14 * 14  # the default grid is unchanged
+
+
+def test_corrrise_masks_are_bounded() -> None:
+    # every mask is held at once: a count without a limit is memory without one
+    refused(lambda: CorrRISE(masks=MAX_MASKS + 1), f"at most {MAX_MASKS}")
+    assert CorrRISE(masks=MAX_MASKS).masks == MAX_MASKS
 
 
 def test_occlusion_refuses_bad_options_through_every_entry_point(photo: Path) -> None:

@@ -113,7 +113,7 @@ def explain_pair(
     # The same defaults as REST's /v1/explain/pair: gradient answers in about a second;
     # CorrRISE (black-box, slower: ~30 s at 1,000 masks on 2 cores) on request.
     method: str = typer.Option("gradient", help="gradient, corrrise or transplant."),
-    masks: int = typer.Option(300, min=1, help="CorrRISE masks per image."),
+    masks: int = typer.Option(300, min=1, max=4000, help="CorrRISE masks per image."),
     fill: str = typer.Option("blur", help="CorrRISE fill: blur or other_face."),
     operating_point: str = typer.Option("accuracy", "--operating-point", "-p"),
     out: Path | None = typer.Option(None, help="Write the side-by-side panel PNG here."),
