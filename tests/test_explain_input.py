@@ -182,3 +182,7 @@ def test_the_cli_refuses_options_out_of_range_or_for_another_method(
 ) -> None:
     result = runner.invoke(app, ["explain", str(photo), *args])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_class_for_the_embedding_is_refused(photo: Path) -> None:
+    refused(lambda: api.gradcam(photo, "embedding", class_name="happy"), "class_name")

@@ -123,6 +123,11 @@ def _resolve(
             ErrorCode.BAD_ARGUMENT,
             "model chooses an attribute's network; the embedding's network is the embedder",
         )
+    if class_name is not None and target == "embedding":
+        raise FaceLensError(
+            ErrorCode.BAD_ARGUMENT,
+            "class_name chooses an attribute's class; the embedding has none (use reference)",
+        )
     if target == "embedding":
         aligned = align_embedding(rgb, face, embedder)
         other = None
