@@ -195,6 +195,10 @@ def test_training_steps_resume_and_export(images: Path, tmp_path: Path):
     config.steps = 3
     net, state = decoder.train(data, config, checkpoint, log=lambda _: None)
     assert state["step"] == 3 and [row[0] for row in state["history"]] == [2, 3]
+    config.width = 16  # another run: its checkpoint is refused, not loaded into the wrong net
+    with pytest.raises(FaceLensError) as refused:
+        decoder.train(data, config, checkpoint, log=lambda _: None)
+    assert "another run" in refused.value.message and "options" in refused.value.message
     out = tmp_path / "decoder.onnx"
     difference = decoder_export.export(net, out, vectors[:2, 0], {"facelens.target": "x"})
     assert difference < 1e-4 and out.stat().st_size > 1000

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -27,6 +27,7 @@ import torch
 from torch.nn import functional as F
 
 from facelens.recognition.sface import SFaceEmbedder
+from facelens.train.checks import fingerprint, load_checkpoint, save_checkpoint
 from facelens.train.decoder_model import FaceDecoder
 
 SEED = 0
@@ -123,8 +124,9 @@ def train(
         parameter.requires_grad_(False)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate, betas=(0.5, 0.999))
     state: dict = {"step": 0, "seconds": 0.0, "history": []}
-    if checkpoint.is_file():
-        saved = torch.load(checkpoint, weights_only=False)
+    run = run_description(data, config)
+    saved = load_checkpoint(checkpoint, run)
+    if saved is not None:
         net.load_state_dict(saved["net"])
         optimiser.load_state_dict(saved["optimiser"])
         rng.bit_generator.state = saved["rng"]
@@ -161,14 +163,21 @@ def train(
                 f"step {state['step']}/{config.steps}: validation L1 {l1:.4f}, identity "
                 f"cosine {cosine:.3f} ({state['seconds']:.0f} s)"
             )
-            checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(
-                {
-                    "net": net.state_dict(),
-                    "optimiser": optimiser.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "state": state,
-                },
-                checkpoint,
+            saving = {"net": net.state_dict(), "optimiser": optimiser.state_dict()}
+            save_checkpoint(
+                checkpoint, run, {**saving, "rng": rng.bit_generator.state, "state": state}
             )
     return net.eval(), state
+
+
+def run_description(data: DecoderData, config: DecoderConfig) -> dict:
+    """What a checkpoint must match to be resumed: the training rows and every option but
+    `steps`, which may grow (a rerun with more steps trains the same run on)."""
+    options = {key: value for key, value in asdict(config).items() if key != "steps"}
+    return {
+        "model": "face decoder",
+        "faces": len(data.crops),
+        "fingerprint": fingerprint(data.crops, data.embeddings),
+        "options": options,
+        "seed": SEED,
+    }
