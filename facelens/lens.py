@@ -220,8 +220,10 @@ class FaceLens:
         retake threshold of the quality score.
         """
         self.decision_rule(operating_point, policy)  # a bad name fails before any work
-        first = self.verification_face(image_a, face_a, "image_a", retake_below)
-        second = self.verification_face(image_b, face_b, "image_b", retake_below)
+        # both photos decoded before either is analysed: a bad photo B costs no work on A
+        rgb_a, rgb_b = (load_image(image, self.budget) for image in (image_a, image_b))
+        first = self.verification_face(rgb_a, face_a, "image_a", retake_below)
+        second = self.verification_face(rgb_b, face_b, "image_b", retake_below)
         return self.decide(first, second, operating_point, policy)
 
     def verification_face(

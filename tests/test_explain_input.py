@@ -186,3 +186,23 @@ def test_the_cli_refuses_options_out_of_range_or_for_another_method(
 
 def test_a_class_for_the_embedding_is_refused(photo: Path) -> None:
     refused(lambda: api.gradcam(photo, "embedding", class_name="happy"), "class_name")
+
+
+def test_a_bad_second_photo_fails_before_the_first_is_analysed(photo: Path, monkeypatch) -> None:
+    """verify, explain.pair and the reconstruction pair decode both photos first."""
+    from facelens.detection.detector import FaceDetector
+    from facelens.explain.reconstruct import reconstruct_pair
+    from facelens.lens import FaceLens
+
+    def no_detection(*args, **kwargs):
+        raise AssertionError("photo A was analysed before photo B was decoded")
+
+    monkeypatch.setattr(FaceDetector, "detect", no_detection)
+    for pair in (
+        lambda: FaceLens().verify(photo, b"not an image"),
+        lambda: api.pair(photo, b"not an image", method="gradient", faithfulness=False),
+        lambda: reconstruct_pair(photo, b"not an image"),
+    ):
+        with pytest.raises(FaceLensError) as caught:
+            pair()
+        assert caught.value.code == ErrorCode.NOT_AN_IMAGE

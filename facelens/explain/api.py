@@ -250,9 +250,11 @@ def pair(
     `embedder` sees it, with its own threshold (fill: what CorrRISE's hidden regions become;
     progress: CorrRISE's masks scored, 2 × masks in all)."""
     threshold = threshold_for(operating_point, False, check_embedder(embedder))
-    aligned = [
-        align_embedding(*locate(image, index), embedder)
-        for image, index in ((image_a, face_a), (image_b, face_b))
-    ]
     explainer = pair_explainer(method, masks, device, faithfulness, threshold, fill, progress)
+    # both photos decoded before either is analysed: a bad photo B costs no work on A
+    decoded = [load_image(image) for image in (image_a, image_b)]
+    aligned = [
+        align_embedding(*locate(rgb, index), embedder)
+        for rgb, index in zip(decoded, (face_a, face_b), strict=True)
+    ]
     return explain_pair(aligned[0], aligned[1], explainer, threshold)

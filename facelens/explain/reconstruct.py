@@ -123,7 +123,9 @@ def reconstruct_pair(
     """Both faces' reconstructions and where they differ; `pair_maps` (explain.pair's
     similar/dissimilar maps) is carried along for the panel."""
     model, decoder = get_embedder(embedder), decoder or default_decoder()
-    found = [_found(image_a, face_a, embedder), _found(image_b, face_b, embedder)]
+    # both photos decoded before either is analysed: a bad photo B costs no work on A
+    rgb_a, rgb_b = load_image(image_a), load_image(image_b)
+    found = [_found(rgb_a, face_a, embedder), _found(rgb_b, face_b, embedder)]
     a, b = (reconstruct_face(*face[:3], model, decoder, face[3]) for face in found)
     emb_a, emb_b = found[0][2], found[1][2]
     difference = _smooth(
