@@ -44,31 +44,34 @@ class InputBudget:
                 f"the image is {size:,} bytes, more than the limit of {self.max_bytes:,} bytes",
             )
 
-    def check_size(self, width: int, height: int, mode: str = "RGB") -> None:
-        """Refuse, from the header alone, an image that would cost too much to decode."""
+    def check_size(
+        self, width: int, height: int, mode: str = "RGB", subject: str = "the image is"
+    ) -> None:
+        """Refuse, from the header alone, an image that would cost too much to decode
+        (`subject` names it in the message: a video says "each frame of the video is")."""
         shape = f"{width}x{height}"
         if width * height > self.max_pixels:
             raise FaceLensError(
                 ErrorCode.TOO_LARGE,
-                f"the image is {shape} = {width * height:,} pixels, more than the limit of "
+                f"{subject} {shape} = {width * height:,} pixels, more than the limit of "
                 f"{self.max_pixels:,} pixels",
             )
         if max(width, height) > self.max_side:
             raise FaceLensError(
                 ErrorCode.TOO_LARGE,
-                f"the image is {shape} pixels; its long side is over the limit of "
+                f"{subject} {shape} pixels; its long side is over the limit of "
                 f"{self.max_side:,} pixels",
             )
         if min(width, height) < self.min_side:
             raise FaceLensError(
                 ErrorCode.BAD_DIMENSIONS,
-                f"the image is {shape} pixels; each side must be at least {self.min_side} "
+                f"{subject} {shape} pixels; each side must be at least {self.min_side} "
                 "pixels to hold a face",
             )
         if max(width, height) > self.max_aspect * min(width, height):
             raise FaceLensError(
                 ErrorCode.BAD_DIMENSIONS,
-                f"the image is {shape} pixels, an aspect ratio of "
+                f"{subject} {shape} pixels, an aspect ratio of "
                 f"{max(width, height) / min(width, height):.1f}:1; the limit is "
                 f"{self.max_aspect:g}:1",
             )

@@ -91,6 +91,9 @@ def test_the_budget_per_frame_and_per_clip(clip: Path, tmp_path: Path):
         tmp_path / "narrow.avi", [np.zeros((8, 400, 3), np.uint8)] * 3, fourcc="MJPG"
     )
     assert _code(narrow) == ErrorCode.BAD_DIMENSIONS
+    with pytest.raises(FaceLensError) as caught:  # the message speaks of frames, not an image
+        list(FrameSource(narrow))
+    assert caught.value.message.startswith("each frame of the video is 400x8 pixels")
     assert _code(clip, budget=InputBudget(max_clip_frames=100)) == ErrorCode.TOO_LARGE
     assert _code(clip, budget=InputBudget(max_clip_seconds=5.0)) == ErrorCode.TOO_LARGE
     # a part within the limits is fine

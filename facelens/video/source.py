@@ -34,6 +34,10 @@ Stopped = Literal["end", "max_frames", "duration", "closed"]
 TRUNCATION_TOLERANCE = 0.02
 
 
+# how budget messages name a video's frames
+FRAME = "each frame of the video is"
+
+
 @dataclass
 class Frame:
     index: int
@@ -120,7 +124,7 @@ class FrameSource:
         count = self.declared = max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
         try:
             if width and height:  # before any frame is decoded
-                self.budget.check_size(width, height)
+                self.budget.check_size(width, height, subject=FRAME)
             if self.kind == "file":
                 frames = min(count, self.max_frames or count)
                 seconds = frames / fps if fps > 0 else 0.0
@@ -162,7 +166,7 @@ class FrameSource:
                 if self.duration is not None and seconds >= self.duration:
                     self.stopped = "duration"
                     return
-                self.budget.check_size(bgr.shape[1], bgr.shape[0])
+                self.budget.check_size(bgr.shape[1], bgr.shape[0], subject=FRAME)
                 yield Frame(index, round(seconds, 3), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         finally:
             self.close()
