@@ -143,3 +143,11 @@ def test_bad_arguments(clip: Path):
         FaceLens().video(clip, every=0)
     assert caught.value.code == ErrorCode.BAD_ARGUMENT
     assert _code(clip, max_frames=0) == ErrorCode.BAD_ARGUMENT
+
+
+def test_a_device_or_a_pipe_is_not_a_video_file():
+    for special in ("/dev/zero", "/dev/null"):
+        with pytest.raises(FaceLensError) as caught:
+            FrameSource(special)
+        assert caught.value.code == ErrorCode.UNREADABLE_VIDEO
+        assert "not a regular file" in caught.value.message

@@ -90,6 +90,9 @@ class FrameSource:
             if kind == "folder":
                 message = f"{shortened(path)} is a folder, not a video"
                 raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
+            if kind == "other":  # a device, a pipe, a socket: no end to check, maybe no data
+                message = f"{shortened(path)} is not a regular file (a device or a pipe)"
+                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
             if kind != "file":
                 message = f"no such video file: {shortened(path)}"
                 raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
