@@ -62,6 +62,9 @@ def read_file(path: Path, budget: InputBudget = DEFAULT_BUDGET) -> bytes:
     kind = path_kind(path, ErrorCode.NOT_AN_IMAGE)
     if kind == "folder":
         raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"{shortened(path)} is a folder, not an image")
+    if kind == "other":  # a device or a pipe: reading it could never end
+        message = f"{shortened(path)} is not a regular file (a device or a pipe)"
+        raise FaceLensError(ErrorCode.NOT_AN_IMAGE, message)
     if kind != "file":
         raise FaceLensError(ErrorCode.NOT_AN_IMAGE, f"no such file: {shortened(path)}")
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,6 +120,16 @@ def test_missing_file_is_named(tmp_path):
     with pytest.raises(FaceLensError) as caught:
         load_image(tmp_path / "nope.jpg")
     assert caught.value.code == ErrorCode.NOT_AN_IMAGE and "nope.jpg" in caught.value.message
+
+
+def test_a_device_or_a_pipe_is_refused_unread(tmp_path):
+    pipe = tmp_path / "pipe.jpg"
+    os.mkfifo(pipe)  # reading a pipe nobody writes to would block for ever
+    for special in (pipe, Path("/dev/zero")):
+        with pytest.raises(FaceLensError) as caught:
+            load_image(special)
+        assert caught.value.code == ErrorCode.NOT_AN_IMAGE
+        assert "not a regular file" in caught.value.message
 
 
 def test_file_name_is_not_trusted(tmp_path):
