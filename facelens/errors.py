@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     TRUNCATED_VIDEO = "truncated_video"  # a file that ends before its declared frames
     SOURCE_LOST = "source_lost"  # a camera or live stream that stopped delivering frames
     BAD_GALLERY = "bad_gallery"  # a gallery's files are not a readable facelens gallery
+    PHOTO_TAKEN = "photo_taken"  # the same photo is already enrolled for another person
     BUSY = "busy"  # the server is at one of its own limits (e.g. live sessions): retry later
 
 

@@ -188,7 +188,7 @@ class EnrolledImage(BaseModel):
     """What happened to one photo offered for enrolment."""
 
     source: str
-    status: Literal["enrolled", "duplicate", "refused", "no_face"]
+    status: Literal["enrolled", "duplicate", "refused", "no_face", "other_person"]
     template_id: str | None = None
     quality: Quality | None = None
     reasons: list[str] = Field(default_factory=list)

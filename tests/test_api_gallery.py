@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from PIL import Image
+from samples import reencoded
 
 with warnings.catch_warnings():  # starlette's TestClient warns about httpx at import
     warnings.simplefilter("ignore")
@@ -122,7 +123,8 @@ def test_any_name_is_removable(named, photos, default_dimension: int):
     path_like = ["a/b", "/", ".", "..", "../../etc/passwd", "%2F", "a?b#c&name=x"]
     for i, name in enumerate(path_like):
         sent = {"params": {"name": name}} if i % 2 else {"data": {"name": name}}
-        enrolled = client.post("/v1/gallery/people", files={"image": photos["obama"]}, **sent)
+        photo = reencoded(photos["obama"], i)  # one copy per name: one photo, one identity
+        enrolled = client.post("/v1/gallery/people", files={"image": photo}, **sent)
         assert enrolled.status_code == 200 and enrolled.json()["person"] == name
     # names stored before the policy: written through the store, which does not check
     store, rng = open_store(folder, default_dimension), np.random.default_rng(0)
@@ -163,6 +165,16 @@ def test_bad_names_are_refused(named, photos, name: str, named_in_message: str):
         assert answer.status_code == 400 and code_of(answer) == "bad_name", answer.text
         assert named_in_message in answer.json()["error"]["message"]
     assert names_of(client) == []
+
+
+def test_one_photo_is_not_enrolled_for_two_people(named, photos):
+    client, _ = named
+    first = client.post("/v1/gallery/people?name=Joe", files={"image": photos["biden"]})
+    assert first.json()["images"][0]["status"] == "enrolled"
+    second = client.post("/v1/gallery/people?name=Joseph", files={"image": photos["biden"]})
+    assert second.status_code == 409 and code_of(second) == "photo_taken", second.text
+    assert names_of(client) == ["Joe"]  # nothing stored for the second name
+    assert client.delete("/v1/gallery/people", params={"name": "Joe"}).json()["removed"] == 1
 
 
 def test_one_person_per_name_in_any_case_and_rename(named, photos):

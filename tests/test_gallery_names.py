@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 # opener: the fixture opening a store of each backend (a parameter below, hence F811)
+from samples import reencoded
 from test_gallery_store import DIM, e, opener, tpl  # noqa: F401
 
 from facelens.errors import ErrorCode, FaceLensError
@@ -268,13 +269,16 @@ def test_enrolment_names(tmp_path: Path, photos: dict[str, bytes]) -> None:
     assert g.enroll(NFC.upper(), [photos["biden"]]).images[0].status == "duplicate"
     for ch, named in HOSTILE[:6]:
         assert named in refused(lambda ch=ch: g.enroll(f"Jo{ch}e", [photos["biden"]]))
+    # the same photo under a second identity: refused, nothing stored for that name
+    other = g.enroll("Someone Else", [photos["biden"]]).images[0]
+    assert other.status == "other_person" and "another person" in other.reasons[0]
     assert [(p.name, p.templates) for p in g.people()] == [("Barack Obama", 2), (NFC, 1)]
     assert g.search(photos["obama"]).identity == "Barack Obama"
 
     folder = tmp_path / "people"
-    for name in ("joe biden", "bad\u200bname"):
+    for i, name in enumerate(("joe biden", "bad\u200bname")):
         (folder / name).mkdir(parents=True)
-        (folder / name / "a.jpg").write_bytes(photos["biden"])
+        (folder / name / "a.jpg").write_bytes(reencoded(photos["biden"], i))
     results = {r.person: r.images[0] for r in g.enroll_dir(folder)}
     assert results["joe biden"].status == "enrolled"
     assert results["bad\u200bname"].status == "refused"

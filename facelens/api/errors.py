@@ -31,6 +31,7 @@ STATUS = {
     ErrorCode.SOURCE_LOST: 400,
     ErrorCode.BAD_GALLERY: 503,  # the server's own gallery, not the request, is at fault
     ErrorCode.BUSY: 503,
+    ErrorCode.PHOTO_TAKEN: 409,
 }
 HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 

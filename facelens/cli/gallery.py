@@ -112,7 +112,7 @@ def enroll_dir(
     for enrollment in results:
         for item in enrollment.images:
             counts[item.status] = counts.get(item.status, 0) + 1
-            if item.status in ("refused", "no_face"):
+            if item.status in ("refused", "no_face", "other_person"):
                 refused.append(
                     {
                         "person": enrollment.person,

@@ -118,6 +118,9 @@ class Gallery:
         digest = content_hash(image)
         if self.store.has_hash(digest, person):
             return EnrolledImage(source=source, status="duplicate")
+        if self.store.has_hash(digest):  # one photo, two identities: search could not decide
+            reason = "this photo is already enrolled for another person"
+            return EnrolledImage(source=source, status="other_person", reasons=[reason])
         face = self._largest_face(image)
         if face is None:
             return EnrolledImage(source=source, status="no_face", reasons=["no face found"])

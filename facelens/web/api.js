@@ -19,6 +19,7 @@ const CODE_WORDS = {
   embedder_mismatch: "This gallery holds another embedder's templates",
   bad_gallery: "The server's gallery cannot be read",
   busy: "The server is busy: try again shortly",
+  photo_taken: "This photo is already enrolled for another person",
   gallery_disabled: "This server has no gallery",
   unauthorized: "An API key is needed",
   bad_request: "The request was refused",

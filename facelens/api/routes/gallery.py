@@ -60,7 +60,8 @@ async def enrol(request: Request, name: str | None = Query(None)) -> Enrollment:
     only in case adds to that person (`person` in the answer is the stored name). A name
     with control or invisible characters, empty, or over 128 characters is a 400 `bad_name`.
     The same photo twice is a no-op (`duplicate`); a face refused for quality is a 422
-    `retake`, nothing is stored."""
+    `retake`; a photo already enrolled for another person a 409 `photo_taken`: nothing is
+    stored."""
     gallery = gallery_of(request)
     (rgb,), fields = await request_images(request, "image")
     person = name or fields.get("name")
@@ -72,6 +73,8 @@ async def enrol(request: Request, name: str | None = Query(None)) -> Enrollment:
         log_fields(request)["quality"] = [round(item.quality.score, 3)]
     if item.status == "no_face":
         raise FaceLensError(ErrorCode.NO_FACE, "no face was found in the image")
+    if item.status == "other_person":
+        raise FaceLensError(ErrorCode.PHOTO_TAKEN, item.reasons[0])
     if item.status == "refused":
         raise FaceLensError(
             ErrorCode.RETAKE, "the face was refused for quality: " + "; ".join(item.reasons)
