@@ -140,6 +140,33 @@ def test_a_gallery_opens_with_the_embedder_it_records(
         again.close()
 
 
+def test_flip_fused_templates_are_recorded_apart_from_plain_ones(
+    tmp_path: Path, photos: dict[str, bytes]
+) -> None:
+    """FaceLens(flip=True) makes other vectors (and has other thresholds) than the plain
+    lens of the same network: the two never share a gallery, and a flip-fused gallery opened
+    without a lens gets a flip-fused lens."""
+    plain, mirrored = FaceLens(embedder="dlib"), FaceLens(embedder="dlib", flip=True)
+    g = Gallery(tmp_path / "flip", lens=mirrored)
+    assert g.enroll("Obama", [photos["obama"]]).images[0].status == "enrolled"
+    g.close()
+    assert g.embedder.flip and not record_of(get_embedder("dlib")).flip
+    assert g.embedder.version == f"{DlibEmbedder.version}, flip-fused"
+    message = mismatch(lambda: Gallery(tmp_path / "flip", lens=plain))
+    assert "flip-fused" in message
+    again = Gallery(tmp_path / "flip")
+    assert again.lens.flip and again.lens.embedder_name == "dlib"
+    assert again.search(photos["obama2"]).identity == "Obama"
+    again.close()
+    g = Gallery(tmp_path / "plain", lens=plain)
+    assert g.enroll("Obama", [photos["obama"]]).images[0].status == "enrolled"
+    g.close()
+    mismatch(lambda: Gallery(tmp_path / "plain", lens=mirrored))
+    again = Gallery(tmp_path / "plain")
+    assert not again.lens.flip
+    again.close()
+
+
 def test_gallery_of_another_embedder_is_refused(backend: Backend, photos: dict[str, bytes]) -> None:
     store = open_store(backend.target(), DIM, embedder=SFACE)
     store.add("A", [tpl(e(0), "a")])

@@ -86,9 +86,9 @@ def open_gallery(settings: Settings, lens: FaceLens) -> Gallery | None:
 
     settings.gallery_dir.mkdir(parents=True, exist_ok=True)
     # the gallery keeps the embedder its templates were made with (README, Gallery migration)
-    embedder = embedder_for(settings.gallery_dir)
-    if embedder != lens.embedder_name:
-        lens = FaceLens(lens.flip, lens.budget, embedder, lens.detector_name, lens.attribute_models)
+    embedder, flip = embedder_for(settings.gallery_dir)
+    if (embedder, flip) != (lens.embedder_name, lens.flip):
+        lens = FaceLens(flip, lens.budget, embedder, lens.detector_name, lens.attribute_models)
     return Gallery(settings.gallery_dir, lens=lens)
 
 

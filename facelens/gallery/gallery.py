@@ -53,11 +53,14 @@ def content_hash(source: bytes | bytearray | memoryview | np.ndarray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def embedder_for(path_or_uri: str | os.PathLike[str]) -> str:
-    """The embedder a gallery opened without a lens uses: the one its templates were made
-    with (so galleries written before the default changed keep working), else the default."""
+def embedder_for(path_or_uri: str | os.PathLike[str]) -> tuple[str, bool]:
+    """The embedder a gallery opened without a lens uses, and whether it flip-fuses: as its
+    templates were made (so galleries written before the default changed keep working), else
+    the default, plain."""
     record = recorded_embedder(path_or_uri)
-    return record.name if record and record.name in EMBEDDER_NAMES else DEFAULT_EMBEDDER
+    if record is None or record.name not in EMBEDDER_NAMES:
+        return DEFAULT_EMBEDDER, False
+    return record.name, record.flip
 
 
 class Gallery:
@@ -73,11 +76,14 @@ class Gallery:
         lens: FaceLens | None = None,
         fuse: Fuse = "max",
     ) -> None:
-        self.lens = lens or FaceLens(embedder=embedder_for(path_or_uri))
+        if lens is None:
+            embedder, flip = embedder_for(path_or_uri)
+            lens = FaceLens(flip=flip, embedder=embedder)
+        self.lens = lens
         # A network's class holds its record: opening a gallery need not load the model
         network = NETWORKS.get(self.lens.embedder_name)
         self.location = os.fspath(path_or_uri)
-        self.embedder = record_of(network or self.lens.embedder)
+        self.embedder = record_of(network or self.lens.embedder, self.lens.flip)
         self.store = open_store(path_or_uri, self.embedder.dimension, embedder=self.embedder)
         self.fuse: Fuse = fuse
 

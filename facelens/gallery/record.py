@@ -28,8 +28,18 @@ class EmbedderRecord:
         found = json.loads(text)
         return cls(str(found["name"]), str(found["version"]), int(found["dimension"]))
 
+    @property
+    def flip(self) -> bool:
+        """Whether the templates are flip-fused (FaceLens(flip=True))."""
+        return self.version.endswith(FLIP_FUSED)
+
     def __str__(self) -> str:
         return f"{self.name} ({self.version}, {self.dimension}-d)"
+
+
+# A flip-fused template (the chip's and its mirror image's embeddings summed) is not the plain
+# one: the two differ slightly and have their own thresholds, so the record tells them apart.
+FLIP_FUSED = ", flip-fused"
 
 
 # Galleries and exports written before records existed hold dlib's templates: the Gallery
@@ -49,9 +59,11 @@ def unrecorded(dimension: int) -> EmbedderRecord:
     return EmbedderRecord("unrecorded", "", dimension)  # a raw store of another size
 
 
-def record_of(embedder: Any) -> EmbedderRecord:
-    """The record of a facelens.recognition embedder (anything with name/version/dimension)."""
-    return EmbedderRecord(embedder.name, embedder.version, int(embedder.dimension))
+def record_of(embedder: Any, flip: bool = False) -> EmbedderRecord:
+    """The record of a facelens.recognition embedder (anything with name/version/dimension),
+    its embeddings flip-fused or not."""
+    version = embedder.version + (FLIP_FUSED if flip else "")
+    return EmbedderRecord(embedder.name, version, int(embedder.dimension))
 
 
 def check_record(found: EmbedderRecord, wanted: EmbedderRecord | None, where: object) -> None:
