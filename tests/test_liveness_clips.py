@@ -111,6 +111,24 @@ def test_bad_clips_fail_as_video_input_does(lens, tmp_path):
     assert result.exit_code == 2 and '"unreadable_video"' in result.output
 
 
+def test_a_photo_is_not_a_clip(lens, speaker_frames, tmp_path):
+    """A photo (OpenCV reads it as a one-frame clip, judged "undecided") is refused."""
+    jpeg = cv2.imencode(".jpg", cv2.cvtColor(speaker_frames[0], cv2.COLOR_RGB2BGR))[1].tobytes()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg)
+    with pytest.raises(FaceLensError) as error:
+        lens.liveness(photo)
+    assert error.value.code == ErrorCode.UNREADABLE_VIDEO
+    assert "is a still image (JPEG), not a video" in error.value.message
+    result = CliRunner().invoke(app, ["liveness", str(photo), "--json"])
+    assert result.exit_code == 2 and '"unreadable_video"' in result.output
+    assert "still image (JPEG)" in result.output
+    with TestClient(create_app(Settings(warm_up=False))) as client:
+        answer = client.post("/v1/liveness", files={"video": ("p.jpg", jpeg, "image/jpeg")})
+    assert answer.status_code == 415 and answer.json()["error"]["code"] == "unreadable_video"
+    assert answer.json()["error"]["message"].startswith("the uploaded clip is a still image")
+
+
 def test_rest_clip_and_session(speaker_frames):
     settings = Settings(warm_up=False, max_video_frames=100)
     with TestClient(create_app(settings)) as client:

@@ -139,3 +139,23 @@ def test_rest_video_bad_input(client: TestClient, data_dir: Path, one_face_clip:
     assert response.status_code == 400 and response.json()["error"]["code"] == "bad_argument"
     response = post(clip, identify="true")  # no gallery on this server
     assert response.status_code == 400
+
+
+def test_a_photo_is_not_a_clip(client: TestClient, data_dir: Path, tmp_path: Path):
+    """OpenCV would read a JPEG as a one-frame video: the CLI and REST refuse it as a photo."""
+    jpeg = (data_dir / "lfw" / "images" / "Tony_Blair" / "Tony_Blair_0018.jpg").read_bytes()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(jpeg)
+    out = runner.invoke(app, ["video", str(photo), "--json"])
+    assert out.exit_code == 2
+    error = json.loads(out.stdout)["error"]
+    assert error["code"] == "unreadable_video"
+    assert error["message"] == (
+        f"{photo} is a still image (JPEG), not a video: use analyze for photos"
+    )
+    response = client.post("/v1/video", files={"video": ("photo.jpg", jpeg, "image/jpeg")})
+    assert response.status_code == 415, response.text
+    assert response.json()["error"] == {
+        "code": "unreadable_video",
+        "message": "the uploaded clip is a still image (JPEG), not a video: use analyze for photos",
+    }

@@ -8,8 +8,10 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from video_clips import background, write_clip
 
 from facelens.budget import InputBudget
@@ -151,3 +153,50 @@ def test_a_device_or_a_pipe_is_not_a_video_file():
             FrameSource(special)
         assert caught.value.code == ErrorCode.UNREADABLE_VIDEO
         assert "not a regular file" in caught.value.message
+
+
+PHOTO = "lfw/images/Tony_Blair/Tony_Blair_0018.jpg"
+
+
+def _refusal(source) -> FaceLensError:
+    with pytest.raises(FaceLensError) as caught:
+        FrameSource(source)
+    return caught.value
+
+
+def test_a_still_image_is_not_a_video(tmp_path: Path, data_dir: Path):
+    """OpenCV reads a photo as a one-frame clip: refused by its leading bytes, whatever its
+    name ends with, before it is opened."""
+    bgr = cv2.imread(str(data_dir / PHOTO))
+    (tmp_path / "photo.mp4").write_bytes((data_dir / PHOTO).read_bytes())
+    for ext in ("png", "bmp", "tiff", "webp"):
+        cv2.imwrite(str(tmp_path / f"photo.{ext}"), bgr)
+    Image.fromarray(bgr[:, :, ::-1]).save(tmp_path / "photo.gif")  # one frame
+    Image.fromarray(bgr[:, :, ::-1]).save(tmp_path / "photo.avif")  # analyze reads AVIF too
+    for name, kind in (
+        ("photo.mp4", "JPEG"),  # a JPEG named .mp4
+        ("photo.png", "PNG"),
+        ("photo.bmp", "BMP"),
+        ("photo.tiff", "TIFF"),
+        ("photo.webp", "WebP"),
+        ("photo.gif", "GIF"),
+        ("photo.avif", "AVIF"),
+    ):
+        error = _refusal(tmp_path / name)
+        assert error.code == ErrorCode.UNREADABLE_VIDEO
+        assert error.message == (
+            f"{tmp_path / name} is a still image ({kind}), not a video: use analyze for photos"
+        )
+    with pytest.raises(FaceLensError) as caught:
+        FaceLens().video(tmp_path / "photo.png")
+    assert "still image (PNG)" in caught.value.message
+
+
+def test_an_animated_gif_or_png_plays_as_a_clip(tmp_path: Path):
+    frames = [Image.fromarray(background(i, (80, 60))) for i in range(5)]
+    for name in ("moving.gif", "moving.png"):
+        frames[0].save(tmp_path / name, save_all=True, append_images=frames[1:], duration=100)
+        assert sum(1 for _ in FrameSource(tmp_path / name)) == 5
+    # a clip whose name ends .jpg is read by its bytes: a video
+    avi = write_clip(tmp_path / "clip.avi", [background(i) for i in range(3)], fourcc="MJPG")
+    assert sum(1 for _ in FrameSource(avi.rename(tmp_path / "clip.jpg"))) == 3

@@ -4,12 +4,15 @@ Frames are read one at a time and never kept. Limits: every frame is held to the
 budget (checked on the header's size first); a file to the per-clip budget (declared length
 first, then the frames actually read); a live source only to the caller's max_frames and
 duration. Opening and reading a stream time out (open_timeout), so a dead URL cannot hang.
+A still image given as a file (JPEG, PNG, ...; OpenCV would read it as a one-frame clip) is
+refused by its leading bytes before it is opened; an animated GIF or PNG plays as a clip.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from facelens.budget import DEFAULT_BUDGET, InputBudget
 from facelens.errors import ErrorCode, FaceLensError, check_count, check_positive
@@ -57,6 +61,52 @@ def source_kind(source: VideoSource) -> Literal["file", "camera", "stream"]:
     return "stream" if isinstance(source, str) and "://" in source else "file"
 
 
+def still_image(path: Path) -> str | None:
+    """The format of a still image file ("JPEG", "PNG", "BMP", "TIFF", "WebP", "GIF",
+    "AVIF") told by its leading bytes, or None: not an image, or an animated GIF, PNG or
+    WebP (a GIF or PNG plays as a clip) or an AVIF sequence. A multi-page TIFF counts as
+    still: OpenCV reads its first page alone."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(32)
+    except OSError:  # left to the open, which names the problem
+        return None
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "TIFF"
+    # "BM" then the file size, 4 reserved bytes, the pixel offset and a known DIB header size
+    if head.startswith(b"BM") and int.from_bytes(head[14:18], "little") in BMP_HEADERS:
+        return "BMP"
+    if head[4:12] == b"ftypavif":  # an image sequence's brand is avis
+        return "AVIF"
+    for prefix, kind, plugin in STILL_IF_ONE_FRAME:
+        if head.startswith(prefix) and (kind != "WebP" or head[8:12] == b"WEBP"):
+            return None if _animated(path, plugin) else kind
+    return None
+
+
+BMP_HEADERS = (12, 40, 52, 56, 64, 108, 124)
+STILL_IF_ONE_FRAME = (
+    (b"\x89PNG\r\n\x1a\n", "PNG", "PNG"),
+    (b"GIF87a", "GIF", "GIF"),
+    (b"GIF89a", "GIF", "GIF"),
+    (b"RIFF", "WebP", "WEBP"),
+)
+
+
+def _animated(path: Path, plugin: str) -> bool:
+    """More than one frame (Pillow reads the header and skips through the frames, decoding
+    none); a file Pillow cannot parse is left to OpenCV, as a clip."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's decompression-bomb warning
+            with Image.open(path, formats=[plugin]) as image:
+                return bool(getattr(image, "is_animated", False))
+    except Exception:  # any parse failure: not judged here
+        return True
+
+
 class FrameSource:
     """Opens the source at once (errors are raised here); iterate for frames; close when done.
 
@@ -85,19 +135,7 @@ class FrameSource:
 
     def _open(self, source: VideoSource, timeout: float) -> cv2.VideoCapture:
         if self.kind == "file":
-            path = Path(source)
-            kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
-            if kind == "folder":
-                message = f"{shortened(path)} is a folder, not a video"
-                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
-            if kind == "other":  # a device, a pipe, a socket: no end to check, maybe no data
-                message = f"{shortened(path)} is not a regular file (a device or a pipe)"
-                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
-            if kind != "file":
-                message = f"no such video file: {shortened(path)}"
-                raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
-            if path.stat().st_size == 0:
-                raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
+            self._check_file(Path(source))
         # OpenCV's warnings for a failed open say what the error below says, less clearly
         level = cv2.utils.logging.getLogLevel()
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
@@ -119,6 +157,25 @@ class FrameSource:
             }[self.kind]
             raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{self.kind} {source} {what}")
         return capture
+
+    def _check_file(self, path: Path) -> None:
+        """A regular, non-empty file that is not a still image."""
+        said = shortened(path)
+        kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
+        if kind == "folder":
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{said} is a folder, not a video")
+        if kind == "other":  # a device, a pipe, a socket: no end to check, maybe no data
+            message = f"{said} is not a regular file (a device or a pipe)"
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
+        if kind != "file":
+            message = f"no such video file: {said}"
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
+        if path.stat().st_size == 0:
+            raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
+        image = still_image(path)
+        if image is not None:
+            message = f"{said} is a still image ({image}), not a video: use analyze for photos"
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
 
     def _check_header(self) -> VideoInfo:
         width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
