@@ -157,17 +157,21 @@ class FaceLens:
         gallery: Gallery | None = None,
         quality: bool = True,
         attributes: bool = True,
+        *,
+        name: str | None = None,
     ) -> VideoAnalysis:
         """Faces of a video file, a camera (index, e.g. 0) or a stream URL, tracked.
 
         Iterate for one VideoFrame per analysed frame (every `every`-th), each face with its
         track id; `.summary()` afterwards gives every Track (first/last frame, best view and
         its quality, attributes over the track, identity from `gallery`). A camera or stream
-        runs until max_frames frames or `duration` seconds; close() stops it sooner."""
+        runs until max_frames frames or `duration` seconds; close() stops it sooner. `name`:
+        how errors and the summary's `info.source` name the source instead of its path or URL
+        (e.g. "the uploaded clip" for a server's temporary file)."""
         from facelens.video.analysis import VideoAnalysis
 
         return VideoAnalysis(
-            self, source, every, max_frames, duration, gallery, quality, attributes
+            self, source, every, max_frames, duration, gallery, quality, attributes, name=name
         )
 
     def liveness(
@@ -176,14 +180,17 @@ class FaceLens:
         challenge: list[str] | str | None = None,
         every: int = 1,
         duration: float | None = None,
+        *,
+        name: str | None = None,
     ) -> Liveness:
         """Is the most prominent face of a clip (file, camera index or stream URL) a live
         person? Passive cues (blinks, non-rigid motion, frozen frames), and, with `challenge`
         (e.g. ["blink", "left", "right"], the order the person was asked in, 5 s each from the
-        clip's start), the answers to it. A camera or stream is read for `duration` (30 s)."""
+        clip's start), the answers to it. A camera or stream is read for `duration` (30 s).
+        `name`: how errors name the source instead of its path or URL (as in video)."""
         from facelens.liveness.clip import check_clip
 
-        return check_clip(self, source, challenge, every, duration)
+        return check_clip(self, source, challenge, every, duration, name=name)
 
     def reusable_vectors(self, qualities: list[Quality]) -> dict[str, np.ndarray]:
         """What quality's stability measure computed that an attribute head may reuse: the

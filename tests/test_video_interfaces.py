@@ -159,3 +159,25 @@ def test_a_photo_is_not_a_clip(client: TestClient, data_dir: Path, tmp_path: Pat
         "code": "unreadable_video",
         "message": "the uploaded clip is a still image (JPEG), not a video: use analyze for photos",
     }
+
+
+def test_no_temporary_path_in_any_answer(
+    client: TestClient, data_dir: Path, one_face_clip: Path, tmp_path: Path, monkeypatch
+):
+    """An upload is read from a temporary file: a corrupt clip and a photo are named "the
+    uploaded clip", even where a long temporary folder would be shortened in a message."""
+    import tempfile
+
+    folder = tmp_path / ("temporary-" * 8)
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    jpeg = (data_dir / "lfw" / "images" / "Tony_Blair" / "Tony_Blair_0018.jpg").read_bytes()
+    corrupt = one_face_clip.read_bytes()[: one_face_clip.stat().st_size // 2]
+    for endpoint in ("/v1/video", "/v1/liveness"):
+        for data in (corrupt, jpeg):
+            response = client.post(endpoint, files={"video": ("v.mp4", data, "video/mp4")})
+            assert response.status_code == 415, response.text
+            message = response.json()["error"]["message"]
+            assert message.startswith("the uploaded clip "), message
+            assert "/tmp" not in response.text and "facelens-video" not in response.text
+            assert str(folder) not in response.text and "temporary-" not in response.text

@@ -200,3 +200,37 @@ def test_an_animated_gif_or_png_plays_as_a_clip(tmp_path: Path):
     # a clip whose name ends .jpg is read by its bytes: a video
     avi = write_clip(tmp_path / "clip.avi", [background(i) for i in range(3)], fourcc="MJPG")
     assert sum(1 for _ in FrameSource(avi.rename(tmp_path / "clip.jpg"))) == 3
+
+
+def test_a_name_stands_for_the_path_in_every_message(tmp_path: Path, clip: Path):
+    """FrameSource(name=...): how a caller (the REST server, for its temporary file) has the
+    source named; the path appears nowhere."""
+    name = "the uploaded clip"
+
+    def message(path: Path) -> str:
+        with pytest.raises(FaceLensError) as caught:
+            for _ in FrameSource(path, name=name):
+                pass
+        assert str(tmp_path) not in caught.value.message
+        return caught.value.message
+
+    deep = tmp_path / ("long-folder-name-" * 6)  # a path messages would shorten
+    deep.mkdir()
+    (deep / "notes").write_text("not a video\n" * 100)
+    assert message(deep / "notes") == (
+        f"{name} could not be read as a video (not a video, or truncated or corrupt)"
+    )
+    cv2.imwrite(str(deep / "photo.png"), background(1))
+    assert message(deep / "photo.png").startswith(f"{name} is a still image (PNG)")
+    assert message(deep / "missing") == f"no such video file: {name}"
+    assert message(deep) == f"{name} is a folder, not a video"
+    (deep / "empty").write_bytes(b"")
+    assert message(deep / "empty") == f"{name} is empty (0 bytes)"
+    avi = write_clip(deep / "whole.avi", [background(i) for i in range(20)], fourcc="MJPG")
+    (deep / "half").write_bytes(avi.read_bytes()[: avi.stat().st_size // 2])
+    assert message(deep / "half").startswith(f"{name} stopped decoding after")
+    source = FrameSource(clip, name=name, max_frames=2)
+    assert source.info.source == name and sum(1 for _ in source) == 2
+    summary = FaceLens().video(avi, name="my clip", quality=False, attributes=False).summary()
+    assert summary.info.source == "my clip" and summary.frames_read == 20
+    assert FrameSource(avi).info.source == str(avi)  # without a name: the path, as given

@@ -25,13 +25,25 @@ MAX_SECONDS = 30.0  # a camera or stream is read this long when no duration is g
 
 
 def clip_signals(
-    lens: FaceLens, source: VideoSource, every: int = 1, duration: float | None = None
+    lens: FaceLens,
+    source: VideoSource,
+    every: int = 1,
+    duration: float | None = None,
+    name: str | None = None,
 ) -> tuple[list[FaceSignal], int, float]:
-    """(the subject's signals, frames read, time of the last analysed frame)."""
+    """(the subject's signals, frames read, time of the last analysed frame); `name` names
+    the source in errors (FrameSource)."""
     from facelens.video.analysis import VideoAnalysis
 
     analysis = VideoAnalysis(
-        lens, source, every, duration=duration, quality=False, attributes=False, embed=False
+        lens,
+        source,
+        every,
+        duration=duration,
+        quality=False,
+        attributes=False,
+        embed=False,
+        name=name,
     )
     if analysis.frames.kind != "file" and duration is None:
         analysis.frames.duration = MAX_SECONDS
@@ -74,10 +86,11 @@ def check_clip(
     every: int = 1,
     duration: float | None = None,
     step_seconds: float = STEP_SECONDS,
+    name: str | None = None,
 ) -> Liveness:
     started = time.perf_counter()
     actions = check_actions(challenge) if challenge else None
-    signals, frames_read, last_time = clip_signals(lens, source, every, duration)
+    signals, frames_read, last_time = clip_signals(lens, source, every, duration, name)
     result = liveness_of(signals, actions, last_time, step_seconds)
     result.frames_read = frames_read
     result.seconds = round(time.perf_counter() - started, 3)

@@ -54,9 +54,11 @@ class VideoAnalysis:
         attributes: bool = True,
         open_timeout: float = 10.0,
         embed: bool = True,
+        name: str | None = None,
     ) -> None:
         """embed=False: track by box overlap alone, never embedding (one person at a camera,
-        as liveness needs); tracks then get no gallery search."""
+        as liveness needs); tracks then get no gallery search. name: how errors and
+        `summary().info.source` name the source (FrameSource)."""
         every = check_count("every", every)
         if gallery is not None:
             if not embed:
@@ -64,7 +66,9 @@ class VideoAnalysis:
             check_gallery(gallery, lens)
         self.lens, self.every, self.gallery = lens, every, gallery
         self.quality, self.attributes, self.embed = quality, attributes, embed
-        self.frames = FrameSource(source, lens.budget, max_frames, duration, open_timeout)
+        self.frames = FrameSource(
+            source, lens.budget, max_frames, duration, open_timeout, name=name
+        )
         fps = self.frames.info.fps or 30.0
         self.tracker = Tracker(
             max_misses=max(1, round(MISS_SECONDS * fps / every)),

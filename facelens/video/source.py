@@ -111,7 +111,8 @@ class FrameSource:
     """Opens the source at once (errors are raised here); iterate for frames; close when done.
 
     max_frames: stop after this many frames; duration: after this many seconds (of video for
-    a file, of wall clock for a camera or stream)."""
+    a file, of wall clock for a camera or stream). name: how messages and `info.source` name
+    the source instead of its path or URL (an uploaded clip's temporary file stays private)."""
 
     def __init__(
         self,
@@ -120,13 +121,15 @@ class FrameSource:
         max_frames: int | None = None,
         duration: float | None = None,
         open_timeout: float = 10.0,
+        name: str | None = None,
     ) -> None:
         if max_frames is not None:
             max_frames = check_count("max_frames", max_frames)
         if duration is not None:
             duration = check_positive("duration", duration)
         self.kind = source_kind(source)
-        self.name = str(source)
+        self.called = name  # the caller's name for the source, used in every message
+        self.name = name or str(source)
         self.budget, self.max_frames, self.duration = budget, max_frames, duration
         self.stopped: Stopped = "end"
         self.frames_read, self.declared, self.closed = 0, 0, False
@@ -155,13 +158,20 @@ class FrameSource:
                 "camera": "could not be opened (no such camera, or it is busy)",
                 "stream": f"could not be opened (unreachable, no video, or {timeout:g} s silent)",
             }[self.kind]
-            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{self.kind} {source} {what}")
+            said = self.called or f"{self.kind} {source}"
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{said} {what}")
         return capture
 
     def _check_file(self, path: Path) -> None:
-        """A regular, non-empty file that is not a still image."""
-        said = shortened(path)
-        kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
+        """A regular, non-empty file that is not a still image; messages name it as called."""
+        said = self.called or shortened(path)
+        try:
+            kind = path_kind(path, ErrorCode.UNREADABLE_VIDEO)
+        except FaceLensError:
+            if self.called is None:
+                raise
+            message = f"{self.called} could not be read"
+            raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message) from None
         if kind == "folder":
             raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, f"{said} is a folder, not a video")
         if kind == "other":  # a device, a pipe, a socket: no end to check, maybe no data
@@ -171,7 +181,8 @@ class FrameSource:
             message = f"no such video file: {said}"
             raise FaceLensError(ErrorCode.UNREADABLE_VIDEO, message)
         if path.stat().st_size == 0:
-            raise FaceLensError(ErrorCode.EMPTY_INPUT, f"the video {path} is empty (0 bytes)")
+            empty = self.called or f"the video {path}"
+            raise FaceLensError(ErrorCode.EMPTY_INPUT, f"{empty} is empty (0 bytes)")
         image = still_image(path)
         if image is not None:
             message = f"{said} is a still image ({image}), not a video: use analyze for photos"
@@ -249,9 +260,9 @@ class FrameSource:
             return
         if complete:  # a stream of a finite video (a URL of a file) that reached its end
             return
+        said = self.called or f"{self.kind} {self.name}"
         raise FaceLensError(
-            ErrorCode.SOURCE_LOST,
-            f"{self.kind} {self.name} stopped delivering frames after {read} frame(s)",
+            ErrorCode.SOURCE_LOST, f"{said} stopped delivering frames after {read} frame(s)"
         )
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from facelens.api.clips import clip_on_disk, read_clip
+from facelens.api.clips import UPLOAD, clip_on_disk, read_clip
 from facelens.api.deps import image_body, lens_of, request_images, run_cpu, settings_of
 from facelens.api.errors import ERROR_RESPONSES
 from facelens.api.sessions import Sessions
@@ -47,7 +47,7 @@ async def liveness(
 
 def _check(lens: FaceLens, data: bytes, actions: list[str] | None, every: int) -> Liveness:
     with clip_on_disk(data) as path:
-        return lens.liveness(path, actions, every)
+        return lens.liveness(path, actions, every, name=UPLOAD)
 
 
 @router.post("/liveness/sessions", summary="Start a live liveness check")

@@ -63,8 +63,8 @@ def _analyse(
     lens: FaceLens, data: bytes, every: int, max_frames: int | None, gallery: Gallery | None
 ) -> VideoResult:
     with clip_on_disk(data) as path:
-        analysis = lens.video(path, every=every, max_frames=max_frames, gallery=gallery)
+        analysis = lens.video(
+            path, every=every, max_frames=max_frames, gallery=gallery, name=UPLOAD
+        )
         frames = list(analysis)
-        summary = analysis.summary()
-        summary.info.source = UPLOAD
-        return VideoResult(summary=summary, frames=frames)
+        return VideoResult(summary=analysis.summary(), frames=frames)
