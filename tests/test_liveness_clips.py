@@ -143,9 +143,14 @@ def test_rest_clip_and_session(speaker_frames):
         state = client.post(url, files={"image": ("f.jpg", jpeg.tobytes(), "image/jpeg")})
         assert state.status_code == 200, state.text
         assert state.json()["faces"][0]["track_id"] == 1 and not state.json()["done"]
-        assert client.delete(f"/v1/liveness/sessions/{session['session_id']}").json()["ended"]
+        ended = client.delete(f"/v1/liveness/sessions/{session['session_id']}")
+        assert ended.status_code == 200 and ended.json() == {"ended": True}
         gone = client.post(url, files={"image": ("f.jpg", jpeg.tobytes(), "image/jpeg")})
         assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+        # ending it again, or a session that never was, is answered as its frames are
+        for unknown in (session["session_id"], "no-such-session"):
+            again = client.delete(f"/v1/liveness/sessions/{unknown}")
+            assert (again.status_code, again.json()) == (gone.status_code, gone.json())
         wrong = client.post("/v1/liveness/sessions", params={"challenge": "nod"})
         assert wrong.status_code == 400
         for _ in range(MAX_SESSIONS):  # the server's limit, not the request, refuses the 17th

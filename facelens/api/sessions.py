@@ -32,17 +32,23 @@ class Sessions:
     def get(self, session_id: str) -> tuple[LiveCheck, threading.Lock]:
         with self.lock:
             self._expire()
-            if session_id not in self.items:
-                raise FaceLensError(
-                    ErrorCode.NOT_FOUND, "no such liveness session (it ended or expired)"
-                )
+            self._known(session_id)
             check, lock, _ = self.items[session_id]
             self.items[session_id] = (check, lock, time.monotonic())
             return check, lock
 
-    def remove(self, session_id: str) -> bool:
+    def remove(self, session_id: str) -> None:
+        """Ends a session; an unknown (or expired) one is `not_found`, as in get."""
         with self.lock:
-            return self.items.pop(session_id, None) is not None
+            self._expire()
+            self._known(session_id)
+            del self.items[session_id]
+
+    def _known(self, session_id: str) -> None:
+        if session_id not in self.items:
+            raise FaceLensError(
+                ErrorCode.NOT_FOUND, "no such liveness session (it ended or expired)"
+            )
 
     def _expire(self) -> None:
         now = time.monotonic()

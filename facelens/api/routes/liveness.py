@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from facelens.api.clips import UPLOAD, clip_on_disk, read_clip
 from facelens.api.deps import image_body, lens_of, request_images, run_cpu, settings_of
-from facelens.api.errors import ERROR_RESPONSES
+from facelens.api.errors import ERROR_RESPONSES, ERROR_SCHEMA
 from facelens.api.sessions import Sessions
 from facelens.lens import FaceLens
 from facelens.liveness.challenge import STEP_SECONDS, check_actions
@@ -16,6 +16,12 @@ from facelens.types import Liveness, LivenessSession
 
 router = APIRouter(tags=["liveness"], responses=ERROR_RESPONSES)
 CHALLENGE = "comma-separated blink, left, right in the order asked (e.g. blink,left,right)"
+NO_SESSION = {
+    404: {
+        "description": "no such session: it ended or expired (`not_found`)",
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    }
+}
 
 
 def _actions(challenge: str | None) -> list[str] | None:
@@ -67,6 +73,7 @@ async def start_session(
     "/liveness/sessions/{session_id}/frames",
     openapi_extra=image_body("image"),
     summary="One camera frame of a live check",
+    responses=NO_SESSION,
 )
 async def session_frame(request: Request, session_id: str) -> LivenessSession:
     """This frame's faces (with track ids), the prompt to show now, the verdict so far."""
@@ -80,6 +87,9 @@ async def session_frame(request: Request, session_id: str) -> LivenessSession:
     return await run_cpu(request, add)
 
 
-@router.delete("/liveness/sessions/{session_id}", summary="End a live check")
+@router.delete("/liveness/sessions/{session_id}", summary="End a live check", responses=NO_SESSION)
 async def end_session(request: Request, session_id: str) -> dict[str, bool]:
-    return {"ended": _sessions(request).remove(session_id)}
+    """Drops the session at once (`{"ended": true}`); an unknown, ended or expired session
+    is a 404 `not_found`, as for its frames."""
+    _sessions(request).remove(session_id)
+    return {"ended": True}
