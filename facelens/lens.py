@@ -88,16 +88,19 @@ class FaceLens:
         thresholds were fitted on dlib's embedding, so it stays dlib whatever recognises."""
         return shared(DlibEmbedder)  # type: ignore[return-value]
 
-    def detect(self, image: ImageInput, tiles: int | None = None) -> ImageResult:
+    def detect(
+        self, image: ImageInput, tiles: int | None = None, largest: bool = False
+    ) -> ImageResult:
         """Every face in the image, largest first, with box, score and five landmarks.
 
         tiles: look harder for small faces. YuNet: run at tiles× its input size, at
         most the photo's own and the budget's max_detector_side. BlazeFace: also look in a
         tiles×tiles grid (≈5× the cost at 2); with tiles=None tiled only when a big photo
-        shows no face at all."""
+        shows no face at all. largest: only the largest face is wanted, as `verify` wants it
+        (the detector may stop at a coarse pass; the first face is then what verify compares)."""
         self.budget.check_tiles(tiles)
         rgb = load_image(image, self.budget)
-        detections = self.detector.detect(rgb, tiles=tiles)
+        detections = self.detector.detect(rgb, tiles=tiles, largest=largest)
         return ImageResult(width=rgb.shape[1], height=rgb.shape[0], faces=_faces(detections))
 
     def embed(self, image: ImageInput) -> ImageResult:

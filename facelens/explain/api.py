@@ -35,9 +35,11 @@ Device = str | torch.device
 
 
 def locate(image: ImageInput, face: int = 0) -> tuple[np.ndarray, Face]:
-    """The decoded RGB image and its `face`-th face (largest first)."""
+    """The decoded RGB image and its `face`-th face (largest first). The largest is found as
+    `verify` finds it (FaceLens.detect's `largest`): its landmarks, hence its crop and
+    similarity, are the ones verify compared."""
     rgb = load_image(image)
-    return rgb, choose_face(FaceLens().detect(rgb).faces, face)
+    return rgb, choose_face(FaceLens().detect(rgb, largest=face == 0).faces, face)
 
 
 def choose_face(faces: list[Face], face: int) -> Face:
