@@ -73,10 +73,9 @@ def test_fused_frame_scores_exactly_as_the_networks_on_their_own_chips(faces: di
         assert float(embedding_of(fused[a]) @ embedding_of(fused[b])) == pytest.approx(
             expected, abs=1e-5
         )
-    # ... and it is what FaceLens itself computes with the fused embedder for verify (face 0
-    # is found as verify finds it: see test_pair_explains_the_similarity_verify_decided_on)
+    # ... and it is what FaceLens itself computes with the fused embedder
     rgb, _ = faces["obama"]
-    pipeline = np.array(FaceLens(embedder="fused").verification_face(rgb).embedding)
+    pipeline = FaceLens(embedder="fused").embed(rgb).faces[0].embedding_array
     assert np.abs(embedding_of(fused["obama"]) - pipeline).max() < 2e-3
 
 
@@ -165,9 +164,12 @@ def test_a_layer_named_for_the_fused_embedding_is_refused(faces: dict) -> None:
 def test_pair_explains_the_similarity_verify_decided_on(fr_images: Path) -> None:
     """On a 1080p photo verify's largest-face search stops at a coarse pass; the pair maps
     must explain the faces (and so the similarity) verify compared, not a full pass's
-    slightly different landmarks (0.643 against verify's 0.631 before)."""
+    slightly different landmarks (0.643 against verify's 0.631 before); so must the
+    embedding's Grad-CAM against a reference photo."""
     big = fr_images / "examples" / "obama-1080p.jpg"
     other = fr_images / "tests" / "test_images" / "biden.jpg"
     decided = FaceLens().verify(big, other).similarity
     explained = explain.pair(big, other, faithfulness=False).similarity
     assert decided is not None and abs(explained - decided) < 2e-3, (explained, decided)
+    cam = explain.gradcam(big, "embedding", reference=other, faithfulness=False)
+    assert abs(cam.score - decided) < 2e-3, (cam.score, decided)

@@ -34,12 +34,13 @@ PairMethod = Literal["corrrise", "gradient", "transplant"]
 Device = str | torch.device
 
 
-def locate(image: ImageInput, face: int = 0) -> tuple[np.ndarray, Face]:
-    """The decoded RGB image and its `face`-th face (largest first). The largest is found as
-    `verify` finds it (FaceLens.detect's `largest`): its landmarks, hence its crop and
-    similarity, are the ones verify compared."""
+def locate(image: ImageInput, face: int = 0, as_verify: bool = False) -> tuple[np.ndarray, Face]:
+    """The decoded RGB image and its `face`-th face (largest first), as `analyze` finds it;
+    as_verify: the largest as `verify` finds it (FaceLens.detect's `largest`), so that its
+    landmarks, hence its crop and similarity, are the ones verify compared."""
     rgb = load_image(image)
-    return rgb, choose_face(FaceLens().detect(rgb, largest=face == 0).faces, face)
+    faces = FaceLens().detect(rgb, largest=as_verify and face == 0).faces
+    return rgb, choose_face(faces, face)
 
 
 def choose_face(faces: list[Face], face: int) -> Face:
@@ -134,7 +135,7 @@ def _resolve(
         aligned = align_embedding(rgb, face, embedder)
         other = None
         if reference is not None:
-            ref_rgb, ref_face = locate(reference)
+            ref_rgb, ref_face = locate(reference, as_verify=True)
             other = embedding_of(align_embedding(ref_rgb, ref_face, embedder))
         return aligned, EmbeddingGradCAM.target_for(aligned, embedding_of(aligned), other)
     if target not in targets.ATTRIBUTE_MODELS:
@@ -167,7 +168,7 @@ def gradcam(
     else:
         kind = GradCAMPlusPlus if plus_plus else GradCAM
         explainer = kind(layer, device, faithfulness)
-    rgb, found = locate(image, face)
+    rgb, found = locate(image, face, as_verify=target == "embedding")
     aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
     return explainer.explain(aligned, chosen)
 
@@ -189,7 +190,7 @@ def occlusion(
     """Occlusion map for any scalar target: a name as in `gradcam` (and `model` as there),
     or any `Target` (e.g. `FunctionTarget` over a quality score)."""
     explainer = Occlusion(patch, stride, fill, device, faithfulness)  # refuses bad options
-    rgb, found = locate(image, face)
+    rgb, found = locate(image, face, as_verify=target == "embedding")
     aligned, chosen = _resolve(rgb, found, target, class_name, reference, embedder, model)
     return explainer.explain(aligned, chosen)
 
@@ -256,7 +257,7 @@ def pair(
     # both photos decoded before either is analysed: a bad photo B costs no work on A
     decoded = [load_image(image) for image in (image_a, image_b)]
     aligned = [
-        align_embedding(*locate(rgb, index), embedder)
+        align_embedding(*locate(rgb, index, as_verify=True), embedder)
         for rgb, index in zip(decoded, (face_a, face_b), strict=True)
     ]
     return explain_pair(aligned[0], aligned[1], explainer, threshold)
