@@ -30,9 +30,10 @@ FER_FRAME = CropTemplate(
 )
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # Temperature on the view-averaged probabilities (p ** (1/T), renormalised): the network is
-# over-confident (mean top probability 0.74 against 66.9% accuracy on 2,000 FER2013 faces).
+# over-confident (mean top probability 0.74 against 65.75% accuracy on 2,000 FER2013 faces).
 # Fitted by log-loss on that sample, 2-fold cross-validated (T 1.45 on both halves,
-# calibration error 7.1-9.1% -> 1.9-2.5%; tools/experiments/expression_temperature.py).
+# calibration error 7.9-8.5% -> 2.6-2.8% with YuNet's faces, 2026-12-01;
+# tools/experiments/expression_temperature.py).
 # The top label, hence accuracy, is unchanged.
 TEMPERATURE = 1.45
 
