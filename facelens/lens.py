@@ -45,7 +45,8 @@ class FaceLens:
         fused embedding) or the path of a file made by `facelens train age|gender|crop`;
         "age" also "dlib-head" (the default: a head on the dlib vector quality computes
         anyway, blended with "faceapi-utk"); "expression" takes
-        "mini-xception", the path of a network made by `facelens train expression`, or
+        "mini-xception", "faceapi-fer" (a head trained here on face-api's expression
+        features), the path of a network made by `facelens train expression`, or
         several joined by "+" (their calibrated probabilities averaged)
         (facelens.attributes.choice).
     """

@@ -155,3 +155,65 @@ def test_the_service_runs_and_explains_a_trained_network(trained, data_dir: Path
     assert analysed["expression"]["probabilities"] == served.expression.probabilities
     assert explained.status_code == 200, explained.text
     assert explained.json()["explanation"]["target"].endswith(f"({network.name})")
+
+
+@pytest.fixture(scope="module")
+def probe(trained: tuple[Path, dict]) -> tuple[Path, dict]:
+    """`--network faceapi` on the same tiny sample: a head on face-api's features."""
+    sample = Path(trained[1]["data"]["folder"])
+    out = trained[0].parent / "probe.onnx"
+    args = ["train", "expression", "--data", str(sample), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--network", "faceapi", "--json"])
+    assert result.exit_code == 0, result.output
+    return out, json.loads(result.stdout)
+
+
+def test_a_head_on_faceapi_features_ships_as_one_graph(probe, data_dir: Path) -> None:
+    from facelens.attributes.choice import load_expression
+    from facelens.models.torch_onnx import OnnxTorch
+
+    out, card = probe
+    assert "face-api" in card["model"] and card["onnx_max_difference"] <= 1e-4
+    assert not out.with_suffix(".checkpoint.pt").exists()  # minutes: nothing to resume
+    assert card["command"].endswith("--network faceapi")
+    # the runtime runs it as it runs the small CNN; the torch twin (Grad-CAM's) agrees
+    grey = np.random.default_rng(0).random((3, 1, 48, 48)).astype(np.float32)
+    from_onnx = load_expression(out).run(grey)[0]
+    with torch.no_grad():
+        from_twin = OnnxTorch(out)(torch.from_numpy(grey)).numpy()
+    np.testing.assert_allclose(from_twin, from_onnx, atol=1e-5)
+    np.testing.assert_allclose(from_onnx.sum(1), 1.0, atol=1e-5)
+    face = FaceLens(attribute_models={"expression": out}).analyze(
+        data_dir / "inspireface/test_res/emotion/happy.png"
+    )
+    assert face.faces[0].expression is not None
+
+
+def test_grad_cam_explains_the_faceapi_head(probe, data_dir: Path) -> None:
+    from facelens.explain import api
+
+    image = data_dir / "inspireface/test_res/emotion/happy.png"
+    result = api.gradcam(image, "expression", model=probe[0], faithfulness=False)
+    assert result.crop_map.shape == (48, 48) and np.isfinite(result.crop_map).all()
+    assert result.crop_map.std() > 0
+
+
+def test_the_network_option_is_checked(tmp_path: Path, data_dir: Path) -> None:
+    args = ["train", "expression", "--data", str(data_dir / "fer2013-dev")]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "x.onnx"), "--network", "vgg"])
+    assert result.exit_code == 2 and "cnn or faceapi" in result.output
+
+
+def test_the_shipped_faceapi_head_by_name(data_dir: Path) -> None:
+    """"faceapi-fer" is the head trained here (tools/train_expression_model.py): it reads the
+    smiling face of InspireFace's emotion sample as happy, alone and in the ensemble, and
+    Grad-CAM explains it on its own 48 px frame."""
+    from facelens.explain import api
+
+    image = data_dir / "inspireface/test_res/emotion/happy.png"
+    for spec in ("faceapi-fer", "mini-xception+faceapi-fer"):
+        face = FaceLens(attribute_models={"expression": spec}).analyze(image).faces[0]
+        assert face.expression is not None and face.expression.label == "happy", spec
+    result = api.gradcam(image, "expression", model="faceapi-fer", faithfulness=False)
+    assert result.target.endswith("(faceapi-expression-fer.onnx)"), result.target
+    assert result.crop_map.shape == (48, 48) and result.crop_map.std() > 0

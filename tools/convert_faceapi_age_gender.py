@@ -59,9 +59,9 @@ fs.writeFileSync(work + 'gender.f32', Buffer.from(out.gender.dataSync().buffer))
 """
 
 
-def read_weights(model_dir: Path) -> dict[str, np.ndarray]:
+def read_weights(model_dir: Path, manifest: str = MANIFEST) -> dict[str, np.ndarray]:
     """Dequantised tensors by name, in TF.js layout (HWIO filters, [in, out] dense)."""
-    groups = json.loads((model_dir / MANIFEST).read_text())
+    groups = json.loads((model_dir / manifest).read_text())
     weights: dict[str, np.ndarray] = {}
     for group in groups:
         data = b"".join((model_dir / p).read_bytes() for p in group["paths"])
@@ -132,9 +132,9 @@ class Graph:
     def plain_conv(self, x: str, prefix: str, stride: int) -> str:
         return self.bias(self.conv(x, prefix, "filters", stride), prefix)
 
-    def separable(self, x: str, prefix: str) -> str:
+    def separable(self, x: str, prefix: str, stride: int = 1) -> str:
         channels = self.weights[f"{prefix}/depthwise_filter"].shape[2]
-        depthwise = self.conv(x, prefix, "depthwise_filter", 1, group=channels)
+        depthwise = self.conv(x, prefix, "depthwise_filter", stride, group=channels)
         return self.bias(self.conv(depthwise, prefix, "pointwise_filter", 1), prefix)
 
     def relu(self, x: str, out: str = "") -> str:

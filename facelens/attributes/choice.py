@@ -8,9 +8,10 @@ fused embedding, blended with "faceapi"), or the path of a head made by `facelen
 age|gender` or of a crop network made by `facelens train crop`; age also "dlib-head" (the
 default: a head on the dlib embedding that quality's stability measure computes anyway,
 blended with "faceapi-utk").
-expression: "mini-xception" (the shipped FER2013 network), or the path of a network made by
-`facelens train expression`, or several of these joined by "+" (an ensemble: their calibrated
-probabilities averaged, e.g. "mini-xception+my-expression.onnx").
+expression: "mini-xception" (the shipped FER2013 network), "faceapi-fer" (a head trained here
+on face-api's expression features, `facelens train expression --network faceapi`), or the path
+of a network made by `facelens train expression`, or several of these joined by "+" (an
+ensemble: their calibrated probabilities averaged, e.g. "mini-xception+my-expression.onnx").
 Each file loads once per process.
 """
 
@@ -34,11 +35,14 @@ CROP_NETWORK, FINE_TUNED_CROP = CROP_NETWORKS
 SHIPPED_HEAD = "head"
 DLIB_HEAD = "dlib-head"
 MINI_XCEPTION = "mini-xception"
+FACEAPI_FER = "faceapi-fer"
 BUILT_IN = {
     "age": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD, DLIB_HEAD),
     "gender": (CROP_NETWORK, FINE_TUNED_CROP, SHIPPED_HEAD),
-    "expression": (MINI_XCEPTION,),
+    "expression": (MINI_XCEPTION, FACEAPI_FER),
 }
+# shipped expression networks made by `facelens train expression`, by name
+SHIPPED_EXPRESSION = {FACEAPI_FER: "faceapi-expression-fer.onnx"}
 # shipped head name -> attribute -> file
 SHIPPED_HEADS = {
     SHIPPED_HEAD: {"age": "age-head.onnx", "gender": "gender-head.onnx"},
@@ -190,6 +194,7 @@ def load_head(kind: str, spec: ModelSpec) -> EmbeddingHead:
     return _load_once("head", source, EmbeddingHead)
 
 
-def load_expression(path: ModelSpec) -> TrainedExpression:
-    """The process-wide TrainedExpression of a path."""
-    return _load_once("expression", Path(path), TrainedExpression)
+def load_expression(spec: ModelSpec) -> TrainedExpression:
+    """The process-wide TrainedExpression of a path, or of a shipped one's name."""
+    source = SHIPPED_EXPRESSION.get(spec, Path(spec)) if isinstance(spec, str) else spec
+    return _load_once("expression", source, TrainedExpression)

@@ -20,7 +20,8 @@ ModelOption = typer.Option(
     "--model",
     help="KIND=MODEL, repeatable: age or gender = faceapi, faceapi-utk, head or a .onnx file "
     "from `facelens train age|gender|crop`, age also dlib-head (the default); expression = "
-    "mini-xception, a .onnx file from `facelens train expression`, or several joined by + "
+    "mini-xception, faceapi-fer, a .onnx file from `facelens train expression`, or several "
+    "joined by + "
     "(probabilities averaged).",
 )
 

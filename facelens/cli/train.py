@@ -245,18 +245,26 @@ def expression(
     out: Path = OutOption,
     epochs: int = typer.Option(40, min=1, help="At most this many epochs (early stopping)."),
     width: int = typer.Option(16, min=4, help="Channels of the first convolution block."),
+    network: str = typer.Option(
+        "cnn",
+        help="cnn: a small CNN from scratch (checkpointed: a rerun resumes); faceapi: a head on "
+        "face-api's expression features (minutes).",
+    ),
     terms: str | None = TermsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """A small CNN for the seven FER2013 expressions (checkpointed: a rerun resumes)."""
+    """An expression network for the seven FER2013 classes."""
     from facelens.train.expression_model import train_expression
 
-    _check_paths(data, out, checkpointed=True)
-    command = (
-        f"facelens train expression {_path_words(data, out)} --epochs {epochs} --width {width}"
-    )
+    if network not in ("cnn", "faceapi"):
+        raise typer.BadParameter("must be cnn or faceapi", param_hint="--network")
+    _check_paths(data, out, checkpointed=network == "cnn")
+    options = f"--epochs {epochs} --width {width}" if network == "cnn" else "--network faceapi"
+    command = f"facelens train expression {_path_words(data, out)} {options}"
     with reporting_errors(as_json):
-        card = train_expression(data, out, epochs, width, terms, command, log=errors.print)
+        card = train_expression(
+            data, out, epochs, width, terms, command, log=errors.print, network=network
+        )
     _report(card, out, as_json)
 
 

@@ -26,6 +26,7 @@ from facelens.attributes.choice import (
     DEFAULT_CHOICE,
     ENSEMBLE,
     MINI_XCEPTION,
+    SHIPPED_EXPRESSION,
     choose,
     is_crop,
     load_expression,
@@ -35,6 +36,7 @@ from facelens.attributes.expression import LABELS, LUMA
 from facelens.attributes.expression_net import FRAME_48
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.targets import ATTRIBUTE_MODELS, ModelSpec
+from facelens.models.onnx_model import weight_path
 
 
 def _grey_01(x: torch.Tensor) -> torch.Tensor:
@@ -45,9 +47,14 @@ def _grey_01(x: torch.Tensor) -> torch.Tensor:
 
 @cache  # reads the whole graph: once per file, not once per explanation
 def last_feature_map(path: Path) -> str:
-    """The last convolutional block's activation (the input of the graph's last MaxPool):
-    the Grad-CAM layer of a network made by `facelens train expression` (12² at 48 px)."""
-    pools = [n for n in onnx.load(str(path)).graph.node if n.op_type == "MaxPool"]
+    """The last convolutional block's activation (the input of the graph's last pooling):
+    the Grad-CAM layer of a network made by `facelens train expression` (the small CNN's
+    last MaxPool, 12² at 48 px; face-api's global average pool, 7² at 112 px)."""
+    pools = [
+        n
+        for n in onnx.load(str(path)).graph.node
+        if n.op_type in ("MaxPool", "GlobalAveragePool", "ReduceMean")
+    ]
     if not pools:
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{path} has no feature map to explain")
     return pools[-1].input[0]
@@ -67,7 +74,8 @@ def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec
                 ErrorCode.BAD_ARGUMENT,
                 f"{chosen} is an ensemble: explain one of its networks at a time",
             )
-        path = Path(chosen)
+        shipped = SHIPPED_EXPRESSION.get(str(chosen))
+        path = weight_path(shipped) if shipped else Path(chosen)
         session = load_expression(path).session
         return ModelSpec(
             file=path,

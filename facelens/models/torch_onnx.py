@@ -143,7 +143,7 @@ def _gather(i: list[Tensor | None], a: dict[str, Any]) -> Tensor:
     ax = a.get("axis", 0) % x.dim()
     flat = idx.reshape(-1).long() % x.shape[ax]
     out = x.index_select(ax, flat)
-    return out.reshape(*x.shape[:ax], *idx.shape, *x.shape[ax + 1 :])
+    return out.reshape([*x.shape[:ax], *idx.shape, *x.shape[ax + 1 :]])  # [] for a scalar
 
 
 def _axes(i: list[Tensor | None], a: dict[str, Any]) -> list[int] | None:
@@ -238,8 +238,26 @@ def _constant_of_shape(i: list[Tensor | None], a: dict[str, Any]) -> Tensor:
     return torch.full(_ints(shape), fill.item(), dtype=fill.dtype, device=shape.device)
 
 
+def _resize(i: list[Tensor | None], a: dict[str, Any]) -> Tensor:
+    """Linear (bilinear) resizing to `sizes` or by `scales`, as torch.onnx.export writes
+    F.interpolate(..., mode="bilinear", align_corners=False): half-pixel centres."""
+    x = i[0]
+    assert x is not None
+    mode, where = a.get("mode", b"nearest"), a.get("coordinate_transformation_mode", b"half_pixel")
+    if mode != b"linear" or where not in (b"half_pixel", b"pytorch_half_pixel"):
+        raise NotImplementedError(f"Resize mode {mode!r} with {where!r} is not supported")
+    sizes = i[3] if len(i) > 3 else None
+    if sizes is not None and sizes.numel():
+        return F.interpolate(x, size=_ints(sizes)[2:], mode="bilinear", align_corners=False)
+    scales = i[2]
+    assert scales is not None
+    factors = [float(v) for v in scales.reshape(-1).tolist()[2:]]
+    return F.interpolate(x, scale_factor=factors, mode="bilinear", align_corners=False)
+
+
 OPS: dict[str, Op] = {
     "Conv": _conv,
+    "Resize": _resize,
     "MaxPool": _max_pool,
     "AveragePool": _avg_pool,
     "GlobalAveragePool": lambda i, a: i[0].mean(dim=(2, 3), keepdim=True),  # type: ignore[union-attr]
@@ -267,6 +285,7 @@ OPS: dict[str, Op] = {
     "Relu": _unary(torch.relu),
     "Sigmoid": _unary(torch.sigmoid),
     "Tanh": _unary(torch.tanh),
+    "Erf": _unary(torch.erf),  # GELU, as torch.onnx.export writes it
     "Identity": _unary(lambda x: x),
     "LeakyRelu": lambda i, a: F.leaky_relu(i[0], a.get("alpha", 0.01)),  # type: ignore[arg-type]
     "PRelu": lambda i, a: torch.where(i[0] >= 0, i[0], i[0] * i[1]),  # type: ignore[operator,arg-type]

@@ -18,7 +18,7 @@ import torch
 
 from facelens.attributes.expression import LABELS
 from facelens.eval.attributes import calibration_error
-from facelens.train import expression, head_export
+from facelens.train import expression, expression_probe, head_export
 
 FER2013_TERMS = (
     "FER2013 (Goodfellow et al. 2013; Kaggle 'Challenges in Representation Learning: "
@@ -28,7 +28,7 @@ FER2013_TERMS = (
 UNKNOWN_TERMS = "not recorded: the terms of the training data apply (pass --terms)"
 
 
-def export(model: expression.Probabilities, out: Path, check: np.ndarray) -> float:
+def export(model: torch.nn.Module, out: Path, check: np.ndarray) -> float:
     """ONNX with its metadata; returns the largest |ONNX − torch| probability on `check`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
@@ -63,17 +63,39 @@ def train_expression(
     command: str = "",
     checkpoint: Path | None = None,
     log: Callable[[str], None] = print,
+    network: str = "cnn",
 ) -> dict:
-    """Train, export and document an expression network; returns its card (also written)."""
+    """Train, export and document an expression network; returns its card (also written).
+    network: "cnn" (the small CNN, trained from scratch) or "faceapi" (a head on face-api's
+    expression features, facelens/train/expression_probe.py)."""
     started = time.perf_counter()
     images, labels = expression.load_folder(data)
-    checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
     source = str(Path(data).resolve())
-    trained = expression.train(
-        images, labels, checkpoint, epochs=epochs, width=width, log=log, source=source
-    )
+    model: torch.nn.Module
+    if network == "faceapi":
+        # the faces as the runtime cuts them (the frames themselves read 3 points better on
+        # fer2013-dev's frames and 3 worse through the runtime's detector and crop)
+        images = expression_probe.runtime_crops(Path(data), labels)
+        probe = expression_probe.train_probe(images, labels, log, source)
+        model, temperature, epochs_run, seconds = (
+            probe.net,
+            probe.net.temperature,
+            probe.epochs,
+            probe.seconds,
+        )
+        description = (
+            f"face-api's expression network ({expression_probe.BASE_FILE}, frozen) with a new "
+            f"head (MLP, {expression_probe.HIDDEN} hidden units), 48×48 grey in"
+        )
+    else:
+        checkpoint = checkpoint or out.with_suffix(".checkpoint.pt")
+        trained = expression.train(
+            images, labels, checkpoint, epochs=epochs, width=width, log=log, source=source
+        )
+        model = expression.Probabilities(trained.net, trained.temperature)
+        temperature, epochs_run, seconds = trained.temperature, trained.epochs, trained.seconds
+        description = f"CNN, 3 blocks of 2 convolutions (width {width}), 48×48 grey in"
     _, valid = expression.stratified_split(labels)
-    model = expression.Probabilities(trained.net, trained.temperature)
     with torch.no_grad():
         probabilities = model(expression.to_tensor(images[valid])).numpy()
     predicted, truth = probabilities.argmax(1), labels[valid]
@@ -88,7 +110,7 @@ def train_expression(
     card = {
         "name": out.name,
         "target": "expression",
-        "model": f"CNN, 3 blocks of 2 convolutions (width {width}), 48×48 grey in",
+        "model": description,
         "seed": expression.SEED,
         "data": {
             "folder": str(data),
@@ -96,11 +118,11 @@ def train_expression(
             "validation_faces": len(valid),
             "terms": terms or (FER2013_TERMS if "fer" in str(data).lower() else UNKNOWN_TERMS),
         },
-        "temperature": trained.temperature,
+        "temperature": temperature,
         "validation": {"accuracy": accuracy, "recall": recall, "calibration_error": ece},
         "validation_summary": f"accuracy {accuracy:.2%}, calibration error {ece:.1%}",
-        "epochs": trained.epochs,
-        "training_seconds": round(trained.seconds, 1),
+        "epochs": epochs_run,
+        "training_seconds": round(seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
     return head_export.finish_card(out, card, difference, command)

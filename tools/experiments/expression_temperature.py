@@ -1,6 +1,11 @@
 """Fit the expression network's temperature (attributes.expression.TEMPERATURE).
 
     python tools/experiments/expression_temperature.py [--fer ../shared/data/fer2013-dev]
+        [--model SPEC]
+
+--model: an expression choice as `FaceLens(attribute_models={"expression": SPEC})` takes it,
+e.g. the ensemble "mini-xception+faceapi-fer"; its (calibrated, averaged) probabilities get a
+further temperature the same way (attributes.expression_choice.ENSEMBLE_TEMPERATURES).
 
 The shipped views (zooms + mirrors) of every FER2013 sample face give averaged class
 probabilities; a temperature T (p ** (1/T), renormalised) is fitted by log-loss on one
@@ -42,16 +47,25 @@ def best_temperature(probabilities: np.ndarray, truth: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fer", type=Path, default=Path("../shared/data/fer2013-dev"))
+    parser.add_argument(
+        "--model", default="", help="An expression choice (default: mini-Xception raw)."
+    )
     args = parser.parse_args()
     files = [f for f in sorted(args.fer.glob("*/*.jpg")) if f.parent.name in LABELS]
     truth = np.array([LABELS.index(f.parent.name) for f in files])
     points, _ = face_points(files, fer_canvas)
-    model = MiniXceptionEmotion()
+    if args.model:
+        from facelens.attributes.choice import choose
+        from facelens.attributes.expression_choice import expression_probabilities
+
+        spec = choose({"expression": args.model}).expression
+
+        def read(rgb: np.ndarray, at: np.ndarray) -> np.ndarray:
+            return expression_probabilities(rgb, at, spec, temperature=1.0)
+    else:
+        read = MiniXceptionEmotion().probabilities
     raw = np.concatenate(
-        [
-            model.probabilities(fer_canvas(load_image(f)), p[None])
-            for f, p in zip(files, points, strict=True)
-        ]
+        [read(fer_canvas(load_image(f)), p[None]) for f, p in zip(files, points, strict=True)]
     )
     raw = raw / raw.sum(axis=1, keepdims=True)
     print(f"accuracy {np.mean(raw.argmax(1) == truth):.2%}, mean top probability "

@@ -1,0 +1,141 @@
+"""Convert face-api's expression network to facelens/weights/faceapi-expression.onnx.
+
+Usage: python tools/convert_faceapi_expression.py [path/to/unpacked/face-api/package]
+Without a path, npm @vladmandic/face-api@1.7.15 is packed into a temp dir and unpacked.
+Needs Node.js (for the check) and onnxruntime.
+
+face-api's FaceExpressionNet (src/faceExpressionNet, src/faceFeatureExtractor): four dense
+blocks of depthwise-separable convolutions (32, 64, 128, 256 channels, each block halving
+the size) over a 112×112 RGB input ((value − channel mean) / 255), a 7×7 average pool and a
+fully connected layer to 7 classes in face-api's order (neutral, happy, sad, angry, fearful,
+disgusted, surprised), then a softmax. The graph's outputs are `logits` (before the softmax;
+the check applies it) and `features`, the 256 pooled values the fully connected layer reads:
+`facelens train expression --network faceapi` trains a new head for FER2013's classes on them
+(facelens/train/expression_probe.py). The network is not run as it is.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools import provenance
+from tools.convert_faceapi_age_gender import MEANS, OPSET, PACKAGE, VERSION, Graph, read_weights
+from tools.npm import unpack
+
+OUT_NAME = "faceapi-expression.onnx"
+MANIFEST = "face_expression_model-weights_manifest.json"
+FACEAPI_ORDER = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
+
+# face-api's own FaceExpressionNet in Node.js: input.f32 (N×112×112×3, 0..255) -> out.f32
+NODE_CHECK = """
+globalThis.window = globalThis;  // the esm bundle's Node platform needs util; take the browser one
+globalThis.document = { createElement: () => ({}) };
+const fs = await import('fs');
+const faceapi = await import(process.argv[2] + '/dist/face-api.esm.js');
+const tf = faceapi.tf;
+await tf.setBackend('cpu');
+const dir = process.argv[2] + '/model/', work = process.argv[3] + '/';
+const manifest = JSON.parse(fs.readFileSync(dir + 'face_expression_model-weights_manifest.json'));
+const bin = new Uint8Array(fs.readFileSync(dir + 'face_expression_model.bin')).buffer;
+const net = new faceapi.FaceExpressionNet();
+net.loadFromWeightMap(tf.io.decodeWeights(bin, manifest[0].weights));
+const raw = new Float32Array(new Uint8Array(fs.readFileSync(work + 'input.f32')).buffer);
+const x = tf.tensor4d(raw, [raw.length / (112 * 112 * 3), 112, 112, 3]);
+const out = net.forwardInput(await faceapi.toNetInput(tf.unstack(x)));
+fs.writeFileSync(work + 'out.f32', Buffer.from(out.dataSync().buffer));
+"""
+
+
+def dense_block(g: Graph, x: str, prefix: str, first: bool) -> str:
+    """face-api's denseBlock4: conv0 halves the size (a plain conv in the first block), then
+    three separable convolutions, each fed the ReLU of the sum of all outputs so far."""
+    if first:
+        out1 = g.relu(g.plain_conv(x, f"{prefix}/conv0", 2))
+    else:
+        out1 = g.relu(g.separable(x, f"{prefix}/conv0", stride=2))
+    total = out1
+    for i in (1, 2, 3):
+        out = g.separable(total if i == 1 else g.relu(total), f"{prefix}/conv{i}")
+        total = g.op("Add", [total, out], f"{prefix}/sum{i}")
+    return g.relu(total, out=f"{prefix}/features")
+
+
+def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
+    g = Graph(weights)
+    x = "input"
+    for i in range(4):
+        x = dense_block(g, x, f"dense{i}", first=i == 0)
+    pooled = g.op("GlobalAveragePool", [x], "pool")  # 7×7 map, 7×7 valid pool = global
+    flat = g.op("Flatten", [pooled], "flatten", axis=1, out="features")
+    g.op("Identity", [g.dense(flat, "fc")], "logits", out="logits")
+    graph = helper.make_graph(
+        g.nodes,
+        "faceapi_expression",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+        [
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 7]),
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 256]),
+        ],
+        g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    model.metadata_props.add(key="facelens.labels", value=",".join(FACEAPI_ORDER))
+    onnx.checker.check_model(model)
+    return model
+
+
+def check_against_faceapi(package: Path, model: Path, work: Path) -> float:
+    """Largest |ONNX − face-api| of the class probabilities, random input."""
+    import onnxruntime as ort
+
+    images = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3)).astype(np.float32)
+    images.tofile(work / "input.f32")
+    (work / "check.mjs").write_text(NODE_CHECK)
+    subprocess.run(
+        ["node", str(work / "check.mjs"), str(package), str(work)], check=True, capture_output=True
+    )
+    theirs = np.fromfile(work / "out.f32", np.float32).reshape(-1, 7)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    logits, _ = session.run(None, {"input": ((images - MEANS) / 255).transpose(0, 3, 1, 2)})
+    ours = np.exp(logits - logits.max(axis=1, keepdims=True))
+    ours /= ours.sum(axis=1, keepdims=True)
+    diff = float(np.abs(ours - theirs).max())
+    if diff > 1e-5:  # float32 re-ordering noise is far below this
+        raise RuntimeError(f"ONNX differs from face-api: {diff}")
+    return diff
+
+
+def main() -> None:
+    out = Path(__file__).resolve().parent.parent / "facelens" / "weights" / OUT_NAME
+    with tempfile.TemporaryDirectory() as tmp:
+        package = (
+            Path(sys.argv[1]) if len(sys.argv) > 1 else unpack(PACKAGE, VERSION, Path(tmp) / "npm")
+        )
+        onnx.save(build(read_weights(package / "model", MANIFEST)), out)
+        diff = check_against_faceapi(package, out, Path(tmp))
+    provenance.record(
+        OUT_NAME,
+        f"npm {PACKAGE}",
+        VERSION,
+        "model/face_expression_model.bin + face_expression_model-weights_manifest.json",
+        "MIT (package; upstream justadudewhohacks/face-api.js: MIT)",
+        "uint8 weights dequantised (q·scale + min); FaceFeatureExtractor (four dense blocks) "
+        f"+ fully connected graph from face-api's TypeScript written as ONNX opset {OPSET} "
+        "nodes, logits and pooled features out; max abs diff of the softmax vs face-api "
+        f"(TF.js) {diff:.1e}",
+    )
+    print(f"wrote {out}; vs face-api: {diff:.1e}")
+
+
+if __name__ == "__main__":
+    main()
