@@ -205,7 +205,7 @@ def test_the_network_option_is_checked(tmp_path: Path, data_dir: Path) -> None:
 
 
 def test_the_shipped_faceapi_head_by_name(data_dir: Path) -> None:
-    """"faceapi-fer" is the head trained here (tools/train_expression_model.py): it reads the
+    """ "faceapi-fer" is the head trained here (tools/train_expression_model.py): it reads the
     smiling face of InspireFace's emotion sample as happy, alone and in the ensemble, and
     Grad-CAM explains it on its own 48 px frame."""
     from facelens.explain import api
