@@ -104,9 +104,10 @@ def runtime_crops(folder: Path, labels: np.ndarray) -> np.ndarray:
     files = [p for label in LABELS for p in sorted((folder / label).glob("*.jpg"))]
     if len(files) != len(labels):
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"{folder}: unreadable images among its files")
-    key = hashlib.sha256(detection_key().encode())
-    for path in files:
-        key.update(f"{path.parent.name}/{path.name}".encode())
+    key = hashlib.sha256(detection_key().encode() + str(folder.resolve()).encode())
+    for path in files:  # a file replaced under the same name changes its size or time
+        stat = path.stat()
+        key.update(f"{path.parent.name}/{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
     cached = CACHE_DIR / f"{key.hexdigest()[:16]}.npy"
     if cached.is_file():
         return np.load(cached)
