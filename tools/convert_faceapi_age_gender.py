@@ -38,25 +38,40 @@ MANIFEST = "age_gender_model-weights_manifest.json"
 OPSET = 17
 MEANS = np.array([122.782, 117.001, 104.298], np.float32)
 
-# face-api's own AgeGenderNet in Node.js: input.f32 (N×112×112×3, 0..255) -> age.f32, gender.f32
+# One of face-api's own networks in Node.js (TF.js CPU backend): input.f32 (N×112×112×3,
+# 0..255) in; {writes} saves its outputs under the work folder ({model}: the weight files'
+# stem, {net}: the class)
 NODE_CHECK = """
 globalThis.window = globalThis;  // the esm bundle's Node platform needs util; take the browser one
-globalThis.document = { createElement: () => ({}) };
+globalThis.document = {{ createElement: () => ({{}}) }};
 const fs = await import('fs');
 const faceapi = await import(process.argv[2] + '/dist/face-api.esm.js');
 const tf = faceapi.tf;
 await tf.setBackend('cpu');
 const dir = process.argv[2] + '/model/', work = process.argv[3] + '/';
-const manifest = JSON.parse(fs.readFileSync(dir + 'age_gender_model-weights_manifest.json'));
-const bin = new Uint8Array(fs.readFileSync(dir + 'age_gender_model.bin')).buffer;
-const net = new faceapi.AgeGenderNet();
+const manifest = JSON.parse(fs.readFileSync(dir + '{model}-weights_manifest.json'));
+const bin = new Uint8Array(fs.readFileSync(dir + '{model}.bin')).buffer;
+const net = new faceapi.{net}();
 net.loadFromWeightMap(tf.io.decodeWeights(bin, manifest[0].weights));
 const raw = new Float32Array(new Uint8Array(fs.readFileSync(work + 'input.f32')).buffer);
 const x = tf.tensor4d(raw, [raw.length / (112 * 112 * 3), 112, 112, 3]);
 const out = net.forwardInput(await faceapi.toNetInput(tf.unstack(x)));
-fs.writeFileSync(work + 'age.f32', Buffer.from(out.age.dataSync().buffer));
-fs.writeFileSync(work + 'gender.f32', Buffer.from(out.gender.dataSync().buffer));
+{writes}
 """
+AGE_GENDER_WRITES = """fs.writeFileSync(work + 'age.f32', Buffer.from(out.age.dataSync().buffer));
+fs.writeFileSync(work + 'gender.f32', Buffer.from(out.gender.dataSync().buffer));"""
+
+
+def run_faceapi(package: Path, work: Path, model: str, net: str, writes: str) -> np.ndarray:
+    """Run face-api's own `net` in Node.js on seeded random faces; returns those faces
+    (N×112×112×3, 0..255) for the ONNX side of the check."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3)).astype(np.float32)
+    images.tofile(work / "input.f32")
+    (work / "check.mjs").write_text(NODE_CHECK.format(model=model, net=net, writes=writes))
+    subprocess.run(
+        ["node", str(work / "check.mjs"), str(package), str(work)], check=True, capture_output=True
+    )
+    return images
 
 
 def read_weights(model_dir: Path, manifest: str = MANIFEST) -> dict[str, np.ndarray]:
@@ -195,12 +210,7 @@ def check_against_faceapi(package: Path, model: Path, work: Path) -> tuple[float
     """Largest |ONNX − face-api| for age (years) and gender (probability), random input."""
     import onnxruntime as ort
 
-    images = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3)).astype(np.float32)
-    images.tofile(work / "input.f32")
-    (work / "check.mjs").write_text(NODE_CHECK)
-    subprocess.run(
-        ["node", str(work / "check.mjs"), str(package), str(work)], check=True, capture_output=True
-    )
+    images = run_faceapi(package, work, "age_gender_model", "AgeGenderNet", AGE_GENDER_WRITES)
     age_js = np.fromfile(work / "age.f32", np.float32)
     gender_js = np.fromfile(work / "gender.f32", np.float32).reshape(-1, 2)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])

@@ -16,7 +16,6 @@ the check applies it) and `features`, the 256 pooled values the fully connected 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,31 +27,22 @@ from onnx import TensorProto, helper
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools import provenance
-from tools.convert_faceapi_age_gender import MEANS, OPSET, PACKAGE, VERSION, Graph, read_weights
+from tools.convert_faceapi_age_gender import (
+    MEANS,
+    OPSET,
+    PACKAGE,
+    VERSION,
+    Graph,
+    read_weights,
+    run_faceapi,
+)
 from tools.npm import unpack
 
 OUT_NAME = "faceapi-expression.onnx"
 MANIFEST = "face_expression_model-weights_manifest.json"
 FACEAPI_ORDER = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised")
 
-# face-api's own FaceExpressionNet in Node.js: input.f32 (N×112×112×3, 0..255) -> out.f32
-NODE_CHECK = """
-globalThis.window = globalThis;  // the esm bundle's Node platform needs util; take the browser one
-globalThis.document = { createElement: () => ({}) };
-const fs = await import('fs');
-const faceapi = await import(process.argv[2] + '/dist/face-api.esm.js');
-const tf = faceapi.tf;
-await tf.setBackend('cpu');
-const dir = process.argv[2] + '/model/', work = process.argv[3] + '/';
-const manifest = JSON.parse(fs.readFileSync(dir + 'face_expression_model-weights_manifest.json'));
-const bin = new Uint8Array(fs.readFileSync(dir + 'face_expression_model.bin')).buffer;
-const net = new faceapi.FaceExpressionNet();
-net.loadFromWeightMap(tf.io.decodeWeights(bin, manifest[0].weights));
-const raw = new Float32Array(new Uint8Array(fs.readFileSync(work + 'input.f32')).buffer);
-const x = tf.tensor4d(raw, [raw.length / (112 * 112 * 3), 112, 112, 3]);
-const out = net.forwardInput(await faceapi.toNetInput(tf.unstack(x)));
-fs.writeFileSync(work + 'out.f32', Buffer.from(out.dataSync().buffer));
-"""
+WRITES = "fs.writeFileSync(work + 'out.f32', Buffer.from(out.dataSync().buffer));"
 
 
 def dense_block(g: Graph, x: str, prefix: str, first: bool) -> str:
@@ -98,12 +88,7 @@ def check_against_faceapi(package: Path, model: Path, work: Path) -> float:
     """Largest |ONNX − face-api| of the class probabilities, random input."""
     import onnxruntime as ort
 
-    images = np.random.default_rng(0).integers(0, 256, (4, 112, 112, 3)).astype(np.float32)
-    images.tofile(work / "input.f32")
-    (work / "check.mjs").write_text(NODE_CHECK)
-    subprocess.run(
-        ["node", str(work / "check.mjs"), str(package), str(work)], check=True, capture_output=True
-    )
+    images = run_faceapi(package, work, "face_expression_model", "FaceExpressionNet", WRITES)
     theirs = np.fromfile(work / "out.f32", np.float32).reshape(-1, 7)
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     logits, _ = session.run(None, {"input": ((images - MEANS) / 255).transpose(0, 3, 1, 2)})
