@@ -3,7 +3,8 @@
 The default models (heads on dlib, blended with the fine-tuned crop network) twice: given
 the face's dlib embedding (what `analyze` hands over from quality's stability measure) and
 computing it. The fused heads (age and gender "head") the same way: given the fused
-embedding (what FaceLens(embedder="fused") computes anyway) and computing it.
+embedding (what FaceLens(embedder="fused") computes anyway) and computing it. Expression
+alone for each shipped choice: mini-Xception (the default), "faceapi-fer" and their ensemble.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 from facelens.attributes import AttributeChoice, _shared, predict_attributes
 from facelens.attributes.age_gender import FaceApiAgeGender
 from facelens.attributes.expression import MiniXceptionEmotion
+from facelens.attributes.expression_choice import expression_probabilities
 from facelens.detection.detector import FaceDetector
 from facelens.io import load_image
 from facelens.recognition.registry import get_embedder
@@ -57,6 +59,12 @@ def run_attributes_bench(image: Path = DEFAULT_IMAGE, repeat: int = 50) -> dict:
         ),
         "age_gender_ms": _median_ms(lambda: age_gender.predict(rgb, one), repeat),
         "expression_ms": _median_ms(lambda: emotion.probabilities(rgb, one), repeat),
+        **{
+            f"expression_{spec}_ms": _median_ms(
+                lambda spec=spec: expression_probabilities(rgb, one, spec), repeat
+            )
+            for spec in ("mini-xception", "faceapi-fer", "mini-xception+faceapi-fer")
+        },
         "all_faces_ms": _median_ms(lambda: predict_attributes(rgb, faces), repeat),
         "heads_given_embedding_ms": _median_ms(
             lambda: predict_attributes(rgb, first, heads, fused), repeat

@@ -3,10 +3,9 @@ expression features.
 
 face-api's expression network (faceapi-expression.onnx, tools/convert_faceapi_expression.py)
 was trained elsewhere on faces of the web; its 256 pooled features already describe
-expressions (its own head reads 60% of fer2013-dev). Fine-tuning it through torch on two
-CPU cores ran 4-5 s a batch of 64 (about half an hour an epoch), so its weights stay frozen
-and only a new head is trained: the features of every face and of its mirror image are
-computed once with ONNX Runtime (about 2 minutes for FER2013's 28,709 faces), then an MLP
+expressions. Fine-tuning all of it through torch is too slow on two CPU cores, so its
+weights stay frozen and only a new head is trained: the features of every face and of its
+mirror image are computed once with ONNX Runtime, then an MLP
 (256 hidden units) is fitted as the small CNN of train/expression.py is (the same seeded,
 stratified validation split, square-root class weights, label smoothing, early stopping on
 validation accuracy, a temperature fitted there). What ships is one graph with the small
