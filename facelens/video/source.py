@@ -61,50 +61,28 @@ def source_kind(source: VideoSource) -> Literal["file", "camera", "stream"]:
     return "stream" if isinstance(source, str) and "://" in source else "file"
 
 
+# Still-image formats a video reader would take for a one-frame clip (Pillow's names), and
+# the names messages use
+STILL_FORMATS = {
+    "JPEG": "JPEG", "PNG": "PNG", "BMP": "BMP", "TIFF": "TIFF", "WEBP": "WebP", "GIF": "GIF",
+    "AVIF": "AVIF",
+}  # fmt: skip
+
+
 def still_image(path: Path) -> str | None:
-    """The format of a still image file ("JPEG", "PNG", "BMP", "TIFF", "WebP", "GIF",
-    "AVIF") told by its leading bytes, or None: not an image, or an animated GIF, PNG or
-    WebP (a GIF or PNG plays as a clip) or an AVIF sequence. A multi-page TIFF counts as
-    still: OpenCV reads its first page alone."""
-    try:
-        with path.open("rb") as file:
-            head = file.read(32)
-    except OSError:  # left to the open, which names the problem
-        return None
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "TIFF"
-    # "BM" then the file size, 4 reserved bytes, the pixel offset and a known DIB header size
-    if head.startswith(b"BM") and int.from_bytes(head[14:18], "little") in BMP_HEADERS:
-        return "BMP"
-    if head[4:12] == b"ftypavif":  # an image sequence's brand is avis
-        return "AVIF"
-    for prefix, kind, plugin in STILL_IF_ONE_FRAME:
-        if head.startswith(prefix) and (kind != "WebP" or head[8:12] == b"WEBP"):
-            return None if _animated(path, plugin) else kind
-    return None
-
-
-BMP_HEADERS = (12, 40, 52, 56, 64, 108, 124)
-STILL_IF_ONE_FRAME = (
-    (b"\x89PNG\r\n\x1a\n", "PNG", "PNG"),
-    (b"GIF87a", "GIF", "GIF"),
-    (b"GIF89a", "GIF", "GIF"),
-    (b"RIFF", "WebP", "WEBP"),
-)
-
-
-def _animated(path: Path, plugin: str) -> bool:
-    """More than one frame (Pillow reads the header and skips through the frames, decoding
-    none); a file Pillow cannot parse is left to OpenCV, as a clip."""
+    """The format of a still image file ("JPEG", "PNG", ...), told by Pillow from its header
+    (nothing is decoded), or None: not an image Pillow can parse (left to the video reader),
+    or an animated GIF, PNG, WebP or AVIF. A multi-page TIFF counts as still: OpenCV reads its
+    first page alone."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow's decompression-bomb warning
-            with Image.open(path, formats=[plugin]) as image:
-                return bool(getattr(image, "is_animated", False))
-    except Exception:  # any parse failure: not judged here
-        return True
+            with Image.open(path, formats=list(STILL_FORMATS)) as image:
+                kind = str(image.format)
+                animated = kind != "TIFF" and bool(getattr(image, "is_animated", False))
+    except Exception:  # not an image of these formats (a video), or unreadable: not judged here
+        return None
+    return None if animated else STILL_FORMATS.get(kind)
 
 
 class FrameSource:
