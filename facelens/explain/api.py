@@ -12,9 +12,10 @@ import torch
 from facelens.detection.align import CropTemplate, align_faces
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import targets
-from facelens.explain.attribute_models import attribute_spec
+from facelens.explain.attribute_models import answered_expression, attribute_spec
 from facelens.explain.base import AlignedFace, Explainer
 from facelens.explain.corrrise import DEFAULT_FILL, DEFAULT_MASKS, CorrRISE, Fill
+from facelens.explain.ensemble import EnsembleSpec, ensemble_target
 from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
 from facelens.explain.gradient_pair import GradientPair
 from facelens.explain.occlusion import Occlusion
@@ -142,6 +143,10 @@ def _resolve(
         raise FaceLensError(ErrorCode.BAD_ARGUMENT, f"unknown explanation target {target!r}")
     spec = attribute_spec(target, model)
     aligned = align(rgb, face, spec.template, spec.points)
+    if target == "expression" and class_name is None:
+        class_name = answered_expression(rgb, face.landmarks.to_array(), model)
+    if isinstance(spec, EnsembleSpec):
+        return aligned, ensemble_target(spec, aligned.crop, class_name)
     return aligned, class_target(target, aligned.crop, class_name, spec)
 
 

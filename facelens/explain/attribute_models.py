@@ -8,8 +8,8 @@ through the crop network it is blended with (its `facelens.crop_network`), and t
 target says which share of the answer that network carries (`age:years, faceapi-utk at
 weight 0.6 of dlib-head (faceapi-age-gender-utk.onnx)`); a head not blended with one
 (weight 0, `facelens train --no-blend`) is refused, since that network's map would explain
-nothing of the answer; an expression ensemble has no single network and is refused
-(explain one member).
+nothing of the answer; an expression ensemble is explained as a whole
+(explain.ensemble: its answer perturbed, Grad-CAM at each member's layer).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import onnx
 import torch
 
@@ -28,13 +29,16 @@ from facelens.attributes.choice import (
     MINI_XCEPTION,
     SHIPPED_EXPRESSION,
     choose,
+    expression_members,
     is_crop,
     load_expression,
     load_head,
 )
-from facelens.attributes.expression import LABELS, LUMA
+from facelens.attributes.expression import LABELS, LUMA, TEMPERATURE
+from facelens.attributes.expression_choice import ENSEMBLE_TEMPERATURES, expression_probabilities
 from facelens.attributes.expression_net import FRAME_48
 from facelens.errors import ErrorCode, FaceLensError
+from facelens.explain.ensemble import EnsembleSpec
 from facelens.explain.targets import ATTRIBUTE_MODELS, ModelSpec
 from facelens.models.onnx_model import weight_path
 
@@ -60,34 +64,54 @@ def last_feature_map(path: Path) -> str:
     return pools[-1].input[0]
 
 
-def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec:
-    """The explained network of `attribute` (age, gender or expression) for `model`."""
+def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec | EnsembleSpec:
+    """The explained network (or expression ensemble) of `attribute` for `model`."""
     default = ATTRIBUTE_MODELS[attribute]
     if model is None:  # the default model, labelled as when named (REST names the served one)
         model = getattr(DEFAULT_CHOICE, attribute)
     chosen = getattr(choose({attribute: model}), attribute)  # checked: name or trained file
     if attribute == "expression":
-        if chosen == MINI_XCEPTION:
-            return default
         if isinstance(chosen, str) and ENSEMBLE in chosen:
-            raise FaceLensError(
-                ErrorCode.BAD_ARGUMENT,
-                f"{chosen} is an ensemble: explain one of its networks at a time",
+            members = expression_members(chosen)
+            return EnsembleSpec(
+                name=chosen,
+                members=tuple(_expression_spec(member) for member in members),
+                # mini-Xception is calibrated outside its graph, a trained network inside
+                member_temperatures=tuple(
+                    TEMPERATURE if member == MINI_XCEPTION else 1.0 for member in members
+                ),
+                temperature=ENSEMBLE_TEMPERATURES.get(chosen, 1.0),
             )
-        shipped = SHIPPED_EXPRESSION.get(str(chosen))
-        path = weight_path(shipped) if shipped else Path(chosen)
-        session = load_expression(path).session
-        return ModelSpec(
-            file=path,
-            template=FRAME_48,
-            preprocess=_grey_01,
-            output=session.get_outputs()[0].name,
-            labels=LABELS,
-            layer=last_feature_map(path),
-        )
+        return _expression_spec(chosen)
     if is_crop(chosen):
         return _crop_spec(default, chosen)
     return _head_spec(attribute, chosen, default)
+
+
+def answered_expression(rgb: np.ndarray, five: np.ndarray, model: str | Path | None) -> str:
+    """The class `analyze` answers for the face at `five` (5×2) with `model` (default: the
+    default's), from all its views: a map computed on one view explains that class, not the
+    one view's own top class, which can differ on an ambiguous face."""
+    chosen = choose({"expression": DEFAULT_CHOICE.expression if model is None else model})
+    probabilities = expression_probabilities(rgb, five[None], chosen.expression)
+    return LABELS[int(np.argmax(probabilities[0]))]
+
+
+def _expression_spec(chosen: str | Path) -> ModelSpec:
+    """mini-Xception's spec, or that of a network made by `facelens train expression`."""
+    if chosen == MINI_XCEPTION:
+        return ATTRIBUTE_MODELS["expression"]
+    shipped = SHIPPED_EXPRESSION.get(str(chosen))
+    path = weight_path(shipped) if shipped else Path(chosen)
+    session = load_expression(path).session
+    return ModelSpec(
+        file=path,
+        template=FRAME_48,
+        preprocess=_grey_01,
+        output=session.get_outputs()[0].name,
+        labels=LABELS,
+        layer=last_feature_map(path),
+    )
 
 
 def _crop_spec(default: ModelSpec, crop: str | Path) -> ModelSpec:
