@@ -251,8 +251,16 @@ def test_single_face_report_scores_every_method(data_dir: Path) -> None:
     areas in [0, 1] and a verdict that follows from them."""
     from facelens.eval.explain import evaluate_single_face
 
-    report = evaluate_single_face(data_dir / "lfw", faces=1)
+    report = evaluate_single_face(
+        data_dir / "lfw", faces=1, models={"expression": "mini-xception+faceapi-fer"}
+    )
     assert report.pop("faces") == 1
+    # the chosen expression ensemble is what was explained; age and gender the defaults'
+    assert report.pop("explained") == {
+        "expression": "mini-xception+faceapi-fer",
+        "age": "faceapi-age-gender-utk.onnx",
+        "gender": "faceapi-age-gender-utk.onnx",
+    }
     expected = {f"{m}/{a}" for m in ("gradcam", "gradcam++", "occlusion")
                 for a in ("expression", "age", "gender")}  # fmt: skip
     assert set(report) == expected | {"embedding-gradcam/similarity", "occlusion/similarity"}

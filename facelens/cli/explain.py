@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.progress import Progress
 
+from facelens.cli.attributes import ModelOption, attribute_models
 from facelens.cli.output import EmbedderOption, JsonOption, console, emit_json, reporting_errors
 from facelens.drawing import with_legend
 
@@ -219,6 +220,7 @@ def eval_explain(
         20, help="Also score the single-face methods (Grad-CAM, ...) on this many faces."
     ),
     embedder: str = EmbedderOption,
+    model: list[str] | None = ModelOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Pair maps on LFW's held-out tenth fold: deletion/insertion vs baselines, region game."""
@@ -227,6 +229,7 @@ def eval_explain(
     if not (data / "pairs.txt").is_file():
         raise typer.BadParameter(f"{data} has no pairs.txt", param_hint="--data")
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    models = {kind: str(spec) for kind, spec in attribute_models(model).__dict__.items()}
     for method in chosen:
         _check(method, PAIR_METHODS, "--methods")
     _check(fill, FILLS, "--fill")
@@ -244,7 +247,7 @@ def eval_explain(
         if faces > 0:
             task = progress.add_task("single-face methods", total=faces)
             report["single_face"] = evaluate_single_face(
-                data, faces, lambda: progress.advance(task), embedder
+                data, faces, lambda: progress.advance(task), embedder, models
             )
     if as_json:
         emit_json(report)
@@ -264,7 +267,7 @@ def eval_explain(
             f"{r['seconds_per_pair']:.1f} s/pair"
         )
     for name, r in report.get("single_face", {}).items():
-        if isinstance(r, dict):
+        if isinstance(r, dict) and "deletion_auc" in r:  # not "faces" nor "explained"
             console.print(
                 f"{name:>30}: deletion {r['deletion_auc']:.3f} (random "
                 f"{r['random_deletion_auc']:.3f}, centre {r['centre_deletion_auc']:.3f}), "

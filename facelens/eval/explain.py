@@ -33,6 +33,7 @@ from facelens.recognition.dlib import DLIB_CHIP
 from facelens.recognition.names import DEFAULT_EMBEDDER
 from facelens.recognition.operating_points import DEFAULT_OPERATING_POINT, threshold_for
 
+ATTRIBUTES = ("expression", "age", "gender")
 HELD_OUT_FOLD = 9  # the tenth fold (0-based), held out from quality training too
 
 
@@ -271,23 +272,30 @@ def evaluate_single_face(
     faces: int = 20,
     tick: Callable[[], None] | None = None,
     embedder: str = DEFAULT_EMBEDDER,
+    models: dict[str, str] | None = None,
 ) -> dict:
     """Faithfulness of the single-face methods on the first images of held-out genuine
-    pairs: Grad-CAM, Grad-CAM++ and occlusion for each attribute's predicted class, and
-    embedding Grad-CAM and occlusion for `embedder`'s similarity to the pair's other image."""
+    pairs: Grad-CAM, Grad-CAM++ and occlusion for each attribute's predicted class (of the
+    network, or expression ensemble, explained for the default's model or `models`' choice),
+    and embedding Grad-CAM and occlusion for `embedder`'s similarity to the pair's other image."""
     from facelens.explain.api import class_target
+    from facelens.explain.attribute_models import attribute_spec
+    from facelens.explain.ensemble import EnsembleSpec, ensemble_target
     from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
     from facelens.explain.occlusion import Occlusion
-    from facelens.explain.targets import ATTRIBUTE_MODELS
 
+    specs = {kind: attribute_spec(kind, (models or {}).get(kind)) for kind in ATTRIBUTES}
     log, done = AreaLog(), 0
     for crops, pair in held_out_faces(data, faces, embedder):
         face_a, face_b = crops.embedding(pair.image_a), crops.embedding(pair.image_b)
         assert face_a is not None and face_b is not None
-        for attribute, spec in ATTRIBUTE_MODELS.items():
+        for attribute, spec in specs.items():
             crop = crops(pair.image_a, spec.template, spec.points)
             assert crop is not None
-            target = class_target(attribute, crop.crop, None)
+            if isinstance(spec, EnsembleSpec):
+                target: Target = ensemble_target(spec, crop.crop, None)
+            else:
+                target = class_target(attribute, crop.crop, None, spec)
             for method in (GradCAM(), GradCAMPlusPlus(), Occlusion()):
                 log.add(f"{method.method}/{attribute}", method, crop, target)
         similarity = similarity_target(face_a, face_b)
@@ -296,4 +304,8 @@ def evaluate_single_face(
         done += 1
         if tick:
             tick()
-    return {"faces": done, **log.summary()}
+    explained = {
+        kind: spec.name if isinstance(spec, EnsembleSpec) else Path(spec.file).name
+        for kind, spec in specs.items()
+    }
+    return {"faces": done, "explained": explained, **log.summary()}
