@@ -84,8 +84,17 @@ def test_grad_cam_and_occlusion_explain_what_the_ensemble_answers(faces) -> None
         assert cam.crop_map.shape == (64, 64) and cam.crop_map.std() > 0
     cam = api.gradcam(faces["sad"], "expression", model=SHIPPED, faithfulness=False)
     assert cam.target.endswith(f" ({SHIPPED})")
-    assert cam.layer is not None  # each member's own layer, named
-    assert cam.layer.startswith("mini-xception:") and "+faceapi-fer:" in cam.layer
+    assert cam.layer == "mini-xception:StatefulPartitionedCall/model_1/add_2/add:0"
+    # any member's tensor can be asked for; the map is then on that member's features
+    other = api.gradcam(
+        faces["sad"],
+        "expression",
+        model=SHIPPED,
+        layer="faceapi-fer:/Relu_7_output_0",
+        faithfulness=False,
+    )
+    assert other.layer == "faceapi-fer:/Relu_7_output_0" and other.target == cam.target
+    assert other.crop_map.std() > 0 and not np.allclose(other.crop_map, cam.crop_map)
     occluded = api.occlusion(faces["happy"], "expression", model=SHIPPED, class_name="happy")
     assert occluded.target == f"expression:happy ({SHIPPED})"
     # hiding the most supporting region lowers the ensemble's happiness more than hiding
@@ -94,6 +103,12 @@ def test_grad_cam_and_occlusion_explain_what_the_ensemble_answers(faces) -> None
     assert occluded.faithfulness.deletion_auc < occluded.faithfulness.insertion_auc
 
 
-def test_a_layer_is_refused_for_an_ensemble(faces) -> None:
-    with pytest.raises(FaceLensError, match="each member's own layer"):
-        api.gradcam(faces["happy"], "expression", model=SHIPPED, layer="x", faithfulness=False)
+def test_an_unknown_layer_names_the_members_layers(faces) -> None:
+    with pytest.raises(FaceLensError, match="mini-xception:StatefulPartitionedCall"):
+        api.gradcam(
+            faces["happy"],
+            "expression",
+            model=SHIPPED,
+            layer="/Relu_7_output_0",
+            faithfulness=False,
+        )

@@ -5,8 +5,10 @@ ensemble's own temperature on that mean. Every member sees FER2013's framing (mi
 at 64 px, a trained network at 48 px: the same five landmark positions, scaled), so one
 64 px crop serves all of them: a member at another size gets the crop resized. The target's
 score is the ensemble's probability of one class, so the perturbation methods (occlusion,
-the faithfulness curves) explain what the ensemble answers, and Grad-CAM takes the gradient
-of that score at each member's own layer (gradcam.GradCAM: each member's map, summed).
+the faithfulness curves) explain what the ensemble answers. Grad-CAM takes the gradient of
+that score at one layer of one member, named "member:tensor" (the default: the first
+member's documented layer, mini-Xception's in the shipped ensemble; summing every member's
+map was measured less faithful, README "Explaining your own model").
 """
 
 from __future__ import annotations
@@ -49,15 +51,20 @@ def _calibrated(probabilities: torch.Tensor, temperature: float) -> torch.Tensor
 class EnsembleTarget(Target):
     """The ensemble's calibrated probability of one class (index in LABELS order)."""
 
-    layers = ()  # no single layer: Grad-CAM uses each member's own
-
     def __init__(self, spec: EnsembleSpec, class_index: int) -> None:
         self.spec, self.index = spec, class_index
         self.template, self.points = spec.template, spec.points
         self.label = f"expression:{LABELS[class_index]} ({spec.name})"
-        names = spec.name.split(ENSEMBLE)
-        self.member_layers = tuple(
-            f"{name}:{member.layer}" for name, member in zip(names, spec.members, strict=True)
+        self.names = tuple(spec.name.split(ENSEMBLE))
+        self.layers = tuple(
+            f"{name}:{member.layer}" for name, member in zip(self.names, spec.members, strict=True)
+        )
+
+    def capturable(self, device: torch.device) -> frozenset[str]:
+        return frozenset(
+            f"{name}:{tensor}"
+            for name, member in zip(self.names, self.spec.members, strict=True)
+            for tensor in targets.torch_model(member.file, device).tensor_names
         )
 
     def _member_input(self, member: targets.ModelSpec, x: torch.Tensor) -> torch.Tensor:
@@ -77,22 +84,18 @@ class EnsembleTarget(Target):
         return _calibrated(torch.stack(calibrated).mean(0), self.spec.temperature)
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
-        """(N, 7) ensemble probabilities of N×S×S×3 crops (ONNX Runtime, batched)."""
-
-        def run(chunk: np.ndarray) -> np.ndarray:
-            x = nchw(chunk)
-            outputs = []
-            for member in self.spec.members:
-                session = targets.onnx_model(member.file)
-                with torch.no_grad():
-                    batch = self._member_input(member, x).numpy()
-                output = session.run(batch)[session.output_names.index(member.output)]
-                outputs.append(torch.from_numpy(output))
-            return self._ensemble(outputs).numpy()
-
+        """(N, 7) ensemble probabilities of N×S×S×3 crops (ONNX Runtime)."""
         if len(crops) == 0:
             return np.zeros((0, len(LABELS)), np.float32)
-        return np.concatenate([run(crops[i : i + 64]) for i in range(0, len(crops), 64)])
+        x, outputs = nchw(crops), []
+        for member in self.spec.members:
+            session = targets.onnx_model(member.file)
+            with torch.no_grad():
+                batch = self._member_input(member, x).numpy()
+            outputs.append(
+                torch.from_numpy(session.run(batch)[session.output_names.index(member.output)])
+            )
+        return self._ensemble(outputs).numpy()
 
     def scores(self, crops: np.ndarray) -> np.ndarray:
         return _batched(crops, lambda chunk: self.probabilities(chunk)[:, self.index])
@@ -100,27 +103,17 @@ class EnsembleTarget(Target):
     def torch_scores(
         self, x: torch.Tensor, layer: str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if layer is not None:
-            raise FaceLensError(
-                ErrorCode.BAD_ARGUMENT,
-                f"{self.spec.name} is explained at each member's own layer; leave the layer unset",
-            )
-        score, _ = self.member_scores(x, capture=False)
-        return score, None
-
-    def member_scores(
-        self, x: torch.Tensor, capture: bool = True
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Differentiable (N,) scores of N×3×S×S crops and each member's layer activation."""
-        outputs, activations = [], []
-        for member in self.spec.members:
+        """Differentiable (N,) scores of N×3×S×S crops and, when asked, the activation of
+        `layer` ("member:tensor", one member's)."""
+        name, _, tensor = (layer or "").partition(":")
+        outputs, activation = [], None
+        for member_name, member in zip(self.names, self.spec.members, strict=True):
             model = targets.torch_model(member.file, x.device)
-            names = [member.layer] if capture else []
+            names = [tensor] if layer and member_name == name else []
             result, captured = model.run([self._member_input(member, x)], capture=names)
             outputs.append(result[model.output_names.index(member.output)])
-            if capture:
-                activations.append(captured[member.layer])
-        return self._ensemble(outputs)[:, self.index], activations
+            activation = captured[tensor] if names else activation
+        return self._ensemble(outputs)[:, self.index], activation
 
 
 def ensemble_target(spec: EnsembleSpec, crop: np.ndarray, class_name: str | None) -> EnsembleTarget:

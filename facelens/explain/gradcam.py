@@ -8,7 +8,6 @@ import torch.nn.functional as F
 
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.base import AlignedFace, Explainer
-from facelens.explain.ensemble import EnsembleTarget
 from facelens.explain.recogniser import warp_back
 from facelens.explain.scores import ComponentTarget, SimilarityTarget, Target, _EmbeddingTarget
 from facelens.recognition.names import DEFAULT_EMBEDDER
@@ -73,33 +72,12 @@ class GradCAM(Explainer):
         (grads,) = torch.autograd.grad(score.sum(), activation)
         return activation.detach(), grads
 
-    def cam(self, acts: torch.Tensor, grads: torch.Tensor, size: int) -> torch.Tensor:
-        cam = F.relu((self.weights(grads, acts) * acts).sum(dim=1, keepdim=True))
-        return F.interpolate(cam, size=(size, size), mode="bilinear", align_corners=False)
-
     def compute(self, crop: np.ndarray, target: Target) -> np.ndarray:
-        if isinstance(target, EnsembleTarget):
-            return self.ensemble_map(crop, target)
         acts, grads = self.gradients(crop, target)
-        return self.cam(acts, grads, crop.shape[0])[0, 0].cpu().numpy()
-
-    def ensemble_map(self, crop: np.ndarray, target: EnsembleTarget) -> np.ndarray:
-        """The ensemble score's Grad-CAM at each member's own layer, summed: every member's
-        map is of the gradient of what the ensemble answers, not of the member's own answer."""
-        if self.requested_layer:
-            raise FaceLensError(
-                ErrorCode.BAD_ARGUMENT,
-                f"{target.spec.name} is explained at each member's own layer; leave the layer "
-                "unset, or explain one member (model=...)",
-            )
-        x = self.crop_tensor(crop[None]).requires_grad_(True)
-        score, activations = target.member_scores(x)
-        grads = torch.autograd.grad(score.sum(), activations)
+        cam = F.relu((self.weights(grads, acts) * acts).sum(dim=1, keepdim=True))
         size = crop.shape[0]
-        total = sum(self.cam(a.detach(), g, size) for a, g in zip(activations, grads, strict=True))
-        self.layer = "+".join(target.member_layers)
-        assert isinstance(total, torch.Tensor)
-        return total[0, 0].cpu().numpy()
+        cam = F.interpolate(cam, size=(size, size), mode="bilinear", align_corners=False)
+        return cam[0, 0].cpu().numpy()
 
 
 class GradCAMPlusPlus(GradCAM):
