@@ -44,6 +44,29 @@ def test_training_writes_a_network_and_its_card(trained: tuple[Path, dict]) -> N
     assert out.with_suffix(".checkpoint.pt").is_file()  # a rerun resumes from it
 
 
+def test_the_card_scores_validation_as_the_runtime_does(trained) -> None:
+    """The card's validation figures are the exported file's, each face averaged with its
+    mirror image as attributes.expression_net runs it (not the plain crop alone)."""
+    from facelens.attributes.choice import load_expression
+    from facelens.eval.attributes import calibration_error
+
+    out, card = trained
+    images, labels = expression.load_folder(Path(card["data"]["folder"]))
+    _, valid = expression.stratified_split(labels)
+    network = load_expression(out)
+    faces = images[valid].astype(np.float32)[:, None] / 255.0
+    mean = (network.run(faces)[0] + network.run(faces[..., ::-1].copy())[0]) / 2
+    right = mean.argmax(1) == labels[valid]
+    assert card["validation"]["accuracy"] == pytest.approx(float(np.mean(right)), abs=1e-9)
+    # the calibration error follows the probabilities themselves: the plain crop's differ
+    error = calibration_error(mean.max(1), right)
+    assert card["validation"]["calibration_error"] == pytest.approx(error, abs=1e-6)
+    plain = network.run(faces)[0]
+    assert calibration_error(plain.max(1), plain.argmax(1) == labels[valid]) != pytest.approx(
+        error, abs=1e-6
+    )
+
+
 def test_facelens_runs_a_trained_expression_network(trained, data_dir: Path) -> None:
     lens = FaceLens(attribute_models={"expression": trained[0]})
     face = lens.analyze(data_dir / "inspireface/test_res/emotion/happy.png").faces[0]

@@ -97,13 +97,18 @@ def train_expression(
         description = f"CNN, 3 blocks of 2 convolutions (width {width}), 48×48 grey in"
     _, valid = expression.stratified_split(labels)
     difference = export(model, out, images[valid][:64])
-    # the card's figures from the exported file (ONNX Runtime: the face-api graph runs far
-    # faster there than through its torch twin)
+    # the card's figures from the exported file as the runtime runs it (ONNX Runtime, each
+    # face and its mirror image averaged: attributes.expression_net; the face-api graph runs
+    # far faster there than through its torch twin)
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    grey = expression.to_tensor(images[valid]).numpy()
-    probabilities = np.concatenate(
-        [session.run(None, {"grey": grey[i : i + 256]})[0] for i in range(0, len(grey), 256)]
-    )
+
+    def run(faces: np.ndarray) -> np.ndarray:
+        grey = expression.to_tensor(np.ascontiguousarray(faces)).numpy()
+        return np.concatenate(
+            [session.run(None, {"grey": grey[i : i + 256]})[0] for i in range(0, len(grey), 256)]
+        )
+
+    probabilities = (run(images[valid]) + run(images[valid][:, :, ::-1])) / 2
     predicted, truth = probabilities.argmax(1), labels[valid]
     recall = {
         label: float(np.mean(predicted[truth == i] == i))
