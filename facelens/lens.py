@@ -47,8 +47,8 @@ class FaceLens:
         anyway, blended with "faceapi-utk"); "expression" takes
         "mini-xception", "faceapi-fer" (a head trained here on face-api's expression
         features), the path of a network made by `facelens train expression`, or
-        several joined by "+" (their calibrated probabilities averaged)
-        (facelens.attributes.choice).
+        several joined by "+" (their calibrated probabilities averaged; the default is
+        "mini-xception+faceapi-fer") (facelens.attributes.choice).
     """
 
     def __init__(

@@ -4,8 +4,10 @@ age and gender: faceapi-age-gender.onnx (one network), dlib chip 112×112 paddin
 mirror, RGB NCHW (x − mean)/255; or an embedding head (attributes.embedding_head) on the
 recognition vector, which FaceLens computes anyway, possibly blended with face-api's
 outputs. Which: attributes.choice.
-expression: emotion.onnx, FER2013 framing 64×64, 3 zooms + mirrors, grey NHWC −1..1; or a
-network made by `facelens train expression` (attributes.expression_net).
+expression: by default emotion.onnx (mini-Xception: FER2013 framing 64×64, 2 zooms + mirrors,
+grey NHWC −1..1) averaged with faceapi-expression-fer.onnx (a head trained here on face-api's
+expression features, 48×48 grey + mirror); either alone, a network made by `facelens train
+expression` (attributes.expression_net), or an ensemble of these (attributes.expression_choice).
 
 Chosen by measurement on UTKFace / FER2013 samples: see `facelens eval attributes`.
 """

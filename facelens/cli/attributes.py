@@ -21,8 +21,7 @@ ModelOption = typer.Option(
     help="KIND=MODEL, repeatable: age or gender = faceapi, faceapi-utk, head or a .onnx file "
     "from `facelens train age|gender|crop`, age also dlib-head (the default); expression = "
     "mini-xception, faceapi-fer, a .onnx file from `facelens train expression`, or several "
-    "joined by + "
-    "(probabilities averaged).",
+    "joined by + (probabilities averaged; the default: mini-xception+faceapi-fer).",
 )
 
 

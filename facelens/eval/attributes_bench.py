@@ -4,7 +4,7 @@ The default models (heads on dlib, blended with the fine-tuned crop network) twi
 the face's dlib embedding (what `analyze` hands over from quality's stability measure) and
 computing it. The fused heads (age and gender "head") the same way: given the fused
 embedding (what FaceLens(embedder="fused") computes anyway) and computing it. Expression
-alone for each shipped choice: mini-Xception (the default), "faceapi-fer" and their ensemble.
+alone for each shipped choice: mini-Xception, "faceapi-fer" and their ensemble (the default).
 """
 
 from __future__ import annotations

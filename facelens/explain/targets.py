@@ -24,6 +24,10 @@ cut from the photo as FaceLens cuts it, and its part of the map is warped back i
 fused frame (an upright crop holding both chips) and weighted as the fusion weighs its
 cosine: fused cosine = Σ_i w_i² cos_i / Σ_i w_i².
 
+The default expression model is an ensemble (mini-Xception with "faceapi-fer"): it is
+explained as a whole by facelens.explain.ensemble, Grad-CAM at the expression row's layer
+(mini-Xception's) by default; the row above is its first member.
+
 Age and gender explanations are always of face-api's crop network, whichever age/gender
 model FaceLens uses (attributes.choice). An embedding head (alone, or blended with face-api
 as the shipped "head" models are) reads two recognition networks on two different crops
