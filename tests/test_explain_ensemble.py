@@ -10,7 +10,7 @@ import torch
 
 from facelens import FaceLens
 from facelens.attributes.expression import LABELS
-from facelens.attributes.expression_choice import ENSEMBLE_TEMPERATURES
+from facelens.attributes.expression_choice import ensemble_temperature
 from facelens.errors import FaceLensError
 from facelens.explain import api
 from facelens.explain.attribute_models import attribute_spec
@@ -31,7 +31,9 @@ def test_the_target_is_the_mean_of_its_members_calibrated(faces) -> None:
     averaged (each member scored on its own, the 64 px crop resized for the 48 px network),
     with the ensemble's temperature; ONNX Runtime and the torch twins agree."""
     spec = attribute_spec("expression", SHIPPED)
-    assert isinstance(spec, EnsembleSpec) and spec.temperature == ENSEMBLE_TEMPERATURES[SHIPPED]
+    assert (
+        isinstance(spec, EnsembleSpec) and spec.temperature == ensemble_temperature(SHIPPED) == 0.75
+    )
     rgb, face = api.locate(faces["happy"])
     crop = api.align(rgb, face, spec.template, spec.points).crop.astype(np.float32)
     small = (

@@ -69,3 +69,13 @@ def test_batch_bench_times_every_network_with_a_run_batch() -> None:
     for file_name, row in report.items():
         assert set(row["ms_per_image"]) == {1, 2} and row["run_batch"] == RUN_BATCH[file_name]
         assert all(ms > 0 for ms in row["ms_per_image"].values())
+
+
+def test_a_shipped_network_opened_by_path_keeps_its_run_batch() -> None:
+    """Explanations open trained expression networks by path (weight_path's): the shipped
+    one still runs in RUN_BATCH's batches (1.4 against 3.0 ms an image in batches of 64)."""
+    from facelens.models.onnx_model import RUN_BATCH, OnnxModel, weight_path
+
+    name = "faceapi-expression-fer.onnx"
+    assert OnnxModel(weight_path(name)).run_batch == RUN_BATCH[name] == 16
+    assert OnnxModel(name).run_batch == 16

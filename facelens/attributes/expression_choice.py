@@ -7,7 +7,6 @@ import numpy as np
 
 from facelens.attributes.choice import (
     DEFAULT_CHOICE,
-    ENSEMBLE,
     FACEAPI_FER,
     MINI_XCEPTION,
     ModelSpec,
@@ -23,7 +22,13 @@ from facelens.models.onnx_model import shared
 # mini-Xception's own TEMPERATURE is (by log-loss; T 0.80 / 0.75 on the two halves, error
 # on the other half 3.1% / 4.4%; all faces 0.75, 3.1%;
 # `tools/experiments/expression_temperature.py --model mini-xception+faceapi-fer`).
-ENSEMBLE_TEMPERATURES: dict[str, float] = {f"{MINI_XCEPTION}{ENSEMBLE}{FACEAPI_FER}": 0.75}
+ENSEMBLE_TEMPERATURES: dict[frozenset[str], float] = {frozenset((MINI_XCEPTION, FACEAPI_FER)): 0.75}
+
+
+def ensemble_temperature(spec: ModelSpec) -> float:
+    """The temperature on an ensemble's mean probabilities (its members in any order; 1 for
+    an ensemble none was fitted for, and for a single network)."""
+    return ENSEMBLE_TEMPERATURES.get(frozenset(map(str, expression_members(spec))), 1.0)
 
 
 def expression_probabilities(
@@ -46,5 +51,5 @@ def expression_probabilities(
     mean = np.mean(outputs, axis=0)
     if len(members) == 1:
         return mean
-    chosen = ENSEMBLE_TEMPERATURES.get(str(spec), 1.0) if temperature is None else temperature
+    chosen = ensemble_temperature(spec) if temperature is None else temperature
     return mean if chosen == 1.0 else calibrate(mean, chosen)

@@ -278,9 +278,9 @@ def evaluate_single_face(
     pairs: Grad-CAM, Grad-CAM++ and occlusion for each attribute's predicted class (of the
     network, or expression ensemble, explained for the default's model or `models`' choice),
     and embedding Grad-CAM and occlusion for `embedder`'s similarity to the pair's other image."""
-    from facelens.explain.api import class_target
+    from facelens.explain.api import attribute_target
     from facelens.explain.attribute_models import attribute_spec
-    from facelens.explain.ensemble import EnsembleSpec, ensemble_target
+    from facelens.explain.ensemble import EnsembleSpec
     from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
     from facelens.explain.occlusion import Occlusion
 
@@ -292,10 +292,7 @@ def evaluate_single_face(
         for attribute, spec in specs.items():
             crop = crops(pair.image_a, spec.template, spec.points)
             assert crop is not None
-            if isinstance(spec, EnsembleSpec):
-                target: Target = ensemble_target(spec, crop.crop, None)
-            else:
-                target = class_target(attribute, crop.crop, None, spec)
+            target = attribute_target(attribute, crop.crop, None, spec)
             for method in (GradCAM(), GradCAMPlusPlus(), Occlusion()):
                 log.add(f"{method.method}/{attribute}", method, crop, target)
         similarity = similarity_target(face_a, face_b)

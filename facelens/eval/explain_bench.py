@@ -58,10 +58,11 @@ def run(image: Path, other: Path, repeats: int, device: str, masks: int, embedde
     from facelens.explain.api import (
         align,
         align_embedding,
-        class_target,
+        attribute_target,
         locate,
         similarity_target,
     )
+    from facelens.explain.attribute_models import attribute_spec
     from facelens.explain.corrrise import CorrRISE
     from facelens.explain.gradcam import EmbeddingGradCAM, GradCAM, GradCAMPlusPlus
     from facelens.explain.gradient_pair import GradientPair
@@ -73,9 +74,10 @@ def run(image: Path, other: Path, repeats: int, device: str, masks: int, embedde
     chip = embedded.crop
     similarity = similarity_target(embedded, align_embedding(other_rgb, other_face, embedder))
     attribute = {}
-    for name, spec in targets.ATTRIBUTE_MODELS.items():
+    for name in targets.ATTRIBUTE_MODELS:  # the default models' (an expression ensemble's)
+        spec = attribute_spec(name)
         crop = align(rgb, face, spec.template, spec.points).crop
-        attribute[name] = (crop, class_target(name, crop, None))
+        attribute[name] = (crop, attribute_target(name, crop, None, spec))
     options = {"device": device, "faithfulness": False}
     expression_crop, expression = attribute["expression"]
     times: dict[str, float] = {}

@@ -145,9 +145,21 @@ def _resolve(
     aligned = align(rgb, face, spec.template, spec.points)
     if target == "expression" and class_name is None:
         class_name = answered_expression(rgb, face.landmarks.to_array(), model)
+    return aligned, attribute_target(target, aligned.crop, class_name, spec)
+
+
+def attribute_target(
+    attribute: str,
+    crop: np.ndarray,
+    class_name: str | None = None,
+    spec: targets.ModelSpec | EnsembleSpec | None = None,
+) -> Target:
+    """The class target of `attribute` on its crop, for a network or an expression ensemble
+    (`spec`: explain.attribute_models.attribute_spec's; default: the default model's)."""
+    spec = spec or attribute_spec(attribute)
     if isinstance(spec, EnsembleSpec):
-        return aligned, ensemble_target(spec, aligned.crop, class_name)
-    return aligned, class_target(target, aligned.crop, class_name, spec)
+        return ensemble_target(spec, crop, class_name)
+    return class_target(attribute, crop, class_name, spec)
 
 
 def gradcam(

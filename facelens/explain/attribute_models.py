@@ -35,7 +35,7 @@ from facelens.attributes.choice import (
     load_head,
 )
 from facelens.attributes.expression import LABELS, LUMA, TEMPERATURE
-from facelens.attributes.expression_choice import ENSEMBLE_TEMPERATURES, expression_probabilities
+from facelens.attributes.expression_choice import ensemble_temperature, expression_probabilities
 from facelens.attributes.expression_net import FRAME_48
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.ensemble import EnsembleSpec
@@ -80,7 +80,7 @@ def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec
                 member_temperatures=tuple(
                     TEMPERATURE if member == MINI_XCEPTION else 1.0 for member in members
                 ),
-                temperature=ENSEMBLE_TEMPERATURES.get(chosen, 1.0),
+                temperature=ensemble_temperature(chosen),
             )
         return _expression_spec(chosen)
     if is_crop(chosen):
