@@ -106,7 +106,7 @@ def test_grad_cam_and_occlusion_explain_what_the_ensemble_answers(faces) -> None
 
 
 def test_an_unknown_layer_names_the_members_layers(faces) -> None:
-    with pytest.raises(FaceLensError, match="mini-xception:StatefulPartitionedCall"):
+    with pytest.raises(FaceLensError, match="mini-xception:StatefulPartitionedCall") as error:
         api.gradcam(
             faces["happy"],
             "expression",
@@ -114,3 +114,4 @@ def test_an_unknown_layer_names_the_members_layers(faces) -> None:
             layer="/Relu_7_output_0",
             faithfulness=False,
         )
+    assert "members' ONNX graphs (as member:tensor)" in str(error.value)

@@ -51,6 +51,8 @@ def _calibrated(probabilities: torch.Tensor, temperature: float) -> torch.Tensor
 class EnsembleTarget(Target):
     """The ensemble's calibrated probability of one class (index in LABELS order)."""
 
+    graphs = "its members' ONNX graphs (as member:tensor)"
+
     def __init__(self, spec: EnsembleSpec, class_index: int) -> None:
         self.spec, self.index = spec, class_index
         self.template, self.points = spec.template, spec.points

@@ -20,7 +20,7 @@ def documented_layers(target: Target, device: torch.device) -> str:
     names = ", ".join(repr(name) for name in target.layers)
     default = "the default" if len(target.layers) == 1 else "the first is the default"
     others = len(target.capturable(device) - set(target.layers))
-    also = f", or any of the {others} other tensors of its ONNX graph" if others else ""
+    also = f", or any of the {others} other tensors of {target.graphs}" if others else ""
     return f"the layers of {target.label}: {names} ({default}){also}"
 
 

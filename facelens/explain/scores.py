@@ -33,6 +33,7 @@ class Target(ABC):
     points: targets.Points = staticmethod(targets.five_landmarks)  # template's landmarks
     label: str
     layers: tuple[str, ...] = ()  # layers Grad-CAM may target (first = default)
+    graphs = "its ONNX graph"  # where other capturable tensors come from (error messages)
 
     @abstractmethod
     def scores(self, crops: np.ndarray) -> np.ndarray:
