@@ -87,6 +87,11 @@ def test_grad_cam_and_occlusion_explain_what_the_ensemble_answers(faces) -> None
     cam = api.gradcam(faces["sad"], "expression", model=SHIPPED, faithfulness=False)
     assert cam.target.endswith(f" ({SHIPPED})")
     assert cam.layer == "mini-xception:StatefulPartitionedCall/model_1/add_2/add:0"
+    # mini-Xception's layer is the default whatever the members' order (the more faithful)
+    reversed_order = api.gradcam(
+        faces["sad"], "expression", model="faceapi-fer+mini-xception", faithfulness=False
+    )
+    assert reversed_order.layer == cam.layer
     # any member's tensor can be asked for; the map is then on that member's features
     other = api.gradcam(
         faces["sad"],

@@ -6,9 +6,9 @@ at 64 px, a trained network at 48 px: the same five landmark positions, scaled),
 64 px crop serves all of them: a member at another size gets the crop resized. The target's
 score is the ensemble's probability of one class, so the perturbation methods (occlusion,
 the faithfulness curves) explain what the ensemble answers. Grad-CAM takes the gradient of
-that score at one layer of one member, named "member:tensor" (the default: the first
-member's documented layer, mini-Xception's in the shipped ensemble; summing every member's
-map was measured less faithful, README "Explaining your own model").
+that score at one layer of one member, named "member:tensor" (the default: mini-Xception's
+documented layer when it is a member, else the first member's; summing every member's map
+was measured less faithful, README "Explaining your own model").
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from facelens.attributes.choice import ENSEMBLE
+from facelens.attributes.choice import ENSEMBLE, MINI_XCEPTION
 from facelens.attributes.expression import FER_FRAME, LABELS
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain import targets
@@ -48,6 +48,9 @@ def _calibrated(probabilities: torch.Tensor, temperature: float) -> torch.Tensor
     return powered / powered.sum(dim=1, keepdim=True)
 
 
+MINI_LAYER = f"{MINI_XCEPTION}:"
+
+
 class EnsembleTarget(Target):
     """The ensemble's calibrated probability of one class (index in LABELS order)."""
 
@@ -58,9 +61,10 @@ class EnsembleTarget(Target):
         self.template, self.points = spec.template, spec.points
         self.label = f"expression:{LABELS[class_index]} ({spec.name})"
         self.names = tuple(spec.name.split(ENSEMBLE))
-        self.layers = tuple(
-            f"{name}:{member.layer}" for name, member in zip(self.names, spec.members, strict=True)
-        )
+        layers = [f"{n}:{m.layer}" for n, m in zip(self.names, spec.members, strict=True)]
+        # the default (first) is mini-Xception's when it is a member: its maps of the ensemble
+        # were measured the more faithful (README); otherwise the first member's
+        self.layers = tuple(sorted(layers, key=lambda layer: not layer.startswith(MINI_LAYER)))
 
     def capturable(self, device: torch.device) -> frozenset[str]:
         return frozenset(
