@@ -57,6 +57,8 @@ class MiniXceptionEmotion(AttributeModel):
 def calibrate(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
     """The network's (..., 7) view-averaged probabilities with the temperature applied
     (p ** (1/T), renormalised); the top label is unchanged."""
+    if temperature == 1.0:  # nothing to soften (a network calibrated inside its graph)
+        return probabilities
     calibrated = np.power(np.clip(probabilities, 1e-12, None), 1.0 / temperature)
     return calibrated / calibrated.sum(axis=-1, keepdims=True)
 

@@ -13,7 +13,8 @@ from facelens.attributes.choice import (
     expression_members,
     load_expression,
 )
-from facelens.attributes.expression import MiniXceptionEmotion, calibrate
+from facelens.attributes.expression import TEMPERATURE, MiniXceptionEmotion, calibrate
+from facelens.attributes.expression_net import TrainedExpression
 from facelens.models.onnx_model import shared
 
 # A temperature on the averaged probabilities of a shipped ensemble: each member is
@@ -23,6 +24,12 @@ from facelens.models.onnx_model import shared
 # on the other half 3.1% / 4.4%; all faces 0.75, 3.1%;
 # `tools/experiments/expression_temperature.py --model mini-xception+faceapi-fer`).
 ENSEMBLE_TEMPERATURES: dict[frozenset[str], float] = {frozenset((MINI_XCEPTION, FACEAPI_FER)): 0.75}
+
+
+def member_temperature(member: ModelSpec) -> float:
+    """The temperature that calibrates one expression network's probabilities: mini-Xception's
+    is applied outside its graph, a trained network has its own inside (1 here)."""
+    return TEMPERATURE if member == MINI_XCEPTION else 1.0
 
 
 def ensemble_temperature(spec: ModelSpec) -> float:
@@ -42,14 +49,12 @@ def expression_probabilities(
     members = expression_members(spec)
     outputs = []
     for member in members:
-        if member == MINI_XCEPTION:
-            network = shared(MiniXceptionEmotion)
-            assert isinstance(network, MiniXceptionEmotion)
-            outputs.append(calibrate(network.probabilities(rgb, points)))
-        else:  # a trained network, calibrated inside
-            outputs.append(load_expression(member).probabilities(rgb, points))
+        network = (
+            shared(MiniXceptionEmotion) if member == MINI_XCEPTION else load_expression(member)
+        )
+        assert isinstance(network, MiniXceptionEmotion | TrainedExpression)
+        outputs.append(calibrate(network.probabilities(rgb, points), member_temperature(member)))
     mean = np.mean(outputs, axis=0)
     if len(members) == 1:
         return mean
-    chosen = ensemble_temperature(spec) if temperature is None else temperature
-    return mean if chosen == 1.0 else calibrate(mean, chosen)
+    return calibrate(mean, ensemble_temperature(spec) if temperature is None else temperature)

@@ -34,8 +34,12 @@ from facelens.attributes.choice import (
     load_expression,
     load_head,
 )
-from facelens.attributes.expression import LABELS, LUMA, TEMPERATURE
-from facelens.attributes.expression_choice import ensemble_temperature, expression_probabilities
+from facelens.attributes.expression import LABELS, LUMA
+from facelens.attributes.expression_choice import (
+    ensemble_temperature,
+    expression_probabilities,
+    member_temperature,
+)
 from facelens.attributes.expression_net import FRAME_48
 from facelens.errors import ErrorCode, FaceLensError
 from facelens.explain.ensemble import EnsembleSpec
@@ -76,10 +80,7 @@ def attribute_spec(attribute: str, model: str | Path | None = None) -> ModelSpec
             return EnsembleSpec(
                 name=chosen,
                 members=tuple(_expression_spec(member) for member in members),
-                # mini-Xception is calibrated outside its graph, a trained network inside
-                member_temperatures=tuple(
-                    TEMPERATURE if member == MINI_XCEPTION else 1.0 for member in members
-                ),
+                member_temperatures=tuple(member_temperature(member) for member in members),
                 temperature=ensemble_temperature(chosen),
             )
         return _expression_spec(chosen)
@@ -103,7 +104,7 @@ def _expression_spec(chosen: str | Path) -> ModelSpec:
         return ATTRIBUTE_MODELS["expression"]
     shipped = SHIPPED_EXPRESSION.get(str(chosen))
     path = weight_path(shipped) if shipped else Path(chosen)
-    session = load_expression(path).session
+    session = load_expression(chosen).session  # the runtime's instance (one load per file)
     return ModelSpec(
         file=path,
         template=FRAME_48,

@@ -42,6 +42,7 @@ class EnsembleSpec:
 
 
 def _calibrated(probabilities: torch.Tensor, temperature: float) -> torch.Tensor:
+    """attributes.expression.calibrate on tensors, differentiable (Grad-CAM's path)."""
     if temperature == 1.0:
         return probabilities
     powered = probabilities.clamp_min(1e-12).pow(1.0 / temperature)

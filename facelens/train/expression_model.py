@@ -77,12 +77,8 @@ def train_expression(
         # through the runtime's detector and crop than on the frames themselves
         images = expression_probe.runtime_crops(Path(data), labels)
         probe = expression_probe.train_probe(images, labels, log, source)
-        model, temperature, epochs_run, seconds = (
-            probe.net,
-            probe.net.temperature,
-            probe.epochs,
-            probe.seconds,
-        )
+        model, temperature = probe.net, probe.net.temperature
+        epochs_run, seconds = probe.epochs, probe.seconds
         description = (
             f"face-api's expression network ({expression_probe.BASE_FILE}, frozen) with a new "
             f"head (MLP, {expression_probe.HIDDEN} hidden units), 48×48 grey in"
