@@ -176,6 +176,28 @@ class Graph:
         b = self.const(self.name(f"{prefix}/bias"), self.weights[f"{prefix}/bias"])
         return self.op("Add", [self.op("MatMul", [x, w], prefix), b], prefix)
 
+    def model(
+        self,
+        graph_name: str,
+        outputs: dict[str, list[object]],
+        metadata: dict[str, str] | None = None,
+    ) -> onnx.ModelProto:
+        """The checked ONNX model of the nodes so far: face-api's N×3×112×112 `input` in,
+        `outputs` (name -> shape) out, `metadata` as model properties."""
+        graph = helper.make_graph(
+            self.nodes,
+            graph_name,
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
+            [helper.make_tensor_value_info(k, TensorProto.FLOAT, v) for k, v in outputs.items()],
+            self.inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        for key, value in (metadata or {}).items():
+            model.metadata_props.add(key=key, value=value)
+        onnx.checker.check_model(model)
+        return model
+
 
 def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     g = Graph(weights)
@@ -190,20 +212,7 @@ def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     flat = g.op("Flatten", [pooled], "flatten", axis=1)
     g.op("Identity", [g.dense(flat, "fc/age")], "age", out="age")
     g.op("Softmax", [g.dense(flat, "fc/gender")], "gender", out="gender", axis=1)
-    graph = helper.make_graph(
-        g.nodes,
-        "faceapi_age_gender",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
-        [
-            helper.make_tensor_value_info("age", TensorProto.FLOAT, ["N", 1]),
-            helper.make_tensor_value_info("gender", TensorProto.FLOAT, ["N", 2]),
-        ],
-        g.inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return g.model("faceapi_age_gender", {"age": ["N", 1], "gender": ["N", 2]})
 
 
 def check_against_faceapi(package: Path, model: Path, work: Path) -> tuple[float, float]:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -67,21 +66,11 @@ def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
     pooled = g.op("GlobalAveragePool", [x], "pool")  # 7×7 map, 7×7 valid pool = global
     flat = g.op("Flatten", [pooled], "flatten", axis=1, out="features")
     g.op("Identity", [g.dense(flat, "fc")], "logits", out="logits")
-    graph = helper.make_graph(
-        g.nodes,
+    return g.model(
         "faceapi_expression",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 112, 112])],
-        [
-            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 7]),
-            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 256]),
-        ],
-        g.inits,
+        {"logits": ["N", 7], "features": ["N", 256]},
+        {"facelens.labels": ",".join(FACEAPI_ORDER)},
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    model.metadata_props.add(key="facelens.labels", value=",".join(FACEAPI_ORDER))
-    onnx.checker.check_model(model)
-    return model
 
 
 def check_against_faceapi(package: Path, model: Path, work: Path) -> float:
