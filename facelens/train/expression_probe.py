@@ -37,6 +37,7 @@ from facelens.eval.face_sample import face_points, fer_canvas
 from facelens.io import load_image
 from facelens.models.onnx_model import weight_path
 from facelens.models.torch_onnx import OnnxTorch
+from facelens.train.early_stopping import fit_early_stopping
 from facelens.train.expression import (
     SEED,
     class_weights,
@@ -173,23 +174,23 @@ def train_probe(
     head = Head(x.mean(0), x.std(0) + 1e-6)
     optimiser = torch.optim.AdamW(head.parameters(), lr=LEARNING_RATE, weight_decay=1e-3)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(labels[train_rows]), label_smoothing=0.05)
-    best, best_state, since, epochs = -1.0, None, 0, 0
-    while epochs < MAX_EPOCHS and since < PATIENCE:
-        epochs += 1
-        head.train()
-        for rows in torch.randperm(len(x), generator=generator).split(BATCH):
-            optimiser.zero_grad()
-            loss_fn(head(x[rows]), y[rows]).backward()
-            optimiser.step()
+
+    def validation_error() -> float:
         predicted = _logits(head, views[valid_rows]).argmax(1).numpy()
-        accuracy = float(np.mean(predicted == labels[valid_rows]))
-        if accuracy > best:
-            best, since = accuracy, 0
-            best_state = {k: v.clone() for k, v in head.state_dict().items()}
-        else:
-            since += 1
-    assert best_state is not None
-    head.load_state_dict(best_state)
+        return -float(np.mean(predicted == labels[valid_rows]))  # accuracy, negated
+
+    error, epochs = fit_early_stopping(
+        head,
+        optimiser,
+        len(x),
+        BATCH,
+        lambda rows: loss_fn(head(x[rows]), y[rows]),
+        validation_error,
+        MAX_EPOCHS,
+        PATIENCE,
+        generator,
+    )
+    best = -error
     temperature = fit_temperature(_logits(head, views[valid_rows]), labels[valid_rows])
     log(f"head: {epochs} epochs, validation accuracy {best:.4f}, temperature {temperature:g}")
     net = ProbeNet(head.eval(), temperature).eval()

@@ -21,6 +21,7 @@ from facelens.attributes.embedding_head import blend
 from facelens.recognition.fused import fuse
 from facelens.recognition.registry import FUSION_WEIGHT, NETWORKS
 from facelens.train.checks import require_split
+from facelens.train.early_stopping import fit_early_stopping
 from facelens.train.face_embeddings import EmbeddedFaces
 
 SEED = 0
@@ -189,21 +190,17 @@ def _fit(
         readout.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     truth = faces.age[valid] if config.target == "age" else faces.female[valid]
-    best, best_state, since, epochs = np.inf, None, 0, 0
-    while epochs < config.epochs and since < config.patience:
-        epochs += 1
-        readout.train()
-        for rows in torch.randperm(len(x_train), generator=generator).split(config.batch):
-            optimiser.zero_grad()
-            _loss(readout, x_train[rows], y_train[rows]).backward()
-            optimiser.step()
-        current = error(config, predict(readout, vectors[valid, 0]), truth)
-        if current < best - 1e-6:
-            best, since = current, 0
-            best_state = {k: v.clone() for k, v in readout.state_dict().items()}
-        else:
-            since += 1
-    assert best_state is not None
-    readout.load_state_dict(best_state)
+    best, epochs = fit_early_stopping(
+        readout,
+        optimiser,
+        len(x_train),
+        config.batch,
+        lambda rows: _loss(readout, x_train[rows], y_train[rows]),
+        lambda: error(config, predict(readout, vectors[valid, 0]), truth),
+        config.epochs,
+        config.patience,
+        generator,
+        tolerance=1e-6,
+    )
     readout.eval()
     return Fitted(readout, float(best), epochs)
