@@ -36,7 +36,7 @@ DATA ?= ../shared/data/utkface-train
 attribute-heads:
 	$(PYTHON) tools/train_attribute_heads.py --data $(DATA)
 
-# The expression head on face-api's features (faceapi-expression-fer.onnx, about 5 min on 2
+# The expression head on face-api's features (faceapi-expression-fer.onnx, about 11 min on 2
 # cores) is trained here on FER2013 (research terms; see facelens/weights/PROVENANCE.md).
 EXPRESSION_DATA ?= ../shared/data/fer2013-train
 expression-model:
