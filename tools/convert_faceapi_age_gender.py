@@ -74,6 +74,20 @@ def run_faceapi(package: Path, work: Path, model: str, net: str, writes: str) ->
     return images
 
 
+def onnx_outputs(model: Path, images: np.ndarray) -> list[np.ndarray]:
+    """The converted graph's outputs on N×112×112×3 faces (0..255), normalised as face-api
+    normalises them."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    return session.run(None, {"input": ((images - MEANS) / 255).transpose(0, 3, 1, 2)})
+
+
+def faceapi_package(tmp: Path) -> Path:
+    """The unpacked face-api package: the command line's path, or npm's copy under `tmp`."""
+    return Path(sys.argv[1]) if len(sys.argv) > 1 else unpack(PACKAGE, VERSION, tmp / "npm")
+
+
 def read_weights(model_dir: Path, manifest: str = MANIFEST) -> dict[str, np.ndarray]:
     """Dequantised tensors by name, in TF.js layout (HWIO filters, [in, out] dense)."""
     groups = json.loads((model_dir / manifest).read_text())
@@ -217,13 +231,11 @@ def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
 
 def check_against_faceapi(package: Path, model: Path, work: Path) -> tuple[float, float]:
     """Largest |ONNX − face-api| for age (years) and gender (probability), random input."""
-    import onnxruntime as ort
 
     images = run_faceapi(package, work, "age_gender_model", "AgeGenderNet", AGE_GENDER_WRITES)
     age_js = np.fromfile(work / "age.f32", np.float32)
     gender_js = np.fromfile(work / "gender.f32", np.float32).reshape(-1, 2)
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    age, gender = session.run(None, {"input": ((images - MEANS) / 255).transpose(0, 3, 1, 2)})
+    age, gender = onnx_outputs(model, images)
     diffs = float(np.abs(age[:, 0] - age_js).max()), float(np.abs(gender - gender_js).max())
     if diffs[0] > 1e-3 or diffs[1] > 1e-5:  # float32 re-ordering noise is far below these
         raise RuntimeError(f"ONNX differs from face-api: age {diffs[0]}, gender {diffs[1]}")
@@ -233,9 +245,7 @@ def check_against_faceapi(package: Path, model: Path, work: Path) -> tuple[float
 def main() -> None:
     out = Path(__file__).resolve().parent.parent / "facelens" / "weights" / OUT_NAME
     with tempfile.TemporaryDirectory() as tmp:
-        package = (
-            Path(sys.argv[1]) if len(sys.argv) > 1 else unpack(PACKAGE, VERSION, Path(tmp) / "npm")
-        )
+        package = faceapi_package(Path(tmp))
         onnx.save(build(read_weights(package / "model")), out)
         age_diff, gender_diff = check_against_faceapi(package, out, Path(tmp))
     provenance.record(

@@ -27,15 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tools import provenance
 from tools.convert_faceapi_age_gender import (
-    MEANS,
     OPSET,
     PACKAGE,
     VERSION,
     Graph,
+    faceapi_package,
+    onnx_outputs,
     read_weights,
     run_faceapi,
 )
-from tools.npm import unpack
 
 OUT_NAME = "faceapi-expression.onnx"
 MANIFEST = "face_expression_model-weights_manifest.json"
@@ -75,12 +75,10 @@ def build(weights: dict[str, np.ndarray]) -> onnx.ModelProto:
 
 def check_against_faceapi(package: Path, model: Path, work: Path) -> float:
     """Largest |ONNX − face-api| of the class probabilities, random input."""
-    import onnxruntime as ort
 
     images = run_faceapi(package, work, "face_expression_model", "FaceExpressionNet", WRITES)
     theirs = np.fromfile(work / "out.f32", np.float32).reshape(-1, 7)
-    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    logits, _ = session.run(None, {"input": ((images - MEANS) / 255).transpose(0, 3, 1, 2)})
+    logits, _ = onnx_outputs(model, images)
     ours = np.exp(logits - logits.max(axis=1, keepdims=True))
     ours /= ours.sum(axis=1, keepdims=True)
     diff = float(np.abs(ours - theirs).max())
@@ -92,9 +90,7 @@ def check_against_faceapi(package: Path, model: Path, work: Path) -> float:
 def main() -> None:
     out = Path(__file__).resolve().parent.parent / "facelens" / "weights" / OUT_NAME
     with tempfile.TemporaryDirectory() as tmp:
-        package = (
-            Path(sys.argv[1]) if len(sys.argv) > 1 else unpack(PACKAGE, VERSION, Path(tmp) / "npm")
-        )
+        package = faceapi_package(Path(tmp))
         onnx.save(build(read_weights(package / "model", MANIFEST)), out)
         diff = check_against_faceapi(package, out, Path(tmp))
     provenance.record(
